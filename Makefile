@@ -1,0 +1,78 @@
+# marlsim — one binary, ./marlsim. See README.md.
+#
+# `make` installs missing Debian packages when run as root (saying what it
+# installs), then builds. Flags come from pkg-config, so swapping the BLAS is a
+# matter of BLAS_PC (see vendor/README.md).
+
+CC       ?= cc
+BLAS_PC  ?= openblas
+PKGS      = $(BLAS_PC) inih sqlite3 libcrypto
+DEB_PKGS  = libsqlite3-dev libopenblas-dev libssl-dev libinih-dev pkg-config sqlite3
+# -O2, never -Ofast/-ffast-math: they break NaN checks and bit-determinism.
+OPT      ?= -O2
+WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm $(EXTRA_LDFLAGS)
+BUILD    ?= build
+PREFIX   ?= /usr/local
+
+LIB_SRC  = $(wildcard sim/*.c nn/*.c ledger/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/*.c)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC = $(wildcard bench/*.c)
+
+.PHONY: all deps test asan bench clean install run soak
+all: marlsim
+
+# Installs what is missing, only as root; otherwise says what to install.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "make: installing Debian packages:$$missing" >&2; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >&2 || \
+	    { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >&2; } || exit 1; \
+	  else echo "make: missing Debian packages:$$missing (run make as root, or: sudo apt-get install$$missing)" >&2; exit 1; fi; fi
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+marlsim: $(BUILD)/cli/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/unit_tests: $(TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bench_marlsim: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# Unit tests, then the command-line tests against the built binary; the last
+# line is the total "N passed, N failed".
+test: marlsim $(BUILD)/unit_tests
+	@tests/run.sh $(BUILD)/unit_tests ./marlsim
+
+# The whole suite under AddressSanitizer + UBSan, in its own build tree.
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  MARLSIM_BIN=build-asan/marlsim build-asan/marlsim build-asan/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  tests/run.sh build-asan/unit_tests build-asan/marlsim
+
+build-asan/marlsim: $(BUILD)/cli/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+bench: marlsim $(BUILD)/bench_marlsim
+	@$(BUILD)/bench_marlsim
+
+run: marlsim
+	./marlsim run configs/default.ini --force
+
+install: marlsim
+	install -D -m 0755 marlsim $(DESTDIR)$(PREFIX)/bin/marlsim
+
+clean:
+	rm -rf build build-asan marlsim
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/cli/main.d

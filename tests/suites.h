@@ -1,0 +1,1 @@
+/* One line per test file: SUITE(suite_name). Keep sorted. */
