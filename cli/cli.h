@@ -1,0 +1,35 @@
+/* cli.h — the command layer: the only code that prints to the user and
+ * chooses exit codes (0 success, 1 a check failed, 2 bad usage or input). */
+#ifndef MS_CLI_H
+#define MS_CLI_H
+
+#include <stdio.h>
+
+#include "sim/config.h"
+
+#define MARLSIM_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_CHECK = 1, EXIT_USAGE = 2 };
+
+int cmd_run(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
+
+/* Prints "marlsim: msg" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Usage error: prints the message and the command's usage, returns 2. */
+int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Maps a library status to an exit code (MS_ECHECK → 1, others → 2). */
+int cli_exit_for(int status);
+
+/* Loads the config file, applies --seed (if not NULL) and every --set, and
+ * runs the cross-key checks. Prints the error and returns 2 on failure. */
+int cli_load_config(ms_config *c, const char *path, char **sets, int nsets, const char *seed);
+
+/* JSON string literal of s on f. */
+void cli_json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,75 @@
+/* bcast.h — the broadcast: canonical JSON bytes of the global state S.
+ *
+ * Byte format (one line, no whitespace, fields in exactly this order):
+ *
+ *   {"v":1,"seq":S,"env":E,"t":T,"kid":"K","from":"K:H","to":"K:H",
+ *    "subject":"K:H","attachment":"K:H"|null,"link":"K:H"|null,
+ *    "header":[6],"content":[5],"security":[7],"shared":[3],"mac":"M"}
+ *
+ *   S   sequence number, per mailbox, 1, 2, 3, ... (decimal integer)
+ *   E   mailbox index; T step within the episode (decimal integers)
+ *   K   key id of the pseudonym key; H 32 lowercase hex digits (128 bits)
+ *   [n] n features in env.h order; each in [0, 1] on a 10^-6 grid, written
+ *       as the shortest decimal: 0, 1, or 0.d1..d6 with trailing zeros cut
+ *   M   64 lowercase hex digits: HMAC-SHA256 under the broadcast key of
+ *       every byte before `,"mac":` (so "mac" must be the last field).
+ *
+ * Validation (ms_bcast_validate) treats the bytes as hostile and checks, in
+ * this order, stopping at the first failure: syntax and structure (JSON
+ * grammar, no whitespace or escapes, known fields, no duplicates, every field
+ * present, types, array lengths, "mac" last) → MAC → values (finite, in
+ * range, version, env, t, key id, pseudonym form) → sequence number (must be
+ * greater than the last accepted one). Each failure has a reason code.
+ */
+#ifndef MS_BCAST_H
+#define MS_BCAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/env.h"
+#include "sim/pseudo.h"
+
+#define MS_BCAST_MAX 1024
+
+enum ms_bcast_reason {
+    MS_BCAST_OK = 0,
+    MS_BCAST_MALFORMED,       /* not the JSON grammar / trailing bytes / too long */
+    MS_BCAST_DUPLICATE_FIELD,
+    MS_BCAST_UNKNOWN_FIELD,
+    MS_BCAST_MISSING_FIELD,
+    MS_BCAST_WRONG_TYPE,
+    MS_BCAST_BAD_LENGTH,      /* feature array of the wrong size */
+    MS_BCAST_MAC_POSITION,    /* "mac" is not the last field */
+    MS_BCAST_BAD_MAC,
+    MS_BCAST_NON_FINITE,
+    MS_BCAST_OUT_OF_RANGE,
+    MS_BCAST_BAD_VERSION,
+    MS_BCAST_WRONG_ENV,
+    MS_BCAST_UNKNOWN_KEY,     /* key id is not the current key */
+    MS_BCAST_BAD_PSEUDONYM,
+    MS_BCAST_STALE_SEQ,
+    MS_BCAST_NREASON
+};
+extern const char *const ms_bcast_reason_names[MS_BCAST_NREASON];
+
+/* Writes the broadcast for msg into out (MS_BCAST_MAX bytes) and returns its
+ * length. mac must be keyed with the broadcast key. Returns 0 only if
+ * libcrypto fails. */
+size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
+                       const ms_pseudonyms *p, ms_hmac *mac);
+
+/* What a receiver expects of the next broadcast on its mailbox. */
+typedef struct ms_bcast_expect {
+    int env, episode_len;
+    uint64_t last_seq;    /* last accepted sequence number (0 = none yet) */
+    const char *key_id;
+    ms_hmac *mac;         /* keyed with the broadcast key */
+} ms_bcast_expect;
+
+/* Validates buf[0..n) and, when it is accepted, fills f with the 21 features
+ * as floats and *seq with its sequence number. Returns MS_BCAST_OK or the
+ * reason it was rejected (f is then unspecified). Never reads past n. */
+int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq);
+
+#endif

@@ -1,0 +1,256 @@
+#include "sim/sim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const int ms_modality_dim[MS_NAGENT] = {MS_N_HEADER + MS_N_SHARED, MS_N_CONTENT + MS_N_SHARED,
+                                        MS_N_SECURITY + MS_N_SHARED};
+static const int modality_first[MS_NAGENT] = {MS_F_HEADER0, MS_F_CONTENT0, MS_F_SECURITY0};
+static const int modality_len[MS_NAGENT] = {MS_N_HEADER, MS_N_CONTENT, MS_N_SECURITY};
+
+static int set_keys(ms_sim *sim, int generation, ms_err *e)
+{
+    int rc = ms_keys_dev(&sim->keys, sim->cfg->seed, generation, e);
+    if (!rc)
+        rc = ms_pseudonyms_rekey(&sim->pn, &sim->pseudo_mac, &sim->keys, sim->cfg->seed, e);
+    if (!rc)
+        rc = ms_hmac_setkey(&sim->send_mac, sim->keys.broadcast_key, 32, e);
+    if (!rc)
+        rc = ms_hmac_setkey(&sim->recv_mac, sim->keys.broadcast_key, 32, e);
+    return rc;
+}
+
+int ms_sim_reset(ms_sim *sim, ms_err *e)
+{
+    const ms_config *c = sim->cfg;
+    for (int i = 0; i < sim->envs; i++) {
+        ms_mailbox_init(&sim->mb[i], sim->stream_seed, sim->stream, (uint64_t)i);
+        ms_rng_seed(&sim->poison_rng[i], sim->stream_seed, MS_STREAM_POISON + 16 * sim->stream, (uint64_t)i);
+        sim->seq_sent[i] = 0;
+        sim->seq_accepted[i] = 0;
+        sim->prev_len[i] = 0;
+    }
+    sim->episodes = 0;
+    sim->s.step = 0;
+    (void)c;
+    return set_keys(sim, 0, e);
+}
+
+#define ALLOC(ptr, count) ((ptr) = calloc((size_t)(count), sizeof *(ptr)))
+
+int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, ms_err *e)
+{
+    memset(sim, 0, sizeof *sim);
+    sim->cfg = c;
+    sim->envs = c->envs;
+    sim->stream = stream;
+    sim->stream_seed = stream == MS_STREAM_EVAL ? c->eval_seed : c->seed;
+    int n = c->envs;
+    ms_step *s = &sim->s;
+    s->envs = n;
+    for (int a = 0; a < MS_NAGENT; a++)
+        s->obs_dim[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];
+    int ok = ALLOC(sim->mb, n) && ALLOC(sim->seq_sent, n) && ALLOC(sim->seq_accepted, n) &&
+             ALLOC(sim->prev_bcast, (size_t)n * MS_BCAST_MAX) && ALLOC(sim->prev_len, n) &&
+             ALLOC(sim->poison_rng, n) && ALLOC(s->msg, n) && ALLOC(s->bcast, (size_t)n * MS_BCAST_MAX) &&
+             ALLOC(s->bcast_len, n) && ALLOC(s->poison, n) && ALLOC(s->reject, n) &&
+             ALLOC(s->feat, (size_t)n * MS_NFEAT) && ALLOC(s->act, n * MS_NAGENT) &&
+             ALLOC(s->prob1, n * MS_NAGENT) && ALLOC(s->facts, n) && ALLOC(s->res, n) &&
+             ALLOC(s->credit, n * MS_NAGENT) && ALLOC(s->episode_end, n);
+    for (int a = 0; ok && a < MS_NAGENT; a++)
+        ok = ALLOC(s->obs[a], (size_t)n * s->obs_dim[a]) != NULL;
+    if (!ok) {
+        ms_sim_release(sim);
+        return ms_fail(e, MS_EIO, "out of memory for %d mailboxes", n);
+    }
+    int rc = ms_hmac_init(&sim->pseudo_mac, e);
+    if (!rc)
+        rc = ms_hmac_init(&sim->send_mac, e);
+    if (!rc)
+        rc = ms_hmac_init(&sim->recv_mac, e);
+    if (!rc)
+        rc = ms_pseudonyms_init(&sim->pn, n, e);
+    if (!rc)
+        rc = ms_sim_reset(sim, e);
+    if (rc)
+        ms_sim_release(sim);
+    s->keys = &sim->keys;
+    return rc;
+}
+
+void ms_sim_release(ms_sim *sim)
+{
+    ms_step *s = &sim->s;
+    ms_hmac_release(&sim->pseudo_mac);
+    ms_hmac_release(&sim->send_mac);
+    ms_hmac_release(&sim->recv_mac);
+    ms_pseudonyms_release(&sim->pn);
+    free(sim->mb);
+    free(sim->seq_sent);
+    free(sim->seq_accepted);
+    free(sim->prev_bcast);
+    free(sim->prev_len);
+    free(sim->poison_rng);
+    free(s->msg);
+    free(s->bcast);
+    free(s->bcast_len);
+    free(s->poison);
+    free(s->reject);
+    free(s->feat);
+    free(s->act);
+    free(s->prob1);
+    free(s->facts);
+    free(s->res);
+    free(s->credit);
+    free(s->episode_end);
+    for (int a = 0; a < MS_NAGENT; a++)
+        free(s->obs[a]);
+    memset(sim, 0, sizeof *sim);
+}
+
+/* Tampering in transit (SPEC [sim] poison_rate): the receiver sees altered
+ * bytes; the sender's record of what it sent is untouched. */
+static void poison(ms_sim *sim, int i)
+{
+    ms_step *s = &sim->s;
+    ms_rng *r = &sim->poison_rng[i];
+    if (!ms_rng_bernoulli(r, sim->cfg->poison_rate))
+        return;
+    int kinds[MS_NPOISON], nk = 0;
+    for (int k = 0; k < MS_NPOISON; k++)
+        if (sim->cfg->poison_kinds & (1u << k))
+            kinds[nk++] = k;
+    if (!nk)
+        return;
+    int kind = kinds[ms_rng_below(r, (uint32_t)nk)];
+    char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
+    int n = s->bcast_len[i];
+    switch (kind) {
+    case MS_POISON_BAD_MAC: {
+        char *p = memmem(b, (size_t)n, "\"security\":[", 12);
+        if (!p)
+            return;
+        p += 12;
+        *p = *p == '0' ? '1' : '0'; /* a feature changed; the MAC no longer matches */
+        break;
+    }
+    case MS_POISON_REPLAY:
+        if (!sim->prev_len[i])
+            return;
+        memcpy(b, sim->prev_bcast + (size_t)i * MS_BCAST_MAX, (size_t)sim->prev_len[i]);
+        s->bcast_len[i] = sim->prev_len[i];
+        break;
+    case MS_POISON_TRUNCATED:
+        s->bcast_len[i] = 1 + (int)ms_rng_below(r, (uint32_t)(n - 1));
+        break;
+    case MS_POISON_EXTRA_FIELD: {
+        static const char extra[] = "\"admin\":1,";
+        size_t el = sizeof extra - 1;
+        if ((size_t)n + el > MS_BCAST_MAX)
+            return;
+        memmove(b + 1 + el, b + 1, (size_t)n - 1);
+        memcpy(b + 1, extra, el);
+        s->bcast_len[i] = n + (int)el;
+        break;
+    }
+    }
+    s->poison[i] = (unsigned char)(1 + kind);
+}
+
+static void build_obs(ms_step *s, int i, int observe)
+{
+    const float *f = s->feat + (size_t)i * MS_NFEAT;
+    float mod[MS_NAGENT][12];
+    for (int a = 0; a < MS_NAGENT; a++) {
+        int k = 0;
+        for (int j = 0; j < modality_len[a]; j++)
+            mod[a][k++] = f[modality_first[a] + j];
+        for (int j = 0; j < MS_N_SHARED; j++)
+            mod[a][k++] = f[MS_F_SHARED0 + j];
+    }
+    for (int a = 0; a < MS_NAGENT; a++) {
+        float *o = s->obs[a] + (size_t)i * s->obs_dim[a];
+        if (observe == MS_OBSERVE_ALL) {
+            int k = 0;
+            for (int b = 0; b < MS_NAGENT; b++)
+                for (int j = 0; j < ms_modality_dim[b]; j++)
+                    o[k++] = mod[b][j];
+        } else {
+            memcpy(o, mod[a], sizeof(float) * (size_t)ms_modality_dim[a]);
+        }
+    }
+}
+
+int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int nsinks, ms_err *e)
+{
+    const ms_config *c = sim->cfg;
+    ms_step *s = &sim->s;
+    int n = sim->envs;
+
+    for (int i = 0; i < n; i++) {
+        ms_msg *m = &s->msg[i];
+        ms_mailbox_generate(&sim->mb[i], c, m);
+        char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
+        size_t len = ms_bcast_encode(b, m, ++sim->seq_sent[i], i, &sim->pn, &sim->send_mac);
+        if (!len)
+            return ms_fail(e, MS_EIO, "libcrypto: HMAC of a broadcast failed");
+        s->bcast_len[i] = (int)len;
+        s->poison[i] = 0;
+        if (c->poison_rate > 0) {
+            /* Keep the genuine bytes as the next step's replay material. */
+            char tmp[MS_BCAST_MAX];
+            memcpy(tmp, b, len);
+            poison(sim, i);
+            memcpy(sim->prev_bcast + (size_t)i * MS_BCAST_MAX, tmp, len);
+            sim->prev_len[i] = (int)len;
+        }
+        ms_bcast_expect x = {i, c->episode_len, sim->seq_accepted[i], sim->pn.key_id, &sim->recv_mac};
+        uint64_t seq = 0;
+        float *f = s->feat + (size_t)i * MS_NFEAT;
+        int reason = ms_bcast_validate(b, (size_t)s->bcast_len[i], &x, f, &seq);
+        s->reject[i] = (unsigned char)reason;
+        if (reason == MS_BCAST_OK)
+            sim->seq_accepted[i] = seq;
+        else
+            memset(f, 0, sizeof(float) * MS_NFEAT);
+        build_obs(s, i, c->observe);
+    }
+
+    int rc = policy->act(policy->ctx, s, e);
+    if (rc)
+        return rc;
+
+    for (int i = 0; i < n; i++) {
+        unsigned char *act = s->act + (size_t)i * MS_NAGENT;
+        const ms_msg *m = &s->msg[i];
+        ms_facts *fa = &s->facts[i];
+        if (s->reject[i]) {
+            memset(act, 0, MS_NAGENT);
+            memset(s->prob1 + (size_t)i * MS_NAGENT, 0, sizeof(float) * MS_NAGENT);
+        }
+        fa->cls = m->cls;
+        fa->threat_intel = m->f[MS_F_THREAT_INTEL_HIT] != 0;
+        fa->compromised = m->f[MS_F_COMPROMISED] != 0;
+        fa->rejected = s->reject[i] != 0;
+        ms_result *r = &s->res[i];
+        ms_rules_apply(c, fa, act, r);
+        ms_rules_credit(c, fa, act, r, c->credit, s->credit + (size_t)i * MS_NAGENT);
+        s->episode_end[i] = (unsigned char)ms_mailbox_advance(&sim->mb[i], c, m, r->outcome == MS_OUTCOME_QUARANTINED,
+                                                              r->compromise);
+    }
+
+    for (int k = 0; k < nsinks; k++)
+        if ((rc = sinks[k].record(sinks[k].ctx, s, e)))
+            return rc;
+
+    s->step++;
+    /* Mailboxes start together and share episode_len, so they end together;
+     * key rotation takes effect at that boundary. */
+    if (s->episode_end[0]) {
+        sim->episodes++;
+        int every = c->rotate_every_episodes;
+        if (every > 0 && sim->episodes % every == 0)
+            return set_keys(sim, sim->keys.generation + 1, e);
+    }
+    return MS_OK;
+}

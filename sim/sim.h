@@ -1,0 +1,93 @@
+/* sim.h — the step loop: `envs` mailboxes advanced together, one design for
+ * training, evaluation and benchmarks.
+ *
+ * One call of ms_sim_step() runs, for every mailbox:
+ *   generate → pseudonymise + broadcast (canonical JSON + MAC) → [tampering
+ *   in transit, when poison_rate > 0] → validate + extract each agent's
+ *   observation from the bytes → POLICY STAGE (plug-in: chooses actions for
+ *   the whole batch) → rules engine + credit → mailbox consequences → SINK
+ *   STAGES (plug-ins: trainer buffer, ledger writer, evaluation tally, ...).
+ * Rejected broadcasts are held (rule broadcast_rejected_hold), their actions
+ * are recorded as 0 with probability 0, and `reject` says why, so a learner
+ * excludes them and a ledger counts them as anomalies.
+ *
+ * Memory: everything is allocated by ms_sim_init; ms_sim_step allocates
+ * nothing. The ms_step it hands to stages is owned by the sim and valid until
+ * the next step.
+ */
+#ifndef MS_SIM_H
+#define MS_SIM_H
+
+#include <stdint.h>
+
+#include "sim/bcast.h"
+#include "sim/config.h"
+#include "sim/env.h"
+#include "sim/pseudo.h"
+#include "sim/rules.h"
+
+#define MS_OBS_MAX 27 /* observe = all: 9 + 8 + 10 */
+extern const int ms_modality_dim[MS_NAGENT]; /* 9, 8, 10 */
+
+/* One vector step, structure-of-arrays over mailboxes. */
+typedef struct ms_step {
+    int64_t step;             /* vector steps taken by this sim before this one */
+    int envs;
+    const ms_keys *keys;      /* key generation that pseudonymised this step */
+    ms_msg *msg;              /* [envs] ground truth (sinks may read; policies
+                                 other than the oracle must not) */
+    char *bcast;              /* [envs][MS_BCAST_MAX] bytes as received */
+    int *bcast_len;           /* [envs] */
+    unsigned char *poison;    /* [envs] 0, or 1 + MS_POISON_* applied in transit */
+    unsigned char *reject;    /* [envs] MS_BCAST_OK or the rejection reason */
+    float *feat;              /* [envs][MS_NFEAT] features parsed from the bytes */
+    float *obs[MS_NAGENT];    /* [envs][obs_dim[a]] observation each agent used */
+    int obs_dim[MS_NAGENT];
+    unsigned char *act;       /* [envs][3] chosen actions (policy stage fills) */
+    float *prob1;             /* [envs][3] probability the policy gave action 1 */
+    ms_facts *facts;          /* [envs] */
+    ms_result *res;           /* [envs] rules outcome */
+    double *credit;           /* [envs][3] credit under [train] credit */
+    unsigned char *episode_end; /* [envs] 1 if the time limit ended the episode */
+} ms_step;
+
+/* The policy stage fills s->act and s->prob1 for every mailbox; it may skip
+ * mailboxes with s->reject[i] != 0 (the loop overwrites those). */
+typedef struct ms_policy {
+    int (*act)(void *ctx, ms_step *s, ms_err *e);
+    void *ctx;
+} ms_policy;
+
+/* A sink sees the finished step. */
+typedef struct ms_sink {
+    int (*record)(void *ctx, const ms_step *s, ms_err *e);
+    void *ctx;
+} ms_sink;
+
+typedef struct ms_sim {
+    const ms_config *cfg;
+    int envs;
+    uint32_t stream;
+    uint64_t stream_seed;
+    ms_mailbox *mb;
+    ms_keys keys;
+    ms_hmac pseudo_mac, send_mac, recv_mac;
+    ms_pseudonyms pn;
+    uint64_t *seq_sent, *seq_accepted;
+    char *prev_bcast; /* last bytes sent per mailbox (replay material) */
+    int *prev_len;
+    ms_rng *poison_rng;
+    int episodes;     /* episodes completed (all mailboxes are in step) */
+    ms_step s;
+} ms_sim;
+
+/* stream MS_STREAM_ENV (seed = [run] seed) or MS_STREAM_EVAL (seed =
+ * [gate] eval_seed). Keys are always derived from the run seed. */
+int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, ms_err *e);
+/* Back to the first step of the stream (evaluation replays the same
+ * held-out episodes every time). */
+int ms_sim_reset(ms_sim *sim, ms_err *e);
+int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int nsinks, ms_err *e);
+void ms_sim_release(ms_sim *sim);
+
+#endif
