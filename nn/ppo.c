@@ -1,0 +1,336 @@
+/* ppo.c — see ppo.h for the contract. */
+#include "nn/ppo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const float out_gain[PPO_OUT] = {0.01f, 0.01f, 1.0f};
+
+/* Carves n bytes (rounded up to 16) from *p. */
+static void *carve(unsigned char **p, size_t n)
+{
+    void *r = *p;
+    *p += (n + 15) & ~(size_t)15;
+    return r;
+}
+
+int ppo_init(ppo_agent *a, const ppo_shape *s, uint64_t seed, uint32_t agent,
+             ms_err *e)
+{
+    memset(a, 0, sizeof *a);
+    if (s->max_samples < 1 || s->max_samples > (1 << 28))
+        return ms_fail(e, MS_EINPUT, "ppo: max_samples %d (allowed 1..%d)",
+                       s->max_samples, 1 << 28);
+    if (s->max_minibatch < 1 || s->max_minibatch > MLP_MAX_BATCH)
+        return ms_fail(e, MS_EINPUT, "ppo: max_minibatch %d (allowed 1..%d)",
+                       s->max_minibatch, MLP_MAX_BATCH);
+    if (s->max_act_batch < 1 || s->max_act_batch > MLP_MAX_BATCH)
+        return ms_fail(e, MS_EINPUT, "ppo: max_act_batch %d (allowed 1..%d)",
+                       s->max_act_batch, MLP_MAX_BATCH);
+    int nb = s->max_minibatch > s->max_act_batch ? s->max_minibatch
+                                                 : s->max_act_batch;
+    int rc = mlp_init(&a->net, s->obs_dim, s->hidden, s->n_hidden, PPO_OUT,
+                      s->act, nb, out_gain, seed, agent, e);
+    if (rc)
+        return rc;
+    rc = adam_init(&a->opt, a->net.n_params, e);
+    if (rc) {
+        ppo_release(a);
+        return rc;
+    }
+    ms_rng_seed(&a->shuffle, seed, MS_STREAM_SHUFFLE, agent);
+    a->obs_dim = s->obs_dim;
+    a->max_samples = s->max_samples;
+    a->max_minibatch = s->max_minibatch;
+    a->act_chunk = s->max_act_batch;
+
+    size_t ns = (size_t)s->max_samples, mb = (size_t)s->max_minibatch;
+    size_t sizes[10] = {
+        ns * sizeof(int), ns, ns,
+        mb * (size_t)s->obs_dim * sizeof(float), mb * sizeof(int),
+        mb * sizeof(float), mb * sizeof(float), mb * sizeof(float),
+        (size_t)nb * PPO_OUT * sizeof(float), mb * PPO_OUT * sizeof(float)};
+    size_t total = 0;
+    for (int i = 0; i < 10; i++)
+        total += (sizes[i] + 15) & ~(size_t)15;
+    a->mem = calloc(1, total);
+    if (!a->mem) {
+        ppo_release(a);
+        return ms_fail(e, MS_EIO, "ppo: out of memory for %zu bytes of scratch", total);
+    }
+    unsigned char *p = a->mem;
+    a->perm = carve(&p, sizes[0]);
+    a->used = carve(&p, sizes[1]);
+    a->chg = carve(&p, sizes[2]);
+    a->mb_obs = carve(&p, sizes[3]);
+    a->mb_action = carve(&p, sizes[4]);
+    a->mb_old_logp = carve(&p, sizes[5]);
+    a->mb_adv = carve(&p, sizes[6]);
+    a->mb_ret = carve(&p, sizes[7]);
+    a->out = carve(&p, sizes[8]);
+    a->dout = carve(&p, sizes[9]);
+    return MS_OK;
+}
+
+void ppo_release(ppo_agent *a)
+{
+    if (!a)
+        return;
+    mlp_release(&a->net);
+    adam_release(&a->opt);
+    free(a->mem);
+    memset(a, 0, sizeof *a);
+}
+
+/* log pi(0), log pi(1) for logits l0, l1, in double (stable log-softmax).
+ * NaN logits give NaN. */
+static void log_softmax2(double l0, double l1, double *lp0, double *lp1)
+{
+    double mx = l0 > l1 ? l0 : l1;
+    double lse = mx + log(exp(l0 - mx) + exp(l1 - mx));
+    *lp0 = l0 - lse;
+    *lp1 = l1 - lse;
+}
+
+void ppo_heads(const float *out, int n, const double *u, int *action,
+               float *logp, float *prob1, float *value)
+{
+    for (int i = 0; i < n; i++) {
+        const float *o = out + (size_t)i * PPO_OUT;
+        double lp0, lp1;
+        log_softmax2(o[0], o[1], &lp0, &lp1);
+        double p1 = exp(lp1);
+        int act = u ? (u[i] < p1) : (o[1] > o[0]);
+        if (action)
+            action[i] = act;
+        if (logp)
+            logp[i] = (float)(act ? lp1 : lp0);
+        if (prob1)
+            prob1[i] = (float)p1;
+        if (value)
+            value[i] = o[2];
+    }
+}
+
+void ppo_act(ppo_agent *a, const float *obs, int n, const double *u,
+             int *action, float *logp, float *prob1, float *value)
+{
+    for (int s = 0; s < n; s += a->act_chunk) {
+        int k = n - s < a->act_chunk ? n - s : a->act_chunk;
+        mlp_forward(&a->net, obs + (size_t)s * a->obs_dim, k, a->out);
+        ppo_heads(a->out, k, u ? u + s : NULL, action ? action + s : NULL,
+                  logp ? logp + s : NULL, prob1 ? prob1 + s : NULL,
+                  value ? value + s : NULL);
+    }
+}
+
+void ppo_gae(int T, int N, const float *reward, const float *value,
+             const float *next_value, const unsigned char *cut, float gamma,
+             float lambda, float *adv, float *ret)
+{
+    for (int t = T - 1; t >= 0; t--)
+        for (int i = 0; i < N; i++) {
+            size_t k = (size_t)t * N + i;
+            double delta = (double)reward[k] + (double)gamma * next_value[k] -
+                           value[k];
+            double a = delta;
+            if (t < T - 1 && !cut[k])
+                a += (double)gamma * lambda * adv[k + (size_t)N];
+            adv[k] = (float)a;
+            ret[k] = (float)(a + value[k]);
+        }
+}
+
+void ppo_loss_grad(ppo_agent *a, const ppo_batch *mb, const ppo_hparams *h,
+                   ppo_loss *out)
+{
+    int m = mb->n;
+    mlp_forward(&a->net, mb->obs, m, a->out);
+    const double inv_m = 1.0 / m, clip = h->clip, ent = h->entropy,
+                 vc = h->value_coef;
+    double s_pol = 0, s_val = 0, s_ent = 0, s_kl = 0, s_clip = 0;
+    for (int i = 0; i < m; i++) {
+        const float *o = a->out + (size_t)i * PPO_OUT;
+        float *d = a->dout + (size_t)i * PPO_OUT;
+        double lp[2];
+        log_softmax2(o[0], o[1], &lp[0], &lp[1]);
+        double p[2] = {exp(lp[0]), exp(lp[1])};
+        int act = mb->action[i];
+        double dlogp = lp[act] - mb->old_logp[i];
+        double r = exp(dlogp), A = mb->adv[i];
+        double rc = r < 1.0 - clip ? 1.0 - clip : r > 1.0 + clip ? 1.0 + clip : r;
+        double s1 = r * A, s2 = rc * A;
+        /* L_pol_i = -min(s1, s2); d/dlogp = -A r on the unclipped branch */
+        double pol, g_logp;
+        if (s1 <= s2) {
+            pol = -s1;
+            g_logp = -A * r;
+        } else {
+            pol = -s2;
+            g_logp = 0.0;
+        }
+        if (!(s1 <= s2) && !(s1 > s2)) /* NaN: keep it visible */
+            pol = s1 + s2;
+        double H = -(p[0] * lp[0] + p[1] * lp[1]);
+        double V = o[2], R = mb->ret[i];
+        s_pol += pol;
+        s_val += 0.5 * (V - R) * (V - R);
+        s_ent += H;
+        s_kl += (r - 1.0) - dlogp;
+        s_clip += fabs(r - 1.0) > clip;
+        for (int k = 0; k < 2; k++) {
+            /* dlogp_a/dl_k = [k==a] - p_k;  dH/dl_k = -p_k (log p_k + H) */
+            double g = g_logp * ((k == act) - p[k]) + ent * p[k] * (lp[k] + H);
+            d[k] = (float)(g * inv_m);
+        }
+        d[2] = (float)(vc * (V - R) * inv_m);
+    }
+    out->policy_loss = s_pol * inv_m;
+    out->value_loss = s_val * inv_m;
+    out->entropy = s_ent * inv_m;
+    out->approx_kl = s_kl * inv_m;
+    out->clip_frac = s_clip * inv_m;
+    out->loss = out->policy_loss + vc * out->value_loss - ent * out->entropy;
+    mlp_backward(&a->net, a->dout, m);
+}
+
+int ppo_check_hparams(const ppo_agent *a, const ppo_hparams *h, ms_err *e)
+{
+    if (!isfinite(h->lr) || h->lr < 0)
+        return ms_fail(e, MS_EINPUT, "ppo: lr %g (must be finite and >= 0)", h->lr);
+    if (!(h->clip > 0 && h->clip < 1))
+        return ms_fail(e, MS_EINPUT, "ppo: clip %g (must be in (0, 1))", h->clip);
+    if (!isfinite(h->entropy) || h->entropy < 0)
+        return ms_fail(e, MS_EINPUT, "ppo: entropy %g (must be finite and >= 0)",
+                       h->entropy);
+    if (!isfinite(h->value_coef) || h->value_coef < 0)
+        return ms_fail(e, MS_EINPUT, "ppo: value_coef %g (must be finite and >= 0)",
+                       h->value_coef);
+    if (!isfinite(h->grad_clip) || h->grad_clip < 0)
+        return ms_fail(e, MS_EINPUT, "ppo: grad_clip %g (must be finite and >= 0)",
+                       h->grad_clip);
+    if (h->epochs < 1 || h->epochs > PPO_MAX_EPOCHS)
+        return ms_fail(e, MS_EINPUT, "ppo: epochs %d (allowed 1..%d)", h->epochs,
+                       PPO_MAX_EPOCHS);
+    if (h->minibatch < 1 || h->minibatch > a->max_minibatch)
+        return ms_fail(e, MS_EINPUT, "ppo: minibatch %d (allowed 1..%d)",
+                       h->minibatch, a->max_minibatch);
+    return MS_OK;
+}
+
+int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
+               ppo_report *rep, unsigned char *consumed_changed, ms_err *e)
+{
+    memset(rep, 0, sizeof *rep);
+    int rc = ppo_check_hparams(a, h, e);
+    if (rc)
+        return rc;
+    int n = b->n;
+    if (n < 0 || n > a->max_samples)
+        return ms_fail(e, MS_EINPUT, "ppo: batch of %d samples (allowed 0..%d)", n,
+                       a->max_samples);
+    for (int i = 0; i < n; i++)
+        if (b->action[i] != 0 && b->action[i] != 1)
+            return ms_fail(e, MS_EINPUT, "ppo: sample %d has action %d (not 0/1)",
+                           i, b->action[i]);
+    if (n == 0)
+        return MS_OK;
+
+    size_t d = (size_t)a->obs_dim;
+    memset(a->used, 0, (size_t)n);
+    memset(a->chg, 0, (size_t)n);
+    for (int i = 0; i < n; i++)
+        a->perm[i] = i;
+    ppo_batch mb = {0, a->mb_obs, a->mb_action, a->mb_old_logp, a->mb_adv,
+                    a->mb_ret};
+    double s_pol = 0, s_val = 0, s_ent = 0, s_kl = 0, s_clip = 0, s_norm = 0;
+    for (int ep = 0; ep < h->epochs; ep++) {
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int)ms_rng_below(&a->shuffle, (uint32_t)i + 1);
+            int t = a->perm[i];
+            a->perm[i] = a->perm[j];
+            a->perm[j] = t;
+        }
+        for (int start = 0; start < n; start += h->minibatch) {
+            int m = n - start < h->minibatch ? n - start : h->minibatch;
+            const int *idx = a->perm + start;
+            double mean = 0, var = 0;
+            for (int k = 0; k < m; k++) {
+                int s = idx[k];
+                memcpy(a->mb_obs + (size_t)k * d, b->obs + (size_t)s * d,
+                       d * sizeof(float));
+                a->mb_action[k] = b->action[s];
+                a->mb_old_logp[k] = b->old_logp[s];
+                a->mb_ret[k] = b->ret[s];
+                mean += b->adv[s];
+            }
+            mean /= m;
+            for (int k = 0; k < m; k++) {
+                double x = b->adv[idx[k]] - mean;
+                var += x * x;
+            }
+            double sd = sqrt(var / m) + 1e-8;
+            for (int k = 0; k < m; k++)
+                a->mb_adv[k] = (float)((b->adv[idx[k]] - mean) / sd);
+            mb.n = m;
+            ppo_loss l;
+            ppo_loss_grad(a, &mb, h, &l);
+            if (!isfinite(l.loss)) {
+                rep->skipped_nonfinite++;
+                continue;
+            }
+            adam_stat st;
+            adam_step(&a->opt, a->net.params, a->net.grads, h->lr, h->grad_clip,
+                      &st);
+            if (st.skipped) {
+                rep->skipped_nonfinite++;
+                continue;
+            }
+            rep->steps++;
+            rep->steps_changed += st.changed;
+            s_pol += l.policy_loss;
+            s_val += l.value_loss;
+            s_ent += l.entropy;
+            s_kl += l.approx_kl;
+            s_clip += l.clip_frac;
+            s_norm += st.grad_norm;
+            for (int k = 0; k < m; k++) {
+                a->used[idx[k]] = 1;
+                if (st.changed)
+                    a->chg[idx[k]] = 1;
+            }
+        }
+    }
+    if (rep->steps) {
+        double inv = 1.0 / rep->steps;
+        rep->policy_loss = s_pol * inv;
+        rep->value_loss = s_val * inv;
+        rep->entropy = s_ent * inv;
+        rep->approx_kl = s_kl * inv;
+        rep->clip_frac = s_clip * inv;
+        rep->grad_norm = s_norm * inv;
+    }
+    for (int i = 0; i < n; i++) {
+        rep->samples_used += a->used[i];
+        rep->samples_changed += a->chg[i];
+    }
+    if (consumed_changed)
+        memcpy(consumed_changed, a->chg, (size_t)n);
+    return MS_OK;
+}
+
+size_t ppo_state_size(const ppo_agent *a)
+{
+    return adam_state_size(&a->opt);
+}
+
+void ppo_state_save(const ppo_agent *a, void *buf)
+{
+    adam_save(&a->opt, a->net.params, buf);
+}
+
+int ppo_state_restore(ppo_agent *a, const void *buf, size_t size, ms_err *e)
+{
+    return adam_restore(&a->opt, a->net.params, buf, size, e);
+}
