@@ -3,6 +3,7 @@
 #ifndef MS_CLI_H
 #define MS_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sim/config.h"
@@ -28,6 +29,27 @@ int cli_exit_for(int status);
 /* Loads the config file, applies --seed (if not NULL) and every --set, and
  * runs the cross-key checks. Prints the error and returns 2 on failure. */
 int cli_load_config(ms_config *c, const char *path, char **sets, int nsets, const char *seed);
+
+/* What one run produced (filled even when it failed part-way). */
+typedef struct cli_run_result {
+    char run_id[33], config_sha256[65], head_hash[65], status[16];
+    char db[MS_PATH_MAX + 64];
+    int64_t env_steps, updates, gates, rejected, poisoned, poisoned_rejected;
+    double eval_reward, seconds;
+} cli_run_result;
+
+/* Runs the experiment c into a new lake at path (replacing one only when
+ * force). Prints errors; returns the exit code. res->status is "" when no
+ * lake was created. */
+int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, cli_run_result *res);
+
+/* The output path: --out, else [run] out, else runs/<name>-s<seed>.db
+ * (creating runs/). Prints errors; returns the exit code. */
+int cli_default_out(const ms_config *c, const char *out, char *path, size_t n);
+
+/* The build facts JSON recorded in runs.build_facts (sets the BLAS thread
+ * count to the config's first, so the figure is the one the run uses). */
+void cli_build_facts(const ms_config *c, char *buf, size_t n);
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);

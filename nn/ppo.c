@@ -113,15 +113,28 @@ void ppo_heads(const float *out, int n, const double *u, int *action,
     }
 }
 
+/* Standard deviation of the value targets; floored so that a constant
+ * return does not blow the normalised targets up. */
+static double vn_sd(const ppo_value_norm *vn)
+{
+    double var = vn->count > 0 ? vn->m2 / vn->count : 1.0;
+    double sd = sqrt(var);
+    return sd < 1e-2 ? 1e-2 : sd;
+}
+
 void ppo_act(ppo_agent *a, const float *obs, int n, const double *u,
              int *action, float *logp, float *prob1, float *value)
 {
+    double sd = vn_sd(&a->vn), mean = a->vn.mean;
     for (int s = 0; s < n; s += a->act_chunk) {
         int k = n - s < a->act_chunk ? n - s : a->act_chunk;
         mlp_forward(&a->net, obs + (size_t)s * a->obs_dim, k, a->out);
         ppo_heads(a->out, k, u ? u + s : NULL, action ? action + s : NULL,
                   logp ? logp + s : NULL, prob1 ? prob1 + s : NULL,
                   value ? value + s : NULL);
+        if (value)
+            for (int i = 0; i < k; i++)
+                value[s + i] = (float)(value[s + i] * sd + mean);
     }
 }
 
@@ -237,6 +250,23 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
     if (n == 0)
         return MS_OK;
 
+    /* Fold this batch's returns into the value statistics (parallel
+     * mean/variance update), then train on normalised targets. */
+    double bm = 0, bm2 = 0;
+    for (int i = 0; i < n; i++)
+        bm += b->ret[i];
+    bm /= n;
+    for (int i = 0; i < n; i++)
+        bm2 += (b->ret[i] - bm) * (b->ret[i] - bm);
+    if (isfinite(bm) && isfinite(bm2)) {
+        ppo_value_norm *vn = &a->vn;
+        double tot = vn->count + n, delta = bm - vn->mean;
+        vn->m2 += bm2 + delta * delta * vn->count * n / tot;
+        vn->mean += delta * n / tot;
+        vn->count = tot;
+    }
+    double vsd = vn_sd(&a->vn), vmean = a->vn.mean;
+
     size_t d = (size_t)a->obs_dim;
     memset(a->used, 0, (size_t)n);
     memset(a->chg, 0, (size_t)n);
@@ -262,7 +292,7 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
                        d * sizeof(float));
                 a->mb_action[k] = b->action[s];
                 a->mb_old_logp[k] = b->old_logp[s];
-                a->mb_ret[k] = b->ret[s];
+                a->mb_ret[k] = (float)((b->ret[s] - vmean) / vsd);
                 mean += b->adv[s];
             }
             mean /= m;
@@ -320,17 +350,25 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
     return MS_OK;
 }
 
+/* Snapshot image: the value statistics, then Adam's (params, m, v, t). */
 size_t ppo_state_size(const ppo_agent *a)
 {
-    return adam_state_size(&a->opt);
+    return sizeof(ppo_value_norm) + adam_state_size(&a->opt);
 }
 
 void ppo_state_save(const ppo_agent *a, void *buf)
 {
-    adam_save(&a->opt, a->net.params, buf);
+    memcpy(buf, &a->vn, sizeof a->vn);
+    adam_save(&a->opt, a->net.params, (char *)buf + sizeof a->vn);
 }
 
 int ppo_state_restore(ppo_agent *a, const void *buf, size_t size, ms_err *e)
 {
-    return adam_restore(&a->opt, a->net.params, buf, size, e);
+    if (size < sizeof a->vn)
+        return ms_fail(e, MS_EINPUT, "ppo: snapshot of %zu bytes is too small", size);
+    int rc = adam_restore(&a->opt, a->net.params, (const char *)buf + sizeof a->vn,
+                          size - sizeof a->vn, e);
+    if (!rc)
+        memcpy(&a->vn, buf, sizeof a->vn);
+    return rc;
 }

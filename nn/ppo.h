@@ -11,6 +11,14 @@
  *   L_val = mean(0.5 (V(o_i) - R_i)^2)
  *   H     = mean(-sum_k pi_k log pi_k)
  *   L     = L_pol + value_coef * L_val - entropy * H
+ * Value normalisation (as MAPPO's ValueNorm): out[2] predicts the return in
+ * units of the running statistics of all returns trained on so far,
+ * V = out[2] * sd + mean. Returns here are ~1/(1-gamma) times the reward, so
+ * without it the value loss would dominate the shared trunk's gradients and
+ * starve the policy; with it both terms are O(1). ppo_act reports V in
+ * return units; ppo_update folds the batch's returns into the statistics
+ * before its first epoch and regresses out[2] on (R - mean) / sd. The
+ * statistics are part of the learning state (save/restore).
  * differentiated by hand through the softmax and back through mlp_backward
  * (where the two terms of the min are equal the unclipped branch's gradient
  * is used), then one Adam step with global gradient-norm clipping.
@@ -93,10 +101,18 @@ typedef struct ppo_report {
     int samples_changed;   /* samples whose consumed_changed flag is 1 */
 } ppo_report;
 
+/* Running statistics of every value target (return) the agent has been
+ * trained on: count, mean and sum of squared deviations (Chan et al.'s
+ * parallel update, in double, in batch order). */
+typedef struct ppo_value_norm {
+    double count, mean, m2;
+} ppo_value_norm;
+
 typedef struct ppo_agent {
     mlp net;
     adam opt;
     ms_rng shuffle;        /* (seed, MS_STREAM_SHUFFLE, agent) */
+    ppo_value_norm vn;     /* statistics of the value targets (see top) */
     int obs_dim, max_samples, max_minibatch, act_chunk;
     /* scratch, one allocation (mem) */
     int *perm;             /* max_samples */

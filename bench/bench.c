@@ -1,0 +1,186 @@
+/* make bench — throughput figures, printed with the machine's details.
+ *
+ * Figures, not tests: nothing here passes or fails on speed. Each phase runs
+ * in a forked child so its peak RSS is its own.
+ *   1. environment only: random policy, pseudonyms, broadcast + MAC,
+ *      validation, rules, credit; no learning, no telemetry;
+ *   2. training, telemetry off, default PPO settings (time split);
+ *   3. training with full telemetry into a lake (bytes per env-step, RSS).
+ * Environment: MARLSIM_BENCH_STEPS scales phases 2 and 3 (default 131072).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <sqlite3.h>
+
+#include "cli/cli.h"
+#include "cli/record.h"
+#include "cli/train.h"
+#include "sim/policy.h"
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void machine(void)
+{
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10)) {
+                char *p = strchr(line, ':');
+                if (p) {
+                    snprintf(model, sizeof model, "%s", p + 2);
+                    model[strcspn(model, "\n")] = 0;
+                }
+                break;
+            }
+        fclose(f);
+    }
+    ms_config c;
+    ms_config_defaults(&c);
+    char facts[1024];
+    cli_build_facts(&c, facts, sizeof facts);
+    printf("machine: %s, %ld online cores (benchmarks use one: OpenBLAS 1 thread)\n", model,
+           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("build facts: %s\n", facts);
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+static int bench_env(void)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    ms_err e;
+    ms_sim sim;
+    ms_ref_policy p;
+    if (ms_sim_init(&sim, &c, MS_STREAM_ENV, &e) || ms_ref_policy_init(&p, MS_REF_RANDOM, &c, 1, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
+    ms_policy stage = ms_ref_policy_stage(&p);
+    int steps = 8192; /* x 64 mailboxes = 524,288 env-steps */
+    for (int k = 0; k < 256; k++) /* warm-up */
+        ms_sim_step(&sim, &stage, NULL, 0, &e);
+    double t0 = wall();
+    for (int k = 0; k < steps; k++)
+        if (ms_sim_step(&sim, &stage, NULL, 0, &e)) {
+            fprintf(stderr, "bench: %s\n", e.msg);
+            return 1;
+        }
+    double dt = wall() - t0;
+    double n = (double)steps * c.envs;
+    printf("1. environment only (random policy, pseudonyms, broadcast+MAC, validation, rules, credit):\n"
+           "   %.0f env-steps in %.3f s = %.0f env-steps/s  (%.2f us per env-step; aim >= 500,000)\n",
+           n, dt, n / dt, 1e6 * dt / n);
+    ms_ref_policy_release(&p);
+    ms_sim_release(&sim);
+    return 0;
+}
+
+static int bench_train(int64_t steps)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    c.env_steps = steps;
+    ms_err e;
+    trainer *tr;
+    if (trainer_init(&tr, &c, NULL, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
+    int interrupted;
+    double t0 = wall();
+    int rc = trainer_run(tr, NULL, NULL, NULL, &interrupted, &e);
+    double dt = wall() - t0;
+    if (rc) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
+    const trainer_times *t = trainer_get_times(tr);
+    const trainer_status *st = trainer_get_status(tr);
+    double n = (double)st->env_steps;
+    printf("2. training, telemetry off, default PPO settings (%d mailboxes, rollout %d, %d epochs x minibatch %d):\n"
+           "   %.0f env-steps in %.3f s = %.0f env-steps/s  (aim >= 80,000)\n"
+           "   time: environment %.1f%%, forward (acting) %.1f%%, backward+optimizer (GAE, PPO updates) %.1f%%, "
+           "gate evaluations %.1f%%\n"
+           "   without gate evaluations: %.0f env-steps/s\n",
+           c.envs, c.rollout, c.epochs, c.minibatch, n, dt, n / dt, 100 * t->env / dt, 100 * t->act / dt,
+           100 * t->update / dt, 100 * t->eval / dt, n / (dt - t->eval));
+    trainer_free(tr);
+    return 0;
+}
+
+static int bench_lake(int64_t steps)
+{
+    char dir[] = "/tmp/marlsim-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[256];
+    snprintf(path, sizeof path, "%s/bench.db", dir);
+    ms_config c;
+    ms_config_defaults(&c);
+    c.env_steps = steps;
+    cli_run_result res;
+    /* stderr note about the dev key is expected; keep the output readable */
+    fflush(stderr);
+    int rc = cli_run_experiment(&c, path, 1, 0, &res);
+    if (rc)
+        return rc;
+    struct stat sb;
+    long long bytes = stat(path, &sb) ? 0 : (long long)sb.st_size;
+    printf("3. training with full telemetry (lake, synchronous=normal):\n"
+           "   %lld env-steps in %.3f s = %.0f env-steps/s  (aim >= 40,000)\n"
+           "   lake %lld bytes = %.0f bytes per env-step (aim <= 1,000); peak RSS %.1f MB (aim < 64)\n",
+           (long long)res.env_steps, res.seconds, res.env_steps / res.seconds, bytes,
+           (double)bytes / (double)res.env_steps, peak_rss_mb());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) ? 1 : 0;
+}
+
+typedef int (*phase_fn)(int64_t);
+static int run_env(int64_t s) { (void)s; return bench_env(); }
+
+static int in_child(phase_fn fn, int64_t steps)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = fn(steps);
+        fflush(stdout);
+        _exit(rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int main(void)
+{
+    const char *s = getenv("MARLSIM_BENCH_STEPS");
+    int64_t steps = s ? atoll(s) : 131072;
+    machine();
+    int rc = in_child(run_env, 0);
+    rc |= in_child(bench_train, steps);
+    rc |= in_child(bench_lake, steps);
+    return rc;
+}

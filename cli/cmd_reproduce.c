@@ -1,0 +1,128 @@
+/* marlsim reproduce: re-run a lake's config and seed and compare ledgers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ledger/verify.h"
+
+static const char usage[] =
+    "usage: marlsim reproduce RUN.db [--out PATH.db]\n"
+    "\n"
+    "Re-runs the canonical config and seed stored in RUN.db (with the same key\n"
+    "material) into a new lake (default RUN.db.reproduce.db, replaced if it\n"
+    "exists) and compares the two ledgers row by row. Reports identical, or the\n"
+    "first divergent row (step, table, env, agent). Warns when this machine's\n"
+    "OpenBLAS core or thread count differs from the recorded build facts.\n"
+    "Exit 0 identical, 1 divergent, 2 could not check.\n";
+
+/* Copies the value of "key":"..." or "key":N from a flat JSON object. */
+static void json_field(const char *json, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    out[0] = 0;
+    if (!p)
+        return;
+    p += strlen(pat);
+    int quoted = *p == '"';
+    p += quoted;
+    size_t k = 0;
+    while (*p && k + 1 < n && (quoted ? *p != '"' : (*p != ',' && *p != '}')))
+        out[k++] = *p++;
+    out[k] = 0;
+}
+
+int cmd_reproduce(int argc, char **argv)
+{
+    const char *db = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "--out")) {
+            if (i + 1 >= argc)
+                return cli_usage(usage, "--out needs a value");
+            out = argv[++i];
+        } else if (a[0] == '-') {
+            return cli_usage(usage, "unknown option '%s'", a);
+        } else if (!db) {
+            db = a;
+        } else {
+            return cli_usage(usage, "unexpected argument '%s'", a);
+        }
+    }
+    if (!db)
+        return cli_usage(usage, "missing RUN.db");
+    lake_run_meta m;
+    ms_err e;
+    int rc = lake_read_run(db, &m, &e);
+    if (rc) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    ms_config c;
+    ms_config_defaults(&c);
+    char origin[MS_PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s:runs.config_text", db);
+    rc = ms_config_load_string(&c, m.config_text, origin, &e);
+    if (!rc)
+        rc = ms_config_finish(&c, &e);
+    if (!rc && c.seed != m.seed)
+        rc = ms_fail(&e, MS_EINPUT, "%s: runs.seed %llu differs from the stored config's seed %llu", db,
+                     (unsigned long long)m.seed, (unsigned long long)c.seed);
+    if (!rc && !m.dev_key)
+        rc = ms_fail(&e, MS_EINPUT, "%s: the run used keyring keys %s; this build can only reproduce runs made with "
+                     "the development key", db, m.key_ids);
+    char facts[1024], rec_core[64], rec_threads[16], cur_core[64], cur_threads[16];
+    if (!rc) {
+        cli_build_facts(&c, facts, sizeof facts);
+        json_field(m.build_facts, "openblas_core", rec_core, sizeof rec_core);
+        json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
+        json_field(facts, "openblas_core", cur_core, sizeof cur_core);
+        json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
+        if (strcmp(rec_core, cur_core) || strcmp(rec_threads, cur_threads))
+            fprintf(stderr, "marlsim: warning: the run was recorded with OpenBLAS core %s and %s thread(s); this "
+                            "machine has core %s and %s thread(s): results may differ in the last bits\n",
+                    rec_core, rec_threads, cur_core, cur_threads);
+    }
+    lake_run_meta_release(&m);
+    if (rc) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    char path[MS_PATH_MAX + 64];
+    if (out)
+        snprintf(path, sizeof path, "%s", out);
+    else
+        snprintf(path, sizeof path, "%s.reproduce.db", db);
+    if (!strcmp(path, db)) {
+        cli_error("--out must not be the lake being reproduced");
+        return EXIT_USAGE;
+    }
+    cli_run_result res;
+    rc = cli_run_experiment(&c, path, 1, isatty(2), &res);
+    if (rc)
+        return rc;
+    lake_diff_report d;
+    rc = lake_diff(db, path, &d, &e);
+    if (rc) {
+        cli_error("%s", e.msg);
+        return cli_exit_for(rc);
+    }
+    if (d.identical) {
+        printf("identical: %lld ledger entries of %s reproduced in %s\nhead_hash: %s\n", (long long)d.entries_a, db,
+               path, res.head_hash);
+        return EXIT_OK;
+    }
+    printf("DIVERGENT at ledger entry %lld: table %s, step %lld", (long long)d.seq, d.table, (long long)d.step);
+    if (d.env >= 0)
+        printf(", env %lld", (long long)d.env);
+    if (d.agent[0])
+        printf(", agent %s", d.agent);
+    printf("\n%s\n", d.what);
+    return EXIT_CHECK;
+}

@@ -1,0 +1,367 @@
+#include "cli/record.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define MAX_KEYS 4096 /* key generations a run may use (rotation every episode) */
+
+struct recorder {
+    lake *L;
+    const ms_config *c;
+    int envs;
+    lk_value *vals;          /* envs * 3 rows * LK_MAX_COLS */
+    char *text;              /* envs * 3 observation JSON arrays */
+    unsigned char *digests;  /* envs * 32 */
+    char rules_json[1u << MS_NRULE][160];
+    /* aggregates: [agent][class] over the current window */
+    int64_t window_start;
+    int window_open;
+    int64_t agg_samples[MS_NAGENT][MS_NCLASS], agg_chose[MS_NAGENT][MS_NCLASS], agg_eff[MS_NAGENT][MS_NCLASS];
+    double agg_reward[MS_NAGENT][MS_NCLASS], agg_credit[MS_NAGENT][MS_NCLASS];
+    /* key generations seen, in order */
+    int nkeys;
+    char key_id[MAX_KEYS][MS_KEY_ID_MAX + 1];
+    char key_fp[MAX_KEYS][33], bkey_fp[MAX_KEYS][33];
+    int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
+};
+
+static const char *const method_names[] = {"difference", "global", "rules"};
+
+int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
+{
+    *out = NULL;
+    recorder *r = calloc(1, sizeof *r);
+    if (!r)
+        return ms_fail(e, MS_EIO, "out of memory");
+    r->L = L;
+    r->c = c;
+    r->envs = c->envs;
+    size_t rows = (size_t)c->envs * MS_NAGENT;
+    size_t credit_rows = rows; /* credit is appended one step (envs x 3 rows) at a time */
+    r->vals = calloc((rows > credit_rows ? rows : credit_rows) * LK_MAX_COLS, sizeof *r->vals);
+    r->text = malloc(rows * 256);
+    r->digests = malloc((size_t)c->envs * 32);
+    if (!r->vals || !r->text || !r->digests) {
+        recorder_free(r);
+        return ms_fail(e, MS_EIO, "out of memory for the recorder");
+    }
+    /* JSON arrays of fired rule names, one per subset of rules. */
+    for (unsigned m = 0; m < (1u << MS_NRULE); m++) {
+        char *p = r->rules_json[m];
+        p += sprintf(p, "[");
+        for (int k = 0; k < MS_NRULE; k++)
+            if (m & (1u << k))
+                p += sprintf(p, "%s\"%s\"", p[-1] == '[' ? "" : ",", ms_rule_names[k]);
+        sprintf(p, "]");
+    }
+    int rc = lake_begin(L, e);
+    if (rc) {
+        recorder_free(r);
+        return rc;
+    }
+    *out = r;
+    return MS_OK;
+}
+
+void recorder_free(recorder *r)
+{
+    if (!r)
+        return;
+    free(r->vals);
+    free(r->text);
+    free(r->digests);
+    free(r);
+}
+
+static int keep_behaviour(const recorder *r, int64_t step)
+{
+    switch (r->c->level) {
+    case MS_LEVEL_FULL: return 1;
+    case MS_LEVEL_SAMPLED: return step % r->c->sample_every == 0;
+    default: return 0;
+    }
+}
+
+static int flush_window(recorder *r, ms_err *e)
+{
+    if (!r->window_open)
+        return MS_OK;
+    lk_value *v = r->vals;
+    int n = 0;
+    for (int a = 0; a < MS_NAGENT; a++)
+        for (int k = 0; k < MS_NCLASS; k++) {
+            if (!r->agg_samples[a][k])
+                continue;
+            *v++ = lk_int(r->window_start);
+            *v++ = lk_int(r->c->sample_every);
+            *v++ = lk_text(ms_agent_names[a]);
+            *v++ = lk_text(ms_class_names[k]);
+            *v++ = lk_int(r->agg_samples[a][k]);
+            *v++ = lk_int(r->agg_chose[a][k]);
+            *v++ = lk_int(r->agg_eff[a][k]);
+            *v++ = lk_real(r->agg_reward[a][k]);
+            *v++ = lk_real(r->agg_credit[a][k]);
+            n++;
+        }
+    memset(r->agg_samples, 0, sizeof r->agg_samples);
+    memset(r->agg_chose, 0, sizeof r->agg_chose);
+    memset(r->agg_eff, 0, sizeof r->agg_eff);
+    memset(r->agg_reward, 0, sizeof r->agg_reward);
+    memset(r->agg_credit, 0, sizeof r->agg_credit);
+    r->window_open = 0;
+    return lake_append(r->L, LKT_BEHAVIOUR_AGGREGATES, r->window_start, n, r->vals, e);
+}
+
+static int aggregate(recorder *r, const ms_step *s, ms_err *e)
+{
+    int every = r->c->sample_every;
+    if (!r->window_open) {
+        r->window_start = s->step - s->step % every;
+        r->window_open = 1;
+    }
+    for (int i = 0; i < s->envs; i++) {
+        int k = s->msg[i].cls;
+        for (int a = 0; a < MS_NAGENT; a++) {
+            r->agg_samples[a][k]++;
+            r->agg_chose[a][k] += s->act[i * MS_NAGENT + a];
+            r->agg_eff[a][k] += s->res[i].eff[a];
+            r->agg_reward[a][k] += s->res[i].reward;
+            r->agg_credit[a][k] += s->credit[i * MS_NAGENT + a];
+        }
+    }
+    if (s->step % every == every - 1)
+        return flush_window(r, e);
+    return MS_OK;
+}
+
+static void track_key(recorder *r, const ms_keys *k, int64_t step)
+{
+    if (r->nkeys && !strcmp(r->key_id[r->nkeys - 1], k->key_id)) {
+        r->key_last[r->nkeys - 1] = step;
+        return;
+    }
+    if (r->nkeys == MAX_KEYS)
+        return; /* the keys beyond are still in every broadcast's kid */
+    int i = r->nkeys++;
+    snprintf(r->key_id[i], sizeof r->key_id[i], "%s", k->key_id);
+    snprintf(r->key_fp[i], sizeof r->key_fp[i], "%s", k->fingerprint);
+    unsigned char md[32];
+    EVP_Digest(k->broadcast_key, 32, md, NULL, EVP_sha256(), NULL);
+    ms_hex(md, 16, r->bkey_fp[i]);
+    r->key_first[i] = r->key_last[i] = step;
+}
+
+static int record_step(void *ctx, const ms_step *s, ms_err *e)
+{
+    recorder *r = ctx;
+    int n = s->envs, rc;
+    int64_t step = s->step;
+    track_key(r, s->keys, step);
+
+    /* Security data is always complete. */
+    lk_value *v = r->vals;
+    int rows = 0;
+    for (int i = 0; i < n; i++)
+        if (s->poison[i]) {
+            *v++ = lk_int(step);
+            *v++ = lk_int(i);
+            *v++ = lk_text(ms_poison_names[s->poison[i] - 1]);
+            rows++;
+        }
+    if ((rc = lake_append(r->L, LKT_POISON_TRUTH, step, rows, r->vals, e)))
+        return rc;
+    v = r->vals;
+    rows = 0;
+    for (int i = 0; i < n; i++)
+        if (s->reject[i])
+            for (int a = 0; a < MS_NAGENT; a++) {
+                *v++ = lk_int(step);
+                *v++ = lk_int(i);
+                *v++ = lk_text(ms_agent_names[a]);
+                *v++ = lk_text("broadcast_validator");
+                *v++ = lk_text(ms_bcast_reason_names[s->reject[i]]);
+                *v++ = lk_text("held: excluded from training");
+                rows++;
+            }
+    if ((rc = lake_append(r->L, LKT_ANOMALIES, step, rows, r->vals, e)))
+        return rc;
+
+    if (r->c->level == MS_LEVEL_AGGREGATE)
+        return aggregate(r, s, e);
+    if (!keep_behaviour(r, step))
+        return MS_OK;
+
+    v = r->vals;
+    for (int i = 0; i < n; i++) {
+        const char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
+        unsigned char *md = r->digests + (size_t)i * 32;
+        if (!EVP_Digest(b, (size_t)s->bcast_len[i], md, NULL, EVP_sha256(), NULL))
+            return ms_fail(e, MS_EIO, "libcrypto: SHA-256 failed");
+        *v++ = lk_int(step);
+        *v++ = lk_int(i);
+        *v++ = lk_textn(b, (size_t)s->bcast_len[i]);
+        *v++ = lk_blob(md, 32);
+    }
+    if ((rc = lake_append(r->L, LKT_ENVIRONMENT_STATES, step, n, r->vals, e)))
+        return rc;
+
+    /* Observations as the agents used them: the broadcast's decimals. Only
+     * accepted broadcasts were observed. */
+    v = r->vals;
+    rows = 0;
+    char *t = r->text;
+    for (int i = 0; i < n; i++) {
+        if (s->reject[i])
+            continue;
+        for (int a = 0; a < MS_NAGENT; a++) {
+            const float *o = s->obs[a] + (size_t)i * (size_t)s->obs_dim[a];
+            char *start = t;
+            *t++ = '[';
+            for (int j = 0; j < s->obs_dim[a]; j++) {
+                if (j)
+                    *t++ = ',';
+                t = ms_put_micro(t, (int32_t)lrint((double)o[j] * MS_MICRO));
+            }
+            *t++ = ']';
+            *v++ = lk_int(step);
+            *v++ = lk_int(i);
+            *v++ = lk_text(ms_agent_names[a]);
+            *v++ = lk_int(1);
+            *v++ = lk_textn(start, (size_t)(t - start));
+            rows++;
+        }
+    }
+    if ((rc = lake_append(r->L, LKT_AGENT_OBSERVATIONS, step, rows, r->vals, e)))
+        return rc;
+
+    v = r->vals;
+    for (int i = 0; i < n; i++) {
+        const unsigned char *act = s->act + (size_t)i * MS_NAGENT;
+        const float *p = s->prob1 + (size_t)i * MS_NAGENT;
+        const ms_result *res = &s->res[i];
+        *v++ = lk_int(step);
+        *v++ = lk_int(i);
+        *v++ = lk_text(ms_class_names[s->msg[i].cls]);
+        for (int a = 0; a < MS_NAGENT; a++)
+            *v++ = lk_int(act[a]);
+        for (int a = 0; a < MS_NAGENT; a++)
+            *v++ = lk_real(p[a]);
+        for (int a = 0; a < MS_NAGENT; a++)
+            *v++ = lk_int(res->eff[a]);
+        *v++ = lk_text(ms_outcome_names[res->outcome]);
+        *v++ = lk_text(r->rules_json[res->fired]);
+        *v++ = lk_real(res->reward);
+        *v++ = lk_real(res->raw);
+    }
+    return lake_append(r->L, LKT_JOINT_ACTIONS, step, n, r->vals, e);
+}
+
+ms_sink recorder_step_sink(recorder *r)
+{
+    ms_sink k = {record_step, r};
+    return k;
+}
+
+int recorder_credit(recorder *r, const credit_row *rows, int n, ms_err *e)
+{
+    if (r->c->level == MS_LEVEL_AGGREGATE)
+        return MS_OK;
+    /* Rows arrive grouped by step; one ledger entry per step. */
+    int k = 0;
+    while (k < n) {
+        int64_t step = rows[k].step;
+        lk_value *v = r->vals;
+        int m = 0;
+        for (; k < n && rows[k].step == step; k++) {
+            if (!keep_behaviour(r, step))
+                continue;
+            const credit_row *cr = &rows[k];
+            *v++ = lk_int(step);
+            *v++ = lk_int(cr->env);
+            *v++ = lk_text(ms_agent_names[cr->agent]);
+            *v++ = lk_text(ms_class_names[cr->cls]);
+            *v++ = lk_real(cr->reward);
+            *v++ = lk_real(cr->reward_raw);
+            *v++ = lk_real(cr->credit);
+            *v++ = lk_text(method_names[r->c->credit]);
+            *v++ = lk_int(cr->valid);
+            *v++ = cr->update_id >= 0 ? lk_int(cr->update_id) : lk_null();
+            *v++ = lk_int(cr->policy_updated);
+            m++;
+        }
+        int rc = lake_append(r->L, LKT_DI_CREDIT_ASSIGNMENT, step, m, r->vals, e);
+        if (rc)
+            return rc;
+    }
+    return MS_OK;
+}
+
+/* Non-finite figures (a skipped step's loss) are stored as NULL: SQLite
+ * cannot keep NaN, and the skip itself is counted in skipped_nonfinite. */
+static lk_value finite_or_null(double x)
+{
+    return isfinite(x) ? lk_real(x) : lk_null();
+}
+
+int recorder_optimizer(recorder *r, int64_t update_id, int agent, int64_t env_steps, const char *sha_before,
+                       const char *sha_after, const ppo_report *rep, const char *gate, ms_err *e)
+{
+    lk_value v[15] = {
+        lk_int(update_id), lk_text(ms_agent_names[agent]), lk_int(env_steps), lk_text(sha_before), lk_text(sha_after),
+        finite_or_null(rep->policy_loss), finite_or_null(rep->value_loss), finite_or_null(rep->entropy),
+        finite_or_null(rep->approx_kl), finite_or_null(rep->clip_frac), finite_or_null(rep->grad_norm),
+        lk_int(rep->samples_used), lk_int(rep->steps), lk_int(rep->skipped_nonfinite),
+        gate ? lk_text(gate) : lk_null()};
+    return lake_append(r->L, LKT_OPTIMIZER_STEPS, env_steps, 1, v, e);
+}
+
+int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t env_steps, int64_t episodes,
+                        double candidate, const double *best_score, double tolerance, const char *decision,
+                        int64_t undone_first, int64_t undone_last, ms_err *e)
+{
+    lk_value v[10] = {
+        lk_int(eval_id), lk_int(update_id), lk_int(env_steps), lk_int(episodes), lk_real(candidate),
+        best_score ? lk_real(*best_score) : lk_null(), lk_real(tolerance), lk_text(decision),
+        undone_first >= 0 ? lk_int(undone_first) : lk_null(), undone_first >= 0 ? lk_int(undone_last) : lk_null()};
+    return lake_append(r->L, LKT_EVALUATIONS, env_steps, 1, v, e);
+}
+
+int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t update_id, int agent,
+                      const char *sha_hex, const void *blob, size_t n, ms_err *e)
+{
+    lk_value v[6] = {lk_int(snapshot_id), lk_int(eval_id), lk_int(update_id), lk_text(ms_agent_names[agent]),
+                     lk_text(sha_hex), lk_blob(blob, n)};
+    return lake_append(r->L, LKT_POLICY_SNAPSHOTS, update_id, 1, v, e);
+}
+
+int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
+{
+    int rc = flush_window(r, e);
+    if (rc)
+        return rc;
+    char json[MAX_KEYS * 24 + 4], *p = json;
+    p += sprintf(p, "[");
+    for (int i = 0; i < r->nkeys; i++) {
+        lk_value v[2][5] = {
+            {lk_text(r->key_id[i]), lk_text("pseudonym"), lk_text(r->key_fp[i]), lk_int(r->key_first[i]),
+             lk_int(i + 1 < r->nkeys ? r->key_last[i] : last_step)},
+            {lk_text(r->key_id[i]), lk_text("broadcast"), lk_text(r->bkey_fp[i]), lk_int(r->key_first[i]),
+             lk_int(i + 1 < r->nkeys ? r->key_last[i] : last_step)}};
+        if ((rc = lake_append(r->L, LKT_HMAC_KEYS, r->key_first[i], 2, &v[0][0], e)))
+            return rc;
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", r->key_id[i]);
+    }
+    sprintf(p, "]");
+    return lake_set_key_ids(r->L, json, e);
+}
+
+int recorder_commit(recorder *r, int64_t env_steps, ms_err *e)
+{
+    lake_set_env_steps(r->L, env_steps);
+    int rc = lake_commit(r->L, e);
+    return rc ? rc : lake_begin(r->L, e);
+}

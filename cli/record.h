@@ -1,0 +1,58 @@
+/* record.h — the lake recorder: turns what the step loop and the trainer
+ * produce into lake rows (ledger/lake.h), obeying [telemetry] level.
+ *
+ * Behavioural tables (environment_states, agent_observations, joint_actions,
+ * di_credit_assignment) follow the level: full = every step; sampled = steps
+ * whose index is a multiple of sample_every; aggregate = none of them, but
+ * one behaviour_aggregates row per (window of sample_every steps, agent,
+ * class). Operational and security rows (optimizer_steps, evaluations,
+ * policy_snapshots, anomalies, poison_truth, hmac_keys) are always complete.
+ *
+ * Transactions: the recorder keeps one transaction open; recorder_commit()
+ * commits it (with the runs row's head and counts) and opens the next, so a
+ * crash loses at most the rows since the last commit and never leaves a
+ * half-written commit. A NULL recorder is valid everywhere and records
+ * nothing (telemetry off, used by benchmarks).
+ */
+#ifndef MS_CLI_RECORD_H
+#define MS_CLI_RECORD_H
+
+#include <stdint.h>
+
+#include "ledger/lake.h"
+#include "nn/ppo.h"
+#include "sim/sim.h"
+
+typedef struct recorder recorder;
+
+/* One di_credit_assignment row. update_id < 0 is NULL (no update used it). */
+typedef struct credit_row {
+    int64_t step;
+    int env, agent;
+    uint8_t cls, valid, policy_updated;
+    double reward, reward_raw, credit;
+    int64_t update_id;
+} credit_row;
+
+/* Takes the lake (not owned) and the config (not owned). */
+int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e);
+void recorder_free(recorder *r);
+
+/* Sink for the training sim's steps. */
+ms_sink recorder_step_sink(recorder *r);
+
+int recorder_credit(recorder *r, const credit_row *rows, int n, ms_err *e);
+int recorder_optimizer(recorder *r, int64_t update_id, int agent, int64_t env_steps, const char *sha_before,
+                       const char *sha_after, const ppo_report *rep, const char *gate, ms_err *e);
+/* best_score NULL = baseline; undone_first < 0 = NULL. */
+int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t env_steps, int64_t episodes,
+                        double candidate, const double *best_score, double tolerance, const char *decision,
+                        int64_t undone_first, int64_t undone_last, ms_err *e);
+int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t update_id, int agent,
+                      const char *sha_hex, const void *blob, size_t n, ms_err *e);
+/* Flushes pending aggregates and hmac_keys rows (call once, at the end). */
+int recorder_flush(recorder *r, int64_t last_step, ms_err *e);
+/* Records env_steps progress, commits, and opens the next transaction. */
+int recorder_commit(recorder *r, int64_t env_steps, ms_err *e);
+
+#endif

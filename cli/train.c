@@ -1,0 +1,561 @@
+#include "cli/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+#include <openssl/evp.h>
+
+#include "ledger/verify.h"
+
+struct trainer {
+    const ms_config *cfg;
+    recorder *rec;
+    ms_sim sim, eval_sim;
+    ppo_agent agent[MS_NAGENT];
+    ppo_hparams hp;
+    ms_rng *policy_rng; /* [envs] */
+    int T, N, greedy;   /* greedy: the policy stage acts greedily (evaluation) */
+
+    /* Rollout, T x N rows, time-major (row = t * N + env). */
+    int t;
+    float *obs[MS_NAGENT];      /* rows x obs_dim */
+    int *action[MS_NAGENT];
+    float *logp[MS_NAGENT], *value[MS_NAGENT], *reward[MS_NAGENT];
+    unsigned char *changed[MS_NAGENT];
+    unsigned char *valid, *episode_end, *cls;
+    double *glob_reward, *glob_raw; /* rows */
+    int64_t *row_step;              /* T: sim step index of each rollout row */
+    /* update scratch */
+    float *next_value, *adv, *ret, *boot;
+    unsigned char *cut;
+    int *index;                     /* compacted sample -> row */
+    float *c_obs, *c_logp, *c_adv, *c_ret;
+    int *c_action;
+    unsigned char *c_changed;
+    credit_row *credit_rows;        /* rows x 3 */
+    /* act scratch */
+    double *u;
+    int *act_i;
+    float *act_logp, *act_prob, *act_value;
+
+    /* gate */
+    void *incumbent[MS_NAGENT];
+    size_t state_size[MS_NAGENT];
+    void *blob[MS_NAGENT];
+    size_t blob_size[MS_NAGENT];
+    double best_score;
+    int64_t next_update_id, first_pending_update, eval_id, snapshot_id;
+    int updates_since_gate;
+    ppo_report reports[MS_NAGENT];
+    char sha_before[MS_NAGENT][65], sha_after[MS_NAGENT][65];
+
+    trainer_status status;
+    trainer_times times;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define ALLOC(ptr, count) ((ptr) = calloc((size_t)(count), sizeof *(ptr)))
+
+/* ---- policy stage: sampled (training) or greedy (evaluation) ---- */
+
+static int trainer_act(void *ctx, ms_step *s, ms_err *e)
+{
+    (void)e;
+    trainer *tr = ctx;
+    double t0 = now();
+    int n = s->envs;
+    for (int a = 0; a < MS_NAGENT; a++) {
+        const double *u = NULL;
+        if (!tr->greedy) {
+            /* One uniform per mailbox per agent from that mailbox's stream,
+             * drawn whether or not the broadcast was accepted, so the stream
+             * position never depends on tampering or batch layout. */
+            for (int i = 0; i < n; i++)
+                tr->u[i] = ms_rng_uniform(&tr->policy_rng[i * MS_NAGENT + a]);
+            u = tr->u;
+        }
+        ppo_act(&tr->agent[a], s->obs[a], n, u, tr->act_i, tr->act_logp, tr->act_prob, tr->act_value);
+        for (int i = 0; i < n; i++) {
+            s->act[i * MS_NAGENT + a] = (unsigned char)tr->act_i[i];
+            s->prob1[i * MS_NAGENT + a] = tr->act_prob[i];
+        }
+        if (!tr->greedy) {
+            size_t row = (size_t)tr->t * (size_t)n;
+            int d = s->obs_dim[a];
+            memcpy(tr->obs[a] + row * (size_t)d, s->obs[a], sizeof(float) * (size_t)n * (size_t)d);
+            memcpy(tr->action[a] + row, tr->act_i, sizeof(int) * (size_t)n);
+            memcpy(tr->logp[a] + row, tr->act_logp, sizeof(float) * (size_t)n);
+            memcpy(tr->value[a] + row, tr->act_value, sizeof(float) * (size_t)n);
+        }
+    }
+    tr->times.act += now() - t0;
+    return MS_OK;
+}
+
+/* ---- sink: the rollout buffer ---- */
+
+static int trainer_record(void *ctx, const ms_step *s, ms_err *e)
+{
+    (void)e;
+    trainer *tr = ctx;
+    int n = s->envs;
+    size_t row = (size_t)tr->t * (size_t)n;
+    tr->row_step[tr->t] = s->step;
+    for (int i = 0; i < n; i++) {
+        size_t r = row + (size_t)i;
+        for (int a = 0; a < MS_NAGENT; a++)
+            tr->reward[a][r] = (float)s->credit[i * MS_NAGENT + a];
+        tr->valid[r] = s->reject[i] == 0;
+        tr->episode_end[r] = s->episode_end[i];
+        tr->cls[r] = s->msg[i].cls;
+        tr->glob_reward[r] = s->res[i].reward;
+        tr->glob_raw[r] = s->res[i].raw;
+        tr->status.rejected += s->reject[i] != 0;
+        tr->status.poisoned += s->poison[i] != 0;
+        tr->status.poisoned_rejected += s->poison[i] != 0 && s->reject[i] != 0;
+    }
+    tr->t++;
+    return MS_OK;
+}
+
+/* ---- evaluation and gate ---- */
+
+static int evaluate(trainer *tr, double *score, ms_err *e)
+{
+    double t0 = now();
+    ms_policy stage = {trainer_act, tr};
+    ms_tally tally;
+    tr->greedy = 1;
+    int rc = ms_evaluate(&tr->eval_sim, &stage, tr->cfg->eval_episodes, NULL, 0, &tally, e);
+    tr->greedy = 0;
+    *score = tally.env_steps ? tally.reward_sum / (double)tally.env_steps : 0.0;
+    tr->times.eval += now() - t0;
+    return rc;
+}
+
+static int snapshot_incumbent(trainer *tr, int64_t update_id, ms_err *e)
+{
+    for (int a = 0; a < MS_NAGENT; a++) {
+        ppo_state_save(&tr->agent[a], tr->incumbent[a]);
+        int rc = mlp_to_blob(&tr->agent[a].net, tr->blob[a], tr->blob_size[a], e);
+        if (rc)
+            return rc;
+        char hex[65];
+        if ((rc = trainer_params_hex(tr, a, hex, e)))
+            return rc;
+        /* The snapshot row's sha256 is of the blob it stores (verify
+         * re-derives it); the parameter hash is in optimizer_steps. */
+        if (tr->rec) {
+            unsigned char md[32];
+            if (!EVP_Digest(tr->blob[a], tr->blob_size[a], md, NULL, EVP_sha256(), NULL))
+                return ms_fail(e, MS_EIO, "libcrypto: SHA-256 failed");
+            ms_hex(md, 32, hex);
+            rc = recorder_snapshot(tr->rec, ++tr->snapshot_id, tr->eval_id, update_id, a, hex, tr->blob[a],
+                                   tr->blob_size[a], e);
+            if (rc)
+                return rc;
+        }
+    }
+    return MS_OK;
+}
+
+/* Evaluates the candidate; promotes or rolls back. *decision is static text. */
+static int gate(trainer *tr, int64_t update_id, const char **decision, ms_err *e)
+{
+    double score;
+    int rc = evaluate(tr, &score, e);
+    if (rc)
+        return rc;
+    const ms_config *c = tr->cfg;
+    int64_t episodes = (int64_t)c->eval_episodes * c->envs;
+    double best = tr->best_score;
+    tr->eval_id++;
+    tr->status.gates++;
+    if (score >= best - c->tolerance) {
+        *decision = "promoted";
+        if (tr->rec && (rc = recorder_evaluation(tr->rec, tr->eval_id, update_id, tr->status.env_steps, episodes,
+                                                 score, &best, c->tolerance, *decision, -1, -1, e)))
+            return rc;
+        if (score > tr->best_score)
+            tr->best_score = score;
+        tr->status.eval_score = score;
+        rc = snapshot_incumbent(tr, update_id, e);
+    } else {
+        *decision = "rolled_back";
+        if (tr->rec && (rc = recorder_evaluation(tr->rec, tr->eval_id, update_id, tr->status.env_steps, episodes,
+                                                 score, &best, c->tolerance, *decision, tr->first_pending_update,
+                                                 update_id, e)))
+            return rc;
+        for (int a = 0; a < MS_NAGENT && !rc; a++)
+            rc = ppo_state_restore(&tr->agent[a], tr->incumbent[a], tr->state_size[a], e);
+    }
+    tr->status.last_decision = *decision;
+    tr->updates_since_gate = 0;
+    tr->first_pending_update = update_id + 1;
+    return rc;
+}
+
+int trainer_params_hex(const trainer *t, int agent, char hex[65], ms_err *e)
+{
+    unsigned char md[32];
+    int rc = mlp_params_sha256(&t->agent[agent].net, md, e);
+    if (!rc)
+        ms_hex(md, 32, hex);
+    return rc;
+}
+
+/* ---- the update ---- */
+
+/* Credit rows of the rollout's first `rows_t` steps; update_id < 0 = none. */
+static int emit_credit(trainer *tr, int rows_t, int64_t update_id, ms_err *e)
+{
+    if (!tr->rec)
+        return MS_OK;
+    int N = tr->N, k = 0;
+    for (int t = 0; t < rows_t; t++)
+        for (int i = 0; i < N; i++) {
+            size_t r = (size_t)t * (size_t)N + (size_t)i;
+            for (int a = 0; a < MS_NAGENT; a++) {
+                credit_row *cr = &tr->credit_rows[k++];
+                cr->step = tr->row_step[t];
+                cr->env = i;
+                cr->agent = a;
+                cr->cls = tr->cls[r];
+                cr->valid = tr->valid[r];
+                cr->reward = tr->glob_reward[r];
+                cr->reward_raw = tr->glob_raw[r];
+                cr->credit = tr->reward[a][r];
+                cr->update_id = update_id >= 0 && tr->valid[r] ? update_id : -1;
+                cr->policy_updated = update_id >= 0 && tr->changed[a][r] &&
+                                     strcmp(tr->sha_before[a], tr->sha_after[a]) != 0;
+            }
+        }
+    return recorder_credit(tr->rec, tr->credit_rows, k, e);
+}
+
+static int update(trainer *tr, int final, ms_err *e)
+{
+    double t0 = now();
+    const ms_config *c = tr->cfg;
+    int T = tr->T, N = tr->N, rc;
+    size_t rows = (size_t)T * (size_t)N;
+    int64_t update_id = ++tr->next_update_id;
+    ms_step *s = &tr->sim.s;
+
+    /* The next observations, valued by the parameters that made the rollout. */
+    if ((rc = ms_sim_observe(&tr->sim, e)))
+        return rc;
+    double sum = 0;
+    for (size_t r = 0; r < rows; r++)
+        sum += tr->glob_reward[r];
+    tr->status.recent_reward = sum / (double)rows;
+
+    for (int a = 0; a < MS_NAGENT; a++) {
+        ppo_agent *ag = &tr->agent[a];
+        ppo_act(ag, s->obs[a], N, NULL, NULL, NULL, NULL, tr->boot);
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < N; i++) {
+                size_t r = (size_t)t * (size_t)N + (size_t)i;
+                float own = tr->value[a][r];
+                int next_valid = t + 1 < T ? tr->valid[r + (size_t)N] : s->reject[i] == 0;
+                float next = t + 1 < T ? tr->value[a][r + (size_t)N] : tr->boot[i];
+                tr->next_value[r] = next_valid ? next : own;
+                tr->cut[r] = (unsigned char)(tr->episode_end[r] || !next_valid || t + 1 == T);
+            }
+        ppo_gae(T, N, tr->reward[a], tr->value[a], tr->next_value, tr->cut, (float)c->gamma, (float)c->lambda,
+                tr->adv, tr->ret);
+        int d = s->obs_dim[a], n = 0;
+        for (size_t r = 0; r < rows; r++) {
+            if (!tr->valid[r])
+                continue;
+            tr->index[n] = (int)r;
+            memcpy(tr->c_obs + (size_t)n * (size_t)d, tr->obs[a] + r * (size_t)d, sizeof(float) * (size_t)d);
+            tr->c_action[n] = tr->action[a][r];
+            tr->c_logp[n] = tr->logp[a][r];
+            tr->c_adv[n] = tr->adv[r];
+            tr->c_ret[n] = tr->ret[r];
+            n++;
+        }
+        if ((rc = trainer_params_hex(tr, a, tr->sha_before[a], e)))
+            return rc;
+        ppo_batch b = {n, tr->c_obs, tr->c_action, tr->c_logp, tr->c_adv, tr->c_ret};
+        if ((rc = ppo_update(ag, &b, &tr->hp, &tr->reports[a], tr->c_changed, e)))
+            return rc;
+        if ((rc = trainer_params_hex(tr, a, tr->sha_after[a], e)))
+            return rc;
+        memset(tr->changed[a], 0, rows);
+        for (int k = 0; k < n; k++)
+            tr->changed[a][tr->index[k]] = tr->c_changed[k];
+    }
+    tr->status.updates++;
+    tr->updates_since_gate++;
+    tr->times.update += now() - t0;
+
+    const char *decision = NULL;
+    if (tr->updates_since_gate >= c->gate_every || final)
+        if ((rc = gate(tr, update_id, &decision, e)))
+            return rc;
+    if (tr->rec) {
+        for (int a = 0; a < MS_NAGENT; a++)
+            if ((rc = recorder_optimizer(tr->rec, update_id, a, tr->status.env_steps, tr->sha_before[a],
+                                         tr->sha_after[a], &tr->reports[a], decision, e)))
+                return rc;
+        if ((rc = emit_credit(tr, T, update_id, e)) || (rc = recorder_commit(tr->rec, tr->status.env_steps, e)))
+            return rc;
+    }
+    tr->t = 0;
+    return MS_OK;
+}
+
+/* ---- lifecycle ---- */
+
+int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e)
+{
+    *out = NULL;
+    trainer *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return ms_fail(e, MS_EIO, "out of memory");
+    tr->cfg = c;
+    tr->rec = rec;
+    tr->T = c->rollout;
+    tr->N = c->envs;
+    size_t rows = (size_t)tr->T * (size_t)tr->N;
+    openblas_set_num_threads(c->blas_threads);
+
+    int rc = ms_sim_init(&tr->sim, c, MS_STREAM_ENV, e);
+    if (!rc && (rc = ms_sim_init(&tr->eval_sim, c, MS_STREAM_EVAL, e))) {
+        ms_sim_release(&tr->sim);
+        free(tr);
+        return rc;
+    }
+    if (rc) {
+        free(tr);
+        return rc;
+    }
+    tr->hp = (ppo_hparams){(float)c->lr, (float)c->clip, (float)c->entropy, (float)c->value_coef,
+                           (float)c->grad_clip, c->epochs, c->minibatch};
+    int max_dim = 0;
+    for (int a = 0; a < MS_NAGENT && !rc; a++) {
+        int d = tr->sim.s.obs_dim[a];
+        max_dim = d > max_dim ? d : max_dim;
+        ppo_shape shape = {d, c->hidden, c->n_hidden, c->activation == MS_ACT_RELU ? MLP_RELU : MLP_TANH,
+                           (int)rows, c->minibatch, c->envs};
+        rc = ppo_init(&tr->agent[a], &shape, c->seed, (uint32_t)a, e);
+        if (!rc)
+            rc = ppo_check_hparams(&tr->agent[a], &tr->hp, e);
+    }
+    if (rc) {
+        trainer_free(tr);
+        return rc;
+    }
+    int ok = ALLOC(tr->policy_rng, (size_t)c->envs * MS_NAGENT) && ALLOC(tr->valid, rows) &&
+             ALLOC(tr->episode_end, rows) && ALLOC(tr->cls, rows) && ALLOC(tr->glob_reward, rows) &&
+             ALLOC(tr->glob_raw, rows) && ALLOC(tr->row_step, tr->T) && ALLOC(tr->next_value, rows) &&
+             ALLOC(tr->adv, rows) && ALLOC(tr->ret, rows) && ALLOC(tr->boot, tr->N) && ALLOC(tr->cut, rows) &&
+             ALLOC(tr->index, rows) && ALLOC(tr->c_obs, rows * (size_t)max_dim) && ALLOC(tr->c_logp, rows) &&
+             ALLOC(tr->c_adv, rows) && ALLOC(tr->c_ret, rows) && ALLOC(tr->c_action, rows) &&
+             ALLOC(tr->c_changed, rows) && ALLOC(tr->credit_rows, rows * MS_NAGENT) && ALLOC(tr->u, tr->N) &&
+             ALLOC(tr->act_i, tr->N) && ALLOC(tr->act_logp, tr->N) && ALLOC(tr->act_prob, tr->N) &&
+             ALLOC(tr->act_value, tr->N);
+    for (int a = 0; ok && a < MS_NAGENT; a++) {
+        tr->state_size[a] = ppo_state_size(&tr->agent[a]);
+        tr->blob_size[a] = mlp_blob_size(&tr->agent[a].net);
+        ok = ALLOC(tr->obs[a], rows * (size_t)tr->sim.s.obs_dim[a]) && ALLOC(tr->action[a], rows) &&
+             ALLOC(tr->logp[a], rows) && ALLOC(tr->value[a], rows) && ALLOC(tr->reward[a], rows) &&
+             ALLOC(tr->changed[a], rows) && (tr->incumbent[a] = malloc(tr->state_size[a])) &&
+             (tr->blob[a] = malloc(tr->blob_size[a]));
+    }
+    if (!ok) {
+        trainer_free(tr);
+        return ms_fail(e, MS_EIO, "out of memory for the trainer");
+    }
+    /* One policy stream per (mailbox, agent). */
+    for (int i = 0; i < c->envs; i++)
+        for (int a = 0; a < MS_NAGENT; a++)
+            ms_rng_seed(&tr->policy_rng[i * MS_NAGENT + a], c->seed, MS_STREAM_POLICY,
+                        (uint64_t)i * MS_NAGENT + (uint64_t)a);
+    tr->status.total_env_steps = ms_config_run_steps(c);
+    tr->status.last_decision = "none";
+    *out = tr;
+    return MS_OK;
+}
+
+void trainer_free(trainer *tr)
+{
+    if (!tr)
+        return;
+    for (int a = 0; a < MS_NAGENT; a++) {
+        ppo_release(&tr->agent[a]);
+        free(tr->obs[a]);
+        free(tr->action[a]);
+        free(tr->logp[a]);
+        free(tr->value[a]);
+        free(tr->reward[a]);
+        free(tr->changed[a]);
+        free(tr->incumbent[a]);
+        free(tr->blob[a]);
+    }
+    ms_sim_release(&tr->sim);
+    ms_sim_release(&tr->eval_sim);
+    free(tr->policy_rng);
+    free(tr->valid);
+    free(tr->episode_end);
+    free(tr->cls);
+    free(tr->glob_reward);
+    free(tr->glob_raw);
+    free(tr->row_step);
+    free(tr->next_value);
+    free(tr->adv);
+    free(tr->ret);
+    free(tr->boot);
+    free(tr->cut);
+    free(tr->index);
+    free(tr->c_obs);
+    free(tr->c_logp);
+    free(tr->c_adv);
+    free(tr->c_ret);
+    free(tr->c_action);
+    free(tr->c_changed);
+    free(tr->credit_rows);
+    free(tr->u);
+    free(tr->act_i);
+    free(tr->act_logp);
+    free(tr->act_prob);
+    free(tr->act_value);
+    free(tr);
+}
+
+int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
+                void *progress_ctx, int *interrupted, ms_err *e)
+{
+    const ms_config *c = tr->cfg;
+    *interrupted = 0;
+    /* Baseline: the initial policy is the first incumbent. */
+    double score;
+    int rc = evaluate(tr, &score, e);
+    if (rc)
+        return rc;
+    tr->best_score = score;
+    tr->status.eval_score = score;
+    tr->status.last_decision = "baseline";
+    tr->eval_id = 1;
+    tr->first_pending_update = 1;
+    if (tr->rec && (rc = recorder_evaluation(tr->rec, 1, 0, 0, (int64_t)c->eval_episodes * c->envs, score, NULL,
+                                             c->tolerance, "baseline", -1, -1, e)))
+        return rc;
+    if ((rc = snapshot_incumbent(tr, 0, e)))
+        return rc;
+    if (tr->rec && (rc = recorder_commit(tr->rec, tr->status.env_steps, e)))
+        return rc;
+
+    ms_policy stage = {trainer_act, tr};
+    ms_sink sinks[2];
+    int nsinks = 0;
+    sinks[nsinks++] = (ms_sink){trainer_record, tr};
+    if (tr->rec)
+        sinks[nsinks++] = recorder_step_sink(tr->rec);
+    int64_t total_steps = tr->status.total_env_steps / c->envs;
+    for (int64_t k = 0; k < total_steps; k++) {
+        double t0 = now(), act0 = tr->times.act;
+        if ((rc = ms_sim_step(&tr->sim, &stage, sinks, nsinks, e)))
+            return rc;
+        tr->times.env += now() - t0 - (tr->times.act - act0);
+        tr->status.env_steps += c->envs;
+        if (tr->t == tr->T) {
+            if ((rc = update(tr, k + 1 == total_steps, e)))
+                return rc;
+            if (progress)
+                progress(&tr->status, progress_ctx);
+        }
+        if (stop && *stop && k + 1 < total_steps) {
+            *interrupted = 1;
+            /* The partial rollout was never consumed by an update. */
+            if ((rc = emit_credit(tr, tr->t, -1, e)))
+                return rc;
+            tr->t = 0;
+            break;
+        }
+    }
+    if (tr->rec)
+        rc = recorder_flush(tr->rec, tr->sim.s.step - 1, e);
+    if (!rc && tr->rec)
+        rc = recorder_commit(tr->rec, tr->status.env_steps, e);
+    return rc;
+}
+
+const trainer_status *trainer_get_status(const trainer *t) { return &t->status; }
+const trainer_times *trainer_get_times(const trainer *t) { return &t->times; }
+
+/* ---- eval --policy RUN.db ---- */
+
+typedef struct lake_policy {
+    mlp net[MS_NAGENT];
+    float *out;
+    int *act;
+    float *prob;
+} lake_policy;
+
+static int lake_policy_act(void *ctx, ms_step *s, ms_err *e)
+{
+    (void)e;
+    lake_policy *p = ctx;
+    for (int a = 0; a < MS_NAGENT; a++) {
+        mlp_forward(&p->net[a], s->obs[a], s->envs, p->out);
+        ppo_heads(p->out, s->envs, NULL, p->act, NULL, p->prob, NULL);
+        for (int i = 0; i < s->envs; i++) {
+            s->act[i * MS_NAGENT + a] = (unsigned char)p->act[i];
+            s->prob1[i * MS_NAGENT + a] = p->prob[i];
+        }
+    }
+    return MS_OK;
+}
+
+int train_eval_lake_policy(const ms_config *c, const char *db, ms_tally *t, ms_err *e)
+{
+    lake_policy p;
+    memset(&p, 0, sizeof p);
+    int rc = MS_OK;
+    openblas_set_num_threads(c->blas_threads);
+    int dims[MS_NAGENT];
+    for (int a = 0; a < MS_NAGENT; a++)
+        dims[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];
+    for (int a = 0; a < MS_NAGENT && !rc; a++) {
+        void *blob = NULL;
+        size_t n = 0;
+        char sha[65];
+        rc = lake_read_snapshot(db, ms_agent_names[a], &blob, &n, sha, e);
+        if (!rc) {
+            rc = mlp_init_from_blob(&p.net[a], blob, n, c->envs, e);
+            free(blob);
+        }
+        if (!rc && (mlp_in(&p.net[a]) != dims[a] || mlp_out(&p.net[a]) != PPO_OUT))
+            rc = ms_fail(e, MS_EINPUT, "%s: the %s policy takes %d inputs, but this config's observations have %d "
+                         "([agents] observe must match the run's)", db, ms_agent_names[a], mlp_in(&p.net[a]), dims[a]);
+    }
+    if (!rc && !(ALLOC(p.out, (size_t)c->envs * PPO_OUT) && ALLOC(p.act, c->envs) && ALLOC(p.prob, c->envs)))
+        rc = ms_fail(e, MS_EIO, "out of memory");
+    if (!rc) {
+        ms_sim sim;
+        rc = ms_sim_init(&sim, c, MS_STREAM_EVAL, e);
+        if (!rc) {
+            ms_policy stage = {lake_policy_act, &p};
+            rc = ms_evaluate(&sim, &stage, c->eval_episodes, NULL, 0, t, e);
+            ms_sim_release(&sim);
+        }
+    }
+    for (int a = 0; a < MS_NAGENT; a++)
+        mlp_release(&p.net[a]);
+    free(p.out);
+    free(p.act);
+    free(p.prob);
+    return rc;
+}

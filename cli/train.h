@@ -1,0 +1,80 @@
+/* train.h — the training loop: three PPO agents on the step loop, gated
+ * updates, truthful records (SPEC §7).
+ *
+ * The trainer is a policy stage (sampled actions, with one policy stream per
+ * mailbox: (seed, MS_STREAM_POLICY, mailbox)) and a sink (the rollout
+ * buffer) plugged into the same ms_sim step loop that evaluation uses, with
+ * greedy actions, on the evaluation stream.
+ *
+ * Every `rollout` steps each agent gets one PPO update on the samples of that
+ * rollout whose broadcast passed validation (rejected ones never enter a
+ * batch), with the credit [train] credit routes to it as reward:
+ *   - GAE: within an episode next_value = V(next observation); at the time
+ *     limit (a truncation) the trace is cut but the target still bootstraps
+ *     from V of the mailbox's next observation (the first message of the
+ *     next episode: the message process restarts with the same law, so it
+ *     is the available estimate of the continuation); at the rollout's end
+ *     from V of the next observation, computed with the same parameters that
+ *     produced the rollout; before a rejected broadcast the trace is cut and
+ *     bootstraps from the step's own value. Nothing terminates.
+ *   - policy_updated of a sample = 1 only if an optimizer step whose
+ *     minibatch held it changed the parameters AND the agent's parameter
+ *     hash differs after the update; a skipped (non-finite) step changes
+ *     nothing and is counted in the optimizer_steps row.
+ * Gate: every `[gate] every` updates (and after the last update) the joint
+ * candidate is evaluated greedily on the held-out episodes; it is promoted if
+ * its score >= best promoted score - tolerance, otherwise all three agents'
+ * parameters and Adam state are restored byte for byte to the incumbent and
+ * the evaluation row names the updates undone. The initial policy is
+ * evaluated first as the baseline incumbent.
+ */
+#ifndef MS_CLI_TRAIN_H
+#define MS_CLI_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "cli/record.h"
+#include "nn/ppo.h"
+#include "sim/policy.h"
+
+typedef struct trainer_status {
+    int64_t env_steps, total_env_steps, updates, gates;
+    double recent_reward;      /* mean reward per env-step of the last rollout */
+    double eval_score;         /* score of the incumbent (held-out) */
+    const char *last_decision; /* "baseline", "promoted", "rolled_back" */
+    int64_t rejected;          /* rejected broadcasts so far */
+    int64_t poisoned, poisoned_rejected;
+} trainer_status;
+
+typedef struct trainer trainer;
+
+/* Timing split for benchmarks (seconds, CLOCK_MONOTONIC; never hashed):
+ * env = the step loop without the policy stage (simulator, broadcast,
+ * validation, rules and sinks, i.e. telemetry when it is on); act = policy
+ * forward passes while training; update = GAE + PPO updates; eval = gate
+ * evaluations. */
+typedef struct trainer_times {
+    double env, act, update, eval;
+} trainer_times;
+
+/* rec may be NULL (no telemetry). */
+int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e);
+void trainer_free(trainer *t);
+
+/* Runs to the configured env-steps, or until *stop becomes nonzero (checked
+ * at every step boundary; then *interrupted = 1). progress, if not NULL, is
+ * called after every rollout. */
+int trainer_run(trainer *t, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
+                void *progress_ctx, int *interrupted, ms_err *e);
+
+const trainer_status *trainer_get_status(const trainer *t);
+const trainer_times *trainer_get_times(const trainer *t);
+/* SHA-256 (hex) of agent a's current parameters. */
+int trainer_params_hex(const trainer *t, int agent, char hex[65], ms_err *e);
+
+/* eval --policy RUN.db: loads the last promoted policy of each agent from
+ * the lake and plays the held-out episodes of config c. */
+int train_eval_lake_policy(const ms_config *c, const char *db, ms_tally *t, ms_err *e);
+
+#endif
