@@ -33,7 +33,7 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-static char *put_micro(char *p, int32_t u)
+char *ms_put_micro(char *p, int32_t u)
 {
     if (u <= 0) {
         *p++ = '0';
@@ -72,7 +72,7 @@ static char *put_features(char *p, const int32_t *f, int n)
     for (int i = 0; i < n; i++) {
         if (i)
             *p++ = ',';
-        p = put_micro(p, f[i]);
+        p = ms_put_micro(p, f[i]);
     }
     *p++ = ']';
     return p;

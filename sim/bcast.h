@@ -59,6 +59,10 @@ extern const char *const ms_bcast_reason_names[MS_BCAST_NREASON];
 size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
                        const ms_pseudonyms *p, ms_hmac *mac);
 
+/* Writes a micro-unit value (clamped to [0, 10^6]) in the broadcast's
+ * number format at p; returns the end (at most 8 bytes, no NUL). */
+char *ms_put_micro(char *p, int32_t u);
+
 /* What a receiver expects of the next broadcast on its mailbox. */
 typedef struct ms_bcast_expect {
     int env, episode_len;

@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,10 @@ static void allowed(const kspec *k, char *buf, size_t n)
     case K_PATH:
         snprintf(buf, n, "a path of at most %d bytes, or empty", MS_PATH_MAX);
         break;
-    case K_U64: case K_I64: case K_INT:
+    case K_U64:
+        snprintf(buf, n, "an integer in [0, %lld]", (long long)INT64_MAX);
+        break;
+    case K_I64: case K_INT:
         snprintf(buf, n, "an integer in [%.0f, %.0f]", k->lo, k->hi);
         break;
     case K_REAL:
@@ -225,7 +229,7 @@ static const char *parse_real(const char *s, double *out)
         if (v != 0.0)
             return "is not representable (underflow)";
     }
-    *out = v;
+    *out = v == 0.0 ? 0.0 : v; /* -0 is 0: one canonical spelling */
     return NULL;
 }
 
@@ -288,7 +292,7 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         const char *err = parse_u64(value, &v);
         if (err)
             return err;
-        if ((double)v > k->hi)
+        if (v > (unsigned long long)INT64_MAX) /* lakes store it as a signed 64-bit INTEGER */
             return "is out of range";
         *(uint64_t *)field = v;
         return NULL;
@@ -561,10 +565,12 @@ int ms_config_load_string(ms_config *c, const char *text, const char *origin, ms
     ps.text = text;
     ps.e = e;
     int rc = ini_parse_stream(reader, &ps, handler, &ps);
+    /* inih keeps parsing after a malformed line (rc = its first bad line),
+     * so one of ours may come later: the first error wins. */
+    if (rc > 0 && (!ps.err_line || rc < ps.err_line))
+        return ms_fail(e, MS_EINPUT, "%s:%d: malformed line; expected 'key = value', '[section]' or a comment (; or #)", origin, rc);
     if (ps.err_line)
         return MS_EINPUT;
-    if (rc > 0)
-        return ms_fail(e, MS_EINPUT, "%s:%d: malformed line; expected 'key = value', '[section]' or a comment (; or #)", origin, rc);
     if (rc < 0)
         return ms_fail(e, MS_EIO, "%s: the INI parser failed (%d)", origin, rc);
     return MS_OK;

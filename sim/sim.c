@@ -31,6 +31,7 @@ int ms_sim_reset(ms_sim *sim, ms_err *e)
         sim->prev_len[i] = 0;
     }
     sim->episodes = 0;
+    sim->observed = 0;
     sim->s.step = 0;
     (void)c;
     return set_keys(sim, 0, e);
@@ -181,12 +182,13 @@ static void build_obs(ms_step *s, int i, int observe)
     }
 }
 
-int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int nsinks, ms_err *e)
+int ms_sim_observe(ms_sim *sim, ms_err *e)
 {
     const ms_config *c = sim->cfg;
     ms_step *s = &sim->s;
     int n = sim->envs;
-
+    if (sim->observed)
+        return MS_OK;
     for (int i = 0; i < n; i++) {
         ms_msg *m = &s->msg[i];
         ms_mailbox_generate(&sim->mb[i], c, m);
@@ -215,8 +217,21 @@ int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int 
             memset(f, 0, sizeof(float) * MS_NFEAT);
         build_obs(s, i, c->observe);
     }
+    sim->observed = 1;
+    return MS_OK;
+}
 
-    int rc = policy->act(policy->ctx, s, e);
+int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int nsinks, ms_err *e)
+{
+    const ms_config *c = sim->cfg;
+    ms_step *s = &sim->s;
+    int n = sim->envs;
+    int rc = ms_sim_observe(sim, e);
+    if (rc)
+        return rc;
+    sim->observed = 0;
+
+    rc = policy->act(policy->ctx, s, e);
     if (rc)
         return rc;
 

@@ -78,6 +78,7 @@ typedef struct ms_sim {
     int *prev_len;
     ms_rng *poison_rng;
     int episodes;     /* episodes completed (all mailboxes are in step) */
+    int observed;     /* 1: s holds the next, not yet acted-on, messages */
     ms_step s;
 } ms_sim;
 
@@ -88,6 +89,11 @@ int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, ms_err *e);
  * held-out episodes every time). */
 int ms_sim_reset(ms_sim *sim, ms_err *e);
 int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int nsinks, ms_err *e);
+/* The first half of a step on its own: generates, broadcasts and validates
+ * the next messages so that s->feat/obs/reject hold the next observations
+ * (a learner bootstraps its value estimate from them at a rollout's end).
+ * The following ms_sim_step acts on exactly these messages. Idempotent. */
+int ms_sim_observe(ms_sim *sim, ms_err *e);
 void ms_sim_release(ms_sim *sim);
 
 #endif
