@@ -1,0 +1,779 @@
+/* lake.c — the lake writer (contract in lake.h). */
+#include "ledger/lake.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+enum { ST_IDLE, ST_TX, ST_BROKEN, ST_FINISHED };
+
+/* Flush the row buffer into the hash once it holds this much. */
+#define FLUSH_BYTES (256u * 1024u)
+
+/* Ledger state that moves forward on append and is restored on rollback. */
+typedef struct chain_state {
+    int64_t seq;
+    unsigned char head[LK_HASH_LEN];
+    int64_t rows[LKT_COUNT];
+} chain_state;
+
+struct lake {
+    sqlite3 *db;
+    sqlite3_stmt *ins[LKT_COUNT];
+    sqlite3_stmt *ins_ledger, *upd_runs, *fin_runs, *tx_begin, *tx_commit, *tx_rollback;
+    lk_hasher h;   /* entry hashes */
+    lk_hasher hd;  /* digest columns */
+    lk_buf buf;    /* canonical row bytes of the current append */
+    int state;
+    chain_state cur, committed;
+    unsigned char genesis[LK_HASH_LEN];
+    int64_t env_steps;
+    /* copies of lake_run_info strings */
+    char *run_id, *name, *config_text, *config_sha256, *version, *build_facts, *key_ids;
+    uint64_t seed;
+    int dev_key;
+    char head_hex[2 * LK_HASH_LEN + 1];
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int sqlfail(lake *L, ms_err *e, const char *what)
+{
+    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L && L->db ? sqlite3_errmsg(L->db) : "?");
+}
+
+static int exec_sql(lake *L, const char *sql, ms_err *e)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(L->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = ms_fail(e, MS_EIO, "lake: %s: %s", sql, msg ? msg : sqlite3_errmsg(L->db));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return MS_OK;
+}
+
+static int prep(lake *L, const char *sql, sqlite3_stmt **st, ms_err *e)
+{
+    if (sqlite3_prepare_v3(L->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return sqlfail(L, e, "prepare");
+    return MS_OK;
+}
+
+/* Runs a prepared statement that returns no rows, then resets it. */
+static int run_stmt(lake *L, sqlite3_stmt *st, const char *what, ms_err *e)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sqlfail(L, e, what);
+    return MS_OK;
+}
+
+static char *dup_str(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static void utc_now(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int bind_value(sqlite3_stmt *st, int idx, const lk_value *v)
+{
+    static const char empty[1] = "";
+    switch (v->type) {
+    case LK_INT: return sqlite3_bind_int64(st, idx, v->i);
+    case LK_REAL: return sqlite3_bind_double(st, idx, v->r);
+    case LK_TEXT:
+        return sqlite3_bind_text(st, idx, v->n ? (const char *)v->p : empty, (int)v->n,
+                                 SQLITE_STATIC);
+    case LK_BLOB:
+        return sqlite3_bind_blob(st, idx, v->n ? v->p : empty, (int)v->n, SQLITE_STATIC);
+    default: return sqlite3_bind_null(st, idx);
+    }
+}
+
+static const char *type_word(int t)
+{
+    switch (t) {
+    case LK_NULL: return "NULL";
+    case LK_INT: return "INTEGER";
+    case LK_REAL: return "REAL";
+    case LK_TEXT: return "TEXT";
+    case LK_BLOB: return "BLOB";
+    default: return "an unknown type";
+    }
+}
+
+/* Checks one value against its column; MS_EINPUT naming table/row/column. */
+static int check_value(const char *tbl, int row, const lk_column *col, const lk_value *v,
+                       ms_err *e)
+{
+    if (v->type == LK_NULL) {
+        if (!col->nullable)
+            return ms_fail(e, MS_EINPUT, "lake: %s row %d: column %s must not be NULL", tbl,
+                           row, col->name);
+        return MS_OK;
+    }
+    if (v->type != col->type)
+        return ms_fail(e, MS_EINPUT, "lake: %s row %d: column %s is %s, got %s", tbl, row,
+                       col->name, type_word(col->type), type_word(v->type));
+    if (v->type == LK_REAL && !isfinite(v->r))
+        return ms_fail(e, MS_EINPUT,
+                       "lake: %s row %d: column %s is not finite (%g); the lake stores only "
+                       "finite REALs",
+                       tbl, row, col->name, v->r);
+    if (v->type == LK_TEXT || v->type == LK_BLOB) {
+        if (v->n > LK_MAX_VALUE)
+            return ms_fail(e, MS_EINPUT, "lake: %s row %d: column %s holds %zu bytes (max %u)",
+                           tbl, row, col->name, v->n, LK_MAX_VALUE);
+        if (v->n && !v->p)
+            return ms_fail(e, MS_EINPUT, "lake: %s row %d: column %s has length %zu but no data",
+                           tbl, row, col->name, v->n);
+        if (v->type == LK_TEXT && v->n && memchr(v->p, 0, v->n))
+            return ms_fail(e, MS_EINPUT, "lake: %s row %d: column %s contains a NUL byte", tbl,
+                           row, col->name);
+    }
+    return MS_OK;
+}
+
+static int is_json(lake *L, const char *s)
+{
+    sqlite3_stmt *st;
+    int ok = 0;
+    if (sqlite3_prepare_v2(L->db, "SELECT json_valid(?1)", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        ok = sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* Rolls back the open transaction and restores the committed chain state. */
+static void roll_back(lake *L)
+{
+    if (!sqlite3_get_autocommit(L->db)) {
+        sqlite3_step(L->tx_rollback);
+        sqlite3_reset(L->tx_rollback);
+    }
+    L->cur = L->committed;
+    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+}
+
+/* Marks the handle broken after an SQLite/libcrypto failure. */
+static int broken(lake *L, int rc)
+{
+    roll_back(L);
+    L->state = ST_BROKEN;
+    return rc;
+}
+
+static int state_check(lake *L, ms_err *e)
+{
+    if (!L)
+        return ms_fail(e, MS_EINPUT, "lake: no lake");
+    if (L->state == ST_BROKEN)
+        return ms_fail(e, MS_EIO, "lake: unusable after an earlier error (last commit kept)");
+    if (L->state == ST_FINISHED)
+        return ms_fail(e, MS_EINPUT, "lake: the run is finished; nothing more can be appended");
+    return MS_OK;
+}
+
+int lake_begin(lake *L, ms_err *e)
+{
+    int rc = state_check(L, e);
+    if (rc)
+        return rc;
+    if (L->state == ST_TX)
+        return ms_fail(e, MS_EINPUT, "lake: a transaction is already open");
+    if (run_stmt(L, L->tx_begin, "BEGIN", e))
+        return broken(L, MS_EIO);
+    L->state = ST_TX;
+    return MS_OK;
+}
+
+static void row_counts_json(const lake *L, char *out, size_t n)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(out + k, n - k, "{");
+    for (int t = 0; t < LKT_COUNT && k < n; t++)
+        k += (size_t)snprintf(out + k, n - k, "%s\"%s\":%lld", t ? "," : "", lk_tables[t].name,
+                              (long long)L->cur.rows[t]);
+    if (k < n)
+        snprintf(out + k, n - k, "}");
+}
+
+/* Binds and runs the runs-row update of lake_commit (inside the tx). */
+static int update_runs(lake *L, ms_err *e)
+{
+    char counts[1024], head[2 * LK_HASH_LEN + 1];
+    row_counts_json(L, counts, sizeof counts);
+    lk_hex(L->cur.head, LK_HASH_LEN, head);
+    sqlite3_stmt *st = L->upd_runs;
+    int b = sqlite3_bind_text(st, 1, head, -1, SQLITE_TRANSIENT);
+    b |= sqlite3_bind_int64(st, 2, L->cur.seq);
+    b |= sqlite3_bind_text(st, 3, counts, -1, SQLITE_TRANSIENT);
+    b |= sqlite3_bind_int64(st, 4, L->env_steps);
+    b |= sqlite3_bind_text(st, 5, L->key_ids, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 6, L->run_id, -1, SQLITE_STATIC);
+    if (b != SQLITE_OK)
+        return sqlfail(L, e, "bind runs update");
+    int rc = run_stmt(L, st, "update runs", e);
+    if (!rc && sqlite3_changes(L->db) != 1)
+        rc = ms_fail(e, MS_EIO, "lake: the runs row is missing");
+    return rc;
+}
+
+static int commit_now(lake *L, ms_err *e)
+{
+    if (update_runs(L, e) || run_stmt(L, L->tx_commit, "COMMIT", e))
+        return broken(L, MS_EIO);
+    L->committed = L->cur;
+    L->state = ST_IDLE;
+    return MS_OK;
+}
+
+int lake_commit(lake *L, ms_err *e)
+{
+    int rc = state_check(L, e);
+    if (rc)
+        return rc;
+    if (L->state != ST_TX)
+        return ms_fail(e, MS_EINPUT, "lake: no transaction is open");
+    return commit_now(L, e);
+}
+
+/* ---- append ------------------------------------------------------------ */
+
+/* Hashes the entry (rows already in L->buf or flushed) and inserts it. */
+static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
+                     uint32_t n_rows, ms_err *e)
+{
+    unsigned char hash[LK_HASH_LEN];
+    if (lk_hash_add(&L->h, L->buf.p, L->buf.len, e) || lk_hash_end(&L->h, hash, e))
+        return MS_EIO;
+    L->buf.len = 0;
+    sqlite3_stmt *st = L->ins_ledger;
+    int b = sqlite3_bind_int64(st, 1, L->cur.seq + 1);
+    b |= sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_int64(st, 3, step);
+    b |= sqlite3_bind_int64(st, 4, first_rowid);
+    b |= sqlite3_bind_int64(st, 5, n_rows);
+    b |= sqlite3_bind_blob(st, 6, hash, LK_HASH_LEN, SQLITE_STATIC);
+    if (b != SQLITE_OK)
+        return sqlfail(L, e, "bind ledger");
+    if (run_stmt(L, st, "insert ledger", e))
+        return MS_EIO;
+    L->cur.seq++;
+    memcpy(L->cur.head, hash, LK_HASH_LEN);
+    return MS_OK;
+}
+
+/* Starts the entry hash: previous hash || header. */
+static int start_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
+                       uint32_t n_rows, uint32_t ncols, ms_err *e)
+{
+    unsigned char hdr[64 + 32];
+    size_t hn = lk_entry_header(hdr, L->cur.seq + 1, tbl, step, first_rowid, n_rows, ncols);
+    L->buf.len = 0;
+    if (lk_hash_begin(&L->h, e) || lk_hash_add(&L->h, L->cur.head, LK_HASH_LEN, e) ||
+        lk_hash_add(&L->h, hdr, hn, e))
+        return MS_EIO;
+    return MS_OK;
+}
+
+static int check_digest(lake *L, const lk_table *T, int row, const lk_value *v, ms_err *e)
+{
+    unsigned char d[LK_HASH_LEN];
+    const lk_value *src = &v[T->digest_src], *dig = &v[T->digest_col];
+    if (lk_sha256(&L->hd, src->p, src->n, d, e))
+        return MS_EIO;
+    if (T->digest_hex) {
+        char hex[2 * LK_HASH_LEN + 1];
+        lk_hex(d, LK_HASH_LEN, hex);
+        if (dig->n != 2 * LK_HASH_LEN || memcmp(dig->p, hex, 2 * LK_HASH_LEN) != 0)
+            return ms_fail(e, MS_EINPUT,
+                           "lake: %s row %d: %s must be SHA-256(%s) in lowercase hex (%s)",
+                           T->name, row, T->cols[T->digest_col].name,
+                           T->cols[T->digest_src].name, hex);
+    } else if (dig->n != LK_HASH_LEN || memcmp(dig->p, d, LK_HASH_LEN) != 0) {
+        return ms_fail(e, MS_EINPUT, "lake: %s row %d: %s must be the 32-byte SHA-256(%s)",
+                       T->name, row, T->cols[T->digest_col].name, T->cols[T->digest_src].name);
+    }
+    return MS_OK;
+}
+
+int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *vals, ms_err *e)
+{
+    int rc = state_check(L, e);
+    if (rc)
+        return rc;
+    if (table < 0 || table >= LKT_COUNT)
+        return ms_fail(e, MS_EINPUT, "lake: no event table %d", table);
+    const lk_table *T = &lk_tables[table];
+    if (n_rows < 0 || (n_rows > 0 && !vals))
+        return ms_fail(e, MS_EINPUT, "lake: %s: bad row count %d", T->name, n_rows);
+    if (n_rows == 0)
+        return MS_OK;
+    const int nc = T->ncols;
+
+    /* 1. Validate everything before writing anything. */
+    for (int r = 0; r < n_rows; r++) {
+        const lk_value *v = vals + (size_t)r * (size_t)nc;
+        uint64_t row_bytes = 0;
+        for (int c = 0; c < nc; c++) {
+            if ((rc = check_value(T->name, r, &T->cols[c], &v[c], e)))
+                return rc;
+            row_bytes += lk_value_size(&v[c]);
+        }
+        if (row_bytes > UINT32_MAX)
+            return ms_fail(e, MS_EINPUT, "lake: %s row %d: %llu bytes is too large for one row",
+                           T->name, r, (unsigned long long)row_bytes);
+        if (T->digest_col >= 0 && (rc = check_digest(L, T, r, v, e)))
+            return rc;
+    }
+
+    int own_tx = L->state == ST_IDLE;
+    if (own_tx && (rc = lake_begin(L, e)))
+        return rc;
+
+    /* 2. Insert, encode, hash. */
+    const int64_t first = L->cur.rows[table] + 1;
+    if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, e))
+        return broken(L, MS_EIO);
+    sqlite3_stmt *st = L->ins[table];
+    for (int r = 0; r < n_rows; r++) {
+        const lk_value *v = vals + (size_t)r * (size_t)nc;
+        int b = SQLITE_OK;
+        for (int c = 0; c < nc; c++)
+            b |= bind_value(st, c + 1, &v[c]);
+        if (b != SQLITE_OK) {
+            sqlfail(L, e, "bind");
+            return broken(L, MS_EIO);
+        }
+        int s = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (s != SQLITE_DONE) {
+            ms_fail(e, MS_EIO, "lake: insert into %s: %s", T->name, sqlite3_errmsg(L->db));
+            return broken(L, MS_EIO);
+        }
+        if (sqlite3_last_insert_rowid(L->db) != first + r) {
+            ms_fail(e, MS_EIO, "lake: %s: rowid %lld, expected %lld (table not append-only?)",
+                    T->name, (long long)sqlite3_last_insert_rowid(L->db),
+                    (long long)(first + r));
+            return broken(L, MS_EIO);
+        }
+        if (lk_put_row(&L->buf, v, nc, e))
+            return broken(L, MS_EIO);
+        if (L->buf.len >= FLUSH_BYTES) {
+            if (lk_hash_add(&L->h, L->buf.p, L->buf.len, e))
+                return broken(L, MS_EIO);
+            L->buf.len = 0;
+        }
+    }
+    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, e))
+        return broken(L, MS_EIO);
+    L->cur.rows[table] += n_rows;
+    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+
+    if (own_tx)
+        return commit_now(L, e);
+    return MS_OK;
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+static const char *const sync_names[] = {"off", "normal", "full", "extra"};
+
+static int remove_file(const char *p, ms_err *e)
+{
+    if (unlink(p) != 0 && errno != ENOENT)
+        return ms_fail(e, MS_EINPUT, "lake: cannot remove %s: %s", p, strerror(errno));
+    return MS_OK;
+}
+
+static int prepare_path(const char *path, int overwrite, ms_err *e)
+{
+    char side[4096];
+    const char *suffix[2] = {"-wal", "-shm"};
+    struct stat sb;
+    if (strlen(path) + 5 > sizeof side)
+        return ms_fail(e, MS_EINPUT, "lake: path too long: %s", path);
+    if (lstat(path, &sb) == 0) {
+        if (!overwrite)
+            return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite)", path);
+        if (S_ISDIR(sb.st_mode))
+            return ms_fail(e, MS_EINPUT, "lake: %s is a directory", path);
+        if (remove_file(path, e))
+            return MS_EINPUT;
+    }
+    for (int k = 0; k < 2; k++) {
+        snprintf(side, sizeof side, "%s%s", path, suffix[k]);
+        if (lstat(side, &sb) == 0) {
+            if (!overwrite)
+                return ms_fail(e, MS_EINPUT,
+                               "lake: stale %s exists without its lake (remove it or overwrite)",
+                               side);
+            if (remove_file(side, e))
+                return MS_EINPUT;
+        }
+    }
+    /* Create it exclusively so a concurrent creator cannot be clobbered. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ms_fail(e, errno == EEXIST ? MS_EINPUT : MS_EIO, "lake: cannot create %s: %s",
+                       path, strerror(errno));
+    close(fd);
+    return MS_OK;
+}
+
+static int check_info(const lake_run_info *in, int *sync, ms_err *e)
+{
+    if (!in || !in->run_id || !*in->run_id || !in->name || !in->config_text ||
+        !in->config_sha256 || !in->version || !in->build_facts || !in->key_ids)
+        return ms_fail(e, MS_EINPUT,
+                       "lake: run info needs run_id, name, config_text, config_sha256, "
+                       "version, build_facts and key_ids");
+    *sync = 1;
+    if (in->synchronous) {
+        *sync = -1;
+        for (int k = 0; k < 4; k++)
+            if (strcmp(in->synchronous, sync_names[k]) == 0)
+                *sync = k;
+        if (*sync < 0)
+            return ms_fail(e, MS_EINPUT,
+                           "lake: synchronous = '%s' (allowed: off, normal, full, extra)",
+                           in->synchronous);
+    }
+    return MS_OK;
+}
+
+static int setup(lake *L, const char *path, const lake_run_info *in, int sync, ms_err *e)
+{
+    int rc;
+    if (sqlite3_open_v2(path, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        return sqlfail(L, e, "open");
+    sqlite3_extended_result_codes(L->db, 1);
+    int on = -1;
+    if (sqlite3_db_config(L->db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1 ||
+        sqlite3_db_config(L->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0)
+        return ms_fail(e, MS_EIO, "lake: cannot enable SQLite defensive mode");
+
+    char pragmas[512];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA page_size = 16384; PRAGMA encoding = 'UTF-8'; "
+             "PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON; "
+             "PRAGMA application_id = %d; PRAGMA user_version = %d; "
+             "PRAGMA synchronous = %s;",
+             LK_APPLICATION_ID, LK_SCHEMA_VERSION, sync_names[sync]);
+    if ((rc = exec_sql(L, pragmas, e)))
+        return rc;
+
+    sqlite3_stmt *st;
+    if ((rc = prep(L, "PRAGMA journal_mode = WAL", &st, e)))
+        return rc;
+    int wal = sqlite3_step(st) == SQLITE_ROW &&
+              sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal)
+        return ms_fail(e, MS_EIO, "lake: %s: SQLite refused journal_mode=WAL", path);
+
+    char *sql = NULL;
+    if ((rc = lk_schema_script(&sql, e)))
+        return rc;
+    rc = exec_sql(L, "BEGIN IMMEDIATE", e);
+    if (!rc)
+        rc = exec_sql(L, sql, e);
+    free(sql);
+    if (rc)
+        return rc;
+
+    if (!is_json(L, in->build_facts))
+        return ms_fail(e, MS_EINPUT, "lake: build_facts is not valid JSON");
+    if (!is_json(L, in->key_ids))
+        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
+
+    /* Prepared statements. */
+    char q[1024];
+    for (int t = 0; t < LKT_COUNT; t++) {
+        const lk_table *T = &lk_tables[t];
+        size_t k = (size_t)snprintf(q, sizeof q, "INSERT INTO %s VALUES (", T->name);
+        for (int c = 0; c < T->ncols; c++)
+            k += (size_t)snprintf(q + k, sizeof q - k, "%s?%d", c ? "," : "", c + 1);
+        snprintf(q + k, sizeof q - k, ")");
+        if ((rc = prep(L, q, &L->ins[t], e)))
+            return rc;
+    }
+    if ((rc = prep(L, "INSERT INTO ledger VALUES (?1,?2,?3,?4,?5,?6)", &L->ins_ledger, e)) ||
+        (rc = prep(L,
+                   "UPDATE runs SET head_hash = ?1, ledger_rows = ?2, row_counts = ?3, "
+                   "env_steps = ?4, key_ids = ?5 WHERE run_id = ?6",
+                   &L->upd_runs, e)) ||
+        (rc = prep(L,
+                   "UPDATE runs SET status = ?1, eval_reward_per_step = ?2, finished_at = ?3 "
+                   "WHERE run_id = ?4",
+                   &L->fin_runs, e)) ||
+        (rc = prep(L, "BEGIN IMMEDIATE", &L->tx_begin, e)) ||
+        (rc = prep(L, "COMMIT", &L->tx_commit, e)) ||
+        (rc = prep(L, "ROLLBACK", &L->tx_rollback, e)))
+        return rc;
+
+    /* The runs row. */
+    char genesis_hex[2 * LK_HASH_LEN + 1], now[32];
+    lk_hex(L->genesis, LK_HASH_LEN, genesis_hex);
+    row_counts_json(L, q, sizeof q);
+    if (!in->started_at)
+        utc_now(now);
+    if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,'running',?10,?10,0,"
+                      "?11,0,NULL,?12,NULL)",
+                   &st, e)))
+        return rc;
+    int b = sqlite3_bind_text(st, 1, in->run_id, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 2, in->name, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_int64(st, 3, (int64_t)in->seed);
+    b |= sqlite3_bind_text(st, 4, in->config_text, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 5, in->config_sha256, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 6, in->version, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 7, in->build_facts, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 8, in->key_ids, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_int64(st, 9, in->dev_key ? 1 : 0);
+    b |= sqlite3_bind_text(st, 10, genesis_hex, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 11, q, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 12, in->started_at ? in->started_at : now, -1, SQLITE_STATIC);
+    int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE || sqlite3_last_insert_rowid(L->db) != 1)
+        return sqlfail(L, e, "insert runs");
+    return exec_sql(L, "COMMIT", e);
+}
+
+int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
+{
+    int sync, rc;
+    *out = NULL;
+    if (!path || !*path)
+        return ms_fail(e, MS_EINPUT, "lake: no path");
+    if ((rc = check_info(in, &sync, e)))
+        return rc;
+
+    lake *L = calloc(1, sizeof *L);
+    if (!L)
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    L->run_id = dup_str(in->run_id);
+    L->name = dup_str(in->name);
+    L->config_text = dup_str(in->config_text);
+    L->config_sha256 = dup_str(in->config_sha256);
+    L->version = dup_str(in->version);
+    L->build_facts = dup_str(in->build_facts);
+    L->key_ids = dup_str(in->key_ids);
+    L->seed = in->seed;
+    L->dev_key = in->dev_key ? 1 : 0;
+    if (!L->run_id || !L->name || !L->config_text || !L->config_sha256 || !L->version ||
+        !L->build_facts || !L->key_ids) {
+        lake_close(L);
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    }
+    if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e))) {
+        lake_close(L);
+        return rc;
+    }
+
+    /* The config hash must be the one verify will recompute. */
+    unsigned char d[LK_HASH_LEN];
+    char hex[2 * LK_HASH_LEN + 1];
+    if ((rc = lk_sha256(&L->hd, in->config_text, strlen(in->config_text), d, e))) {
+        lake_close(L);
+        return rc;
+    }
+    lk_hex(d, LK_HASH_LEN, hex);
+    if (strcmp(hex, in->config_sha256) != 0) {
+        lake_close(L);
+        return ms_fail(e, MS_EINPUT, "lake: config_sha256 %s is not SHA-256(config_text) = %s",
+                       in->config_sha256, hex);
+    }
+    if ((rc = lk_genesis(&L->hd, in->run_id, strlen(in->run_id), in->config_text,
+                         strlen(in->config_text), in->seed, L->genesis, e))) {
+        lake_close(L);
+        return rc;
+    }
+    memcpy(L->cur.head, L->genesis, LK_HASH_LEN);
+    L->committed = L->cur;
+    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+
+    if ((rc = prepare_path(path, overwrite, e))) {
+        lake_close(L);
+        return rc;
+    }
+    if ((rc = setup(L, path, in, sync, e))) {
+        lake_close(L);
+        char side[4096];
+        unlink(path);
+        snprintf(side, sizeof side, "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", path);
+        unlink(side);
+        return rc;
+    }
+    L->state = ST_IDLE;
+    *out = L;
+    return MS_OK;
+}
+
+/* ---- finish / accessors / close --------------------------------------- */
+
+void lake_set_env_steps(lake *L, int64_t env_steps)
+{
+    if (L)
+        L->env_steps = env_steps;
+}
+
+int lake_set_key_ids(lake *L, const char *json, ms_err *e)
+{
+    int rc = state_check(L, e);
+    if (rc)
+        return rc;
+    if (!json || !is_json(L, json))
+        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
+    char *p = dup_str(json);
+    if (!p)
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    free(L->key_ids);
+    L->key_ids = p;
+    return MS_OK;
+}
+
+int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_reward,
+                int has_eval, ms_err *e)
+{
+    if (!L)
+        return ms_fail(e, MS_EINPUT, "lake: no lake");
+    if (L->state == ST_FINISHED)
+        return ms_fail(e, MS_EINPUT, "lake: the run is already finished");
+    if (!status || (strcmp(status, "completed") && strcmp(status, "interrupted") &&
+                    strcmp(status, "failed")))
+        return ms_fail(e, MS_EINPUT,
+                       "lake: final status '%s' (allowed: completed, interrupted, failed)",
+                       status ? status : "(null)");
+    if (has_eval && !isfinite(eval_reward))
+        return ms_fail(e, MS_EINPUT, "lake: final evaluation reward is not finite");
+    if (L->state == ST_BROKEN) {
+        roll_back(L);
+        L->state = ST_IDLE;
+    }
+    L->env_steps = env_steps;
+    if (L->state == ST_IDLE && run_stmt(L, L->tx_begin, "BEGIN", e))
+        return broken(L, MS_EIO);
+    L->state = ST_TX;
+
+    /* The runs row's final values, then the seal over them. */
+    char now[32], genesis_hex[2 * LK_HASH_LEN + 1];
+    utc_now(now);
+    lk_hex(L->genesis, LK_HASH_LEN, genesis_hex);
+    sqlite3_stmt *st = L->fin_runs;
+    int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    b |= has_eval ? sqlite3_bind_double(st, 2, eval_reward) : sqlite3_bind_null(st, 2);
+    b |= sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 4, L->run_id, -1, SQLITE_STATIC);
+    if (b != SQLITE_OK) {
+        sqlfail(L, e, "bind finish");
+        return broken(L, MS_EIO);
+    }
+    if (run_stmt(L, st, "finish runs", e))
+        return broken(L, MS_EIO);
+
+    lk_value all[LKR_NCOLS], seal[LK_SEAL_NCOLS];
+    for (int c = 0; c < LKR_NCOLS; c++)
+        all[c] = lk_null();
+    all[LKR_RUN_ID] = lk_text(L->run_id);
+    all[LKR_NAME] = lk_text(L->name);
+    all[LKR_SEED] = lk_int((int64_t)L->seed);
+    all[LKR_CONFIG_TEXT] = lk_text(L->config_text);
+    all[LKR_CONFIG_SHA256] = lk_text(L->config_sha256);
+    all[LKR_VERSION] = lk_text(L->version);
+    all[LKR_BUILD_FACTS] = lk_text(L->build_facts);
+    all[LKR_KEY_IDS] = lk_text(L->key_ids);
+    all[LKR_DEV_KEY] = lk_int(L->dev_key);
+    all[LKR_STATUS] = lk_text(status);
+    all[LKR_GENESIS] = lk_text(genesis_hex);
+    all[LKR_ENV_STEPS] = lk_int(env_steps);
+    all[LKR_EVAL_REWARD] = has_eval ? lk_real(eval_reward) : lk_null();
+    for (int k = 0; k < LK_SEAL_NCOLS; k++)
+        seal[k] = all[lk_seal_columns[k]];
+
+    if (start_entry(L, "runs", env_steps, 1, 1, LK_SEAL_NCOLS, e) ||
+        lk_put_row(&L->buf, seal, LK_SEAL_NCOLS, e) ||
+        add_entry(L, "runs", env_steps, 1, 1, e))
+        return broken(L, MS_EIO);
+    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    int rc = commit_now(L, e);
+    if (rc)
+        return rc;
+    L->state = ST_FINISHED;
+    return MS_OK;
+}
+
+const char *lake_head_hex(lake *L)
+{
+    return L ? L->head_hex : "";
+}
+
+int64_t lake_rows(const lake *L, int table)
+{
+    if (!L || table < 0 || table >= LKT_COUNT)
+        return 0;
+    return L->cur.rows[table];
+}
+
+void lake_close(lake *L)
+{
+    if (!L)
+        return;
+    if (L->db) {
+        if (!sqlite3_get_autocommit(L->db))
+            sqlite3_exec(L->db, "ROLLBACK", NULL, NULL, NULL);
+        for (int t = 0; t < LKT_COUNT; t++)
+            sqlite3_finalize(L->ins[t]);
+        sqlite3_finalize(L->ins_ledger);
+        sqlite3_finalize(L->upd_runs);
+        sqlite3_finalize(L->fin_runs);
+        sqlite3_finalize(L->tx_begin);
+        sqlite3_finalize(L->tx_commit);
+        sqlite3_finalize(L->tx_rollback);
+        sqlite3_close(L->db);
+    }
+    lk_hasher_release(&L->h);
+    lk_hasher_release(&L->hd);
+    lk_buf_release(&L->buf);
+    free(L->run_id);
+    free(L->name);
+    free(L->config_text);
+    free(L->config_sha256);
+    free(L->version);
+    free(L->build_facts);
+    free(L->key_ids);
+    free(L);
+}

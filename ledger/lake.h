@@ -1,0 +1,114 @@
+/* lake.h — the telemetry lake writer (SPEC §5).
+ *
+ * A lake is one SQLite file per run in WAL mode with the schema of
+ * ledger/schema.h. This module is its only writer: one connection, opened by
+ * lake_create() and released by lake_close(). The caller appends batches of
+ * rows of one event table; each lake_append() inserts them with prepared
+ * statements and adds one ledger entry whose hash covers every row's
+ * canonical bytes (ledger/canon.h), chained to the previous entry.
+ *
+ * Transactions: the caller groups appends with lake_begin() / lake_commit()
+ * (e.g. once per rollout). lake_commit() also moves runs.head_hash,
+ * runs.ledger_rows, runs.row_counts and runs.env_steps forward inside the
+ * same transaction, so a crash at any moment (kill -9; a power loss, within
+ * what SQLite's WAL guarantees at the chosen synchronous level: "normal" may
+ * lose the last commits, never consistency) leaves a lake whose committed
+ * prefix verifies, with status 'running'. An append outside
+ * lake_begin/lake_commit is its own transaction.
+ *
+ * Outcomes of every call (besides MS_OK):
+ *   MS_EINPUT  bad arguments or a value the lake refuses (wrong type for the
+ *              column, NULL in a NOT NULL column, a non-finite REAL — SQLite
+ *              would store NaN as NULL, which could not re-hash — a NUL byte
+ *              in TEXT, a value over LK_MAX_VALUE, a digest column that is not
+ *              the SHA-256 of its source, a call in the wrong state). Nothing
+ *              was written; the open transaction, if any, stays usable.
+ *   MS_EIO     SQLite or libcrypto failed. The open transaction has been
+ *              rolled back (the file keeps its last committed prefix) and the
+ *              handle is broken: append/begin/commit fail with MS_EIO from
+ *              then on; lake_finish() may still record a final status (it
+ *              continues from the last committed state); lake_close() works.
+ *
+ * Ownership: the caller owns everything it passes in (lake_run_info strings
+ * are copied; lk_value payloads only need to live during the call). The lake
+ * owns its handle until lake_close(). Not thread-safe: one thread per lake.
+ */
+#ifndef MS_LEDGER_LAKE_H
+#define MS_LEDGER_LAKE_H
+
+#include <stdint.h>
+
+#include "ledger/canon.h"
+#include "ledger/schema.h"
+#include "sim/err.h"
+
+typedef struct lake lake;
+
+typedef struct lake_run_info {
+    const char *run_id;        /* required, non-empty */
+    const char *name;          /* [run] name */
+    uint64_t seed;
+    const char *config_text;   /* canonical configuration text */
+    const char *config_sha256; /* 64 lowercase hex digits; must equal SHA-256(config_text) */
+    const char *version;       /* marlsim version */
+    const char *build_facts;   /* a JSON document */
+    const char *key_ids;       /* a JSON document (lake_set_key_ids can update it) */
+    int dev_key;               /* 1 when the development key is used */
+    const char *started_at;    /* wall clock (never hashed); NULL = now, UTC */
+    const char *synchronous;   /* "off" | "normal" | "full" | "extra"; NULL = "normal" */
+} lake_run_info;
+
+/* Creates the lake at path and returns it in *out. Refuses an existing file
+ * (or a stale path-wal / path-shm) with MS_EINPUT unless overwrite, in which
+ * case all three are removed first. Sets every pragma explicitly
+ * (journal_mode=WAL, checked; synchronous; application_id; user_version;
+ * foreign_keys=ON; trusted_schema=OFF; SQLITE_DBCONFIG_DEFENSIVE), creates the
+ * schema, inserts the runs row with status 'running' and the genesis hash,
+ * and commits. Errors: MS_EINPUT (bad info: missing field, config hash
+ * mismatch, invalid JSON, unknown synchronous; existing file), MS_EIO (the
+ * file could not be created or written). On error *out is NULL and a file
+ * this call created is removed. */
+int lake_create(lake **out, const char *path, const lake_run_info *info, int overwrite,
+                ms_err *e);
+
+/* Opens a transaction (MS_EINPUT if one is open or the lake is finished). */
+int lake_begin(lake *L, ms_err *e);
+
+/* Appends n_rows rows to event table `table` (LKT_*): vals is row-major,
+ * n_rows x lk_tables[table].ncols values in schema column order. Adds one
+ * ledger entry labelled `step` (normally the env-step the rows belong to).
+ * n_rows == 0 is a no-op. All values are checked before anything is
+ * written. */
+int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *vals, ms_err *e);
+
+/* Updates the runs row (head, counts, env_steps, key_ids) and commits. */
+int lake_commit(lake *L, ms_err *e);
+
+/* Progress recorded in runs.env_steps at the next commit. */
+void lake_set_env_steps(lake *L, int64_t env_steps);
+
+/* Replaces runs.key_ids (a JSON document) at the next commit / finish.
+ * MS_EINPUT if json is not valid JSON. */
+int lake_set_key_ids(lake *L, const char *json, ms_err *e);
+
+/* Ends the run: status is "completed", "interrupted" or "failed"; records
+ * env_steps, the final evaluation reward (NULL unless has_eval; must be
+ * finite), finished_at (wall clock), appends the seal entry and commits,
+ * joining the open transaction if there is one. Afterwards the lake accepts
+ * no more appends. */
+int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_reward,
+                int has_eval, ms_err *e);
+
+/* Hash of the last ledger entry appended (committed or not), or the genesis,
+ * as 64 lowercase hex digits. Valid until the next call on L. */
+const char *lake_head_hex(lake *L);
+
+/* Rows appended so far to event table `table` (committed or not). */
+int64_t lake_rows(const lake *L, int table);
+
+/* Releases everything. An open transaction is rolled back: closing without
+ * lake_finish() leaves the status last committed ('running'), which is how a
+ * crash looks. L may be NULL. */
+void lake_close(lake *L);
+
+#endif

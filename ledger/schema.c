@@ -1,0 +1,387 @@
+/* schema.c — the lake's tables, triggers and views (contract in schema.h). */
+#include "ledger/schema.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const lk_class_names[3] = {"operational", "security", "behavioural"};
+
+#define I LK_INT
+#define R LK_REAL
+#define T LK_TEXT
+#define B LK_BLOB
+
+static const lk_column c_env_states[] = {
+    {"step", I, 0, "simulation step, 0-based (every mailbox takes one message per step)"},
+    {"env", I, 0, "mailbox index 0..envs-1"},
+    {"broadcast", T, 0, "the global state S exactly as broadcast: canonical JSON bytes, pseudonymised"},
+    {"sha256", B, 0, "SHA-256(broadcast), 32 bytes; verify re-derives it per row"},
+};
+static const lk_column c_observations[] = {
+    {"step", I, 0, "simulation step"},
+    {"env", I, 0, "mailbox index"},
+    {"agent", T, 0, "GET | OPEN | BIN"},
+    {"schema_version", I, 0, "version of the observation layout"},
+    {"obs", T, 0, "the observation the agent actually used, as a JSON array of numbers"},
+};
+static const lk_column c_actions[] = {
+    {"step", I, 0, "simulation step"},
+    {"env", I, 0, "mailbox index"},
+    {"class", T, 0, "true message class: benign | spam | phishing | malware"},
+    {"a_get", I, 0, "chosen action of GET (0 DO_NOTHING, 1 GET)"},
+    {"a_open", I, 0, "chosen action of OPEN (0 DO_NOTHING, 1 OPEN_SAFE_PREVIEW)"},
+    {"a_bin", I, 0, "chosen action of BIN (0 DO_NOTHING, 1 QUARANTINE)"},
+    {"p_get", R, 0, "probability GET's policy gave action 1"},
+    {"p_open", R, 0, "probability OPEN's policy gave action 1"},
+    {"p_bin", R, 0, "probability BIN's policy gave action 1"},
+    {"e_get", I, 0, "effective GET action after the rules engine"},
+    {"e_open", I, 0, "effective OPEN action after the rules engine"},
+    {"e_bin", I, 0, "effective BIN action after the rules engine"},
+    {"outcome", T, 0, "delivered | previewed | quarantined | ignored"},
+    {"rules", T, 0, "JSON array of the names of the rules that fired, in order"},
+    {"reward", R, 0, "global reward r, clipped to +-reward_clip"},
+    {"reward_raw", R, 0, "global reward before clipping"},
+};
+static const lk_column c_credit[] = {
+    {"step", I, 0, "simulation step"},
+    {"env", I, 0, "mailbox index"},
+    {"agent", T, 0, "GET | OPEN | BIN"},
+    {"class", T, 0, "true message class"},
+    {"reward", R, 0, "global reward (clipped)"},
+    {"reward_raw", R, 0, "global reward before clipping"},
+    {"credit", R, 1, "credit routed to this agent (NULL when none was computed)"},
+    {"method", T, 0, "difference | global | rules"},
+    {"valid", I, 0, "1 when the broadcast passed validation and the sample may train"},
+    {"update_id", I, 1, "optimizer update that consumed the sample; NULL when none did"},
+    {"policy_updated", I, 0, "1 only when that update really changed this agent's parameters with this sample"},
+};
+static const lk_column c_optimizer[] = {
+    {"update_id", I, 0, "optimizer update number (1-based)"},
+    {"agent", T, 0, "GET | OPEN | BIN"},
+    {"env_steps", I, 0, "env-steps taken when the update ran"},
+    {"params_sha256_before", T, 0, "SHA-256 of the parameters before the update (hex)"},
+    {"params_sha256_after", T, 0, "SHA-256 of the parameters after the update (hex)"},
+    {"policy_loss", R, 1, "PPO clipped policy loss (mean over minibatches)"},
+    {"value_loss", R, 1, "value loss"},
+    {"entropy", R, 1, "mean policy entropy"},
+    {"approx_kl", R, 1, "approximate KL(old || new)"},
+    {"clip_frac", R, 1, "fraction of samples whose ratio was clipped"},
+    {"grad_norm", R, 1, "gradient norm before clipping"},
+    {"samples", I, 0, "samples used"},
+    {"steps", I, 0, "optimizer (Adam) steps taken"},
+    {"skipped_nonfinite", I, 0, "minibatch steps skipped for non-finite values"},
+    {"gate", T, 1, "NULL, or the decision of the gate this update triggered"},
+};
+static const lk_column c_evaluations[] = {
+    {"eval_id", I, 0, "evaluation number (0 = baseline)"},
+    {"update_id", I, 1, "last update included in the candidate (NULL before any)"},
+    {"env_steps", I, 0, "env-steps taken when evaluated"},
+    {"episodes", I, 0, "held-out episodes played"},
+    {"candidate_score", R, 0, "greedy mean reward per env-step of the candidate"},
+    {"best_score", R, 1, "best promoted score so far; NULL for the baseline"},
+    {"tolerance", R, 0, "allowed loss: promoted iff candidate >= best - tolerance"},
+    {"decision", T, 0, "baseline | promoted | rolled_back"},
+    {"undone_first", I, 1, "first update a rollback undid, else NULL"},
+    {"undone_last", I, 1, "last update a rollback undid, else NULL"},
+};
+static const lk_column c_snapshots[] = {
+    {"snapshot_id", I, 0, "snapshot number"},
+    {"eval_id", I, 1, "evaluation that promoted it (NULL when none)"},
+    {"update_id", I, 1, "last update included (NULL for the initial policy)"},
+    {"agent", T, 0, "GET | OPEN | BIN"},
+    {"sha256", T, 0, "SHA-256(params) as 64 lowercase hex digits; re-derived by verify and eval"},
+    {"params", B, 0, "the parameters, in nn/'s serialisation"},
+};
+static const lk_column c_anomalies[] = {
+    {"step", I, 0, "simulation step"},
+    {"env", I, 0, "mailbox index"},
+    {"agent", T, 1, "agent that rejected the broadcast (NULL: not agent-specific)"},
+    {"detector", T, 0, "which check fired (schema, range, sequence, mac, ...)"},
+    {"reason", T, 0, "short machine-readable reason"},
+    {"detail", T, 1, "human-readable detail"},
+};
+static const lk_column c_keys[] = {
+    {"key_id", T, 0, "key id as used in pseudonyms (<key_id>:<hex>)"},
+    {"purpose", T, 0, "what the key is for (pseudonym, broadcast_mac, ...)"},
+    {"fingerprint", T, 0, "public fingerprint of the key (never the key)"},
+    {"first_step", I, 1, "first env-step the key was used"},
+    {"last_step", I, 1, "last env-step the key was used"},
+};
+static const lk_column c_poison[] = {
+    {"step", I, 0, "simulation step"},
+    {"env", I, 0, "mailbox index"},
+    {"kind", T, 0, "bad_mac | replay | truncated | extra_field"},
+};
+static const lk_column c_aggregates[] = {
+    {"window_start", I, 0, "first env-step of the window"},
+    {"window_steps", I, 0, "env-steps in the window"},
+    {"agent", T, 0, "GET | OPEN | BIN"},
+    {"class", T, 0, "true message class"},
+    {"samples", I, 0, "samples aggregated"},
+    {"chose_1", I, 0, "samples where the agent chose action 1"},
+    {"effective_1", I, 0, "samples where action 1 was effective after the rules"},
+    {"reward_sum", R, 0, "sum of the global reward"},
+    {"credit_sum", R, 0, "sum of the routed credit"},
+};
+
+#undef I
+#undef R
+#undef T
+#undef B
+
+#define COLS(a) (int)(sizeof(a) / sizeof((a)[0])), a
+
+const lk_table lk_tables[LKT_COUNT] = {
+    {"environment_states", LK_BEHAVIOURAL,
+     "one row per mailbox per step: the broadcast global state S", COLS(c_env_states),
+     0, 1, -1, 3, 2, 0},
+    {"agent_observations", LK_BEHAVIOURAL,
+     "one row per agent per mailbox per step: what the agent extracted from S", COLS(c_observations),
+     0, 1, 2, -1, -1, 0},
+    {"joint_actions", LK_BEHAVIOURAL,
+     "one row per mailbox per step: chosen and effective joint action, outcome, reward",
+     COLS(c_actions), 0, 1, -1, -1, -1, 0},
+    {"di_credit_assignment", LK_BEHAVIOURAL,
+     "one row per agent per mailbox per step: the credit routed to the agent and\n"
+     "the update that consumed it (rows are appended once their update is done)",
+     COLS(c_credit), 0, 1, 2, -1, -1, 0},
+    {"optimizer_steps", LK_OPERATIONAL, "one row per agent per PPO update", COLS(c_optimizer),
+     -1, -1, 1, -1, -1, 0},
+    {"evaluations", LK_OPERATIONAL,
+     "held-out greedy evaluation of the candidate policy and the gate's decision",
+     COLS(c_evaluations), -1, -1, -1, -1, -1, 0},
+    {"policy_snapshots", LK_OPERATIONAL, "the parameters of every promoted policy",
+     COLS(c_snapshots), -1, -1, 3, 4, 5, 1},
+    {"anomalies", LK_SECURITY, "broadcasts an agent rejected, with detector and reason",
+     COLS(c_anomalies), 0, 1, 2, -1, -1, 0},
+    {"hmac_keys", LK_SECURITY, "keys used: ids and fingerprints only, never key material",
+     COLS(c_keys), -1, -1, -1, -1, -1, 0},
+    {"poison_truth", LK_SECURITY, "ground truth: broadcasts tampered with in transit",
+     COLS(c_poison), 0, 1, -1, -1, -1, 0},
+    {"behaviour_aggregates", LK_BEHAVIOURAL,
+     "per-window aggregates of behavioural data (telemetry level = aggregate)",
+     COLS(c_aggregates), -1, -1, 2, -1, -1, 0},
+};
+
+const lk_column lk_runs_columns[LKR_NCOLS] = {
+    {"run_id", LK_TEXT, 0, "run identifier"},
+    {"name", LK_TEXT, 0, "[run] name"},
+    {"seed", LK_INT, 0, "[run] seed (a u64 stored as its two's-complement int64)"},
+    {"config_text", LK_TEXT, 0, "canonical configuration text (every key, defaults included)"},
+    {"config_sha256", LK_TEXT, 0, "SHA-256(config_text), hex: the config hash"},
+    {"version", LK_TEXT, 0, "marlsim version that wrote the lake"},
+    {"build_facts", LK_TEXT, 0, "JSON: compiler, SQLite and OpenBLAS versions, cores, threads"},
+    {"key_ids", LK_TEXT, 0, "JSON: ids of the keys used"},
+    {"dev_key", LK_INT, 0, "1 when the development key derived from the seed was used"},
+    {"status", LK_TEXT, 0, "running | completed | interrupted | failed"},
+    {"genesis", LK_TEXT, 0, "genesis hash (hex) of the ledger chain"},
+    {"head_hash", LK_TEXT, 0, "hash (hex) of the last committed ledger entry"},
+    {"ledger_rows", LK_INT, 0, "ledger entries committed"},
+    {"row_counts", LK_TEXT, 0, "JSON object: event table -> rows committed"},
+    {"env_steps", LK_INT, 0, "env-steps taken"},
+    {"eval_reward_per_step", LK_REAL, 1, "final greedy evaluation reward per env-step"},
+    {"started_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
+    {"finished_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
+};
+
+const int lk_seal_columns[LK_SEAL_NCOLS] = {
+    LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_TEXT, LKR_CONFIG_SHA256,
+    LKR_VERSION, LKR_BUILD_FACTS, LKR_KEY_IDS, LKR_DEV_KEY, LKR_STATUS,
+    LKR_GENESIS, LKR_ENV_STEPS, LKR_EVAL_REWARD,
+};
+
+int lk_table_find(const char *name, size_t len)
+{
+    if (!name)
+        return -1;
+    for (int t = 0; t < LKT_COUNT; t++)
+        if (strlen(lk_tables[t].name) == len && memcmp(lk_tables[t].name, name, len) == 0)
+            return t;
+    return -1;
+}
+
+/* ---- script generation ---------------------------------------------- */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t ncap = (b->cap + (size_t)n + 1) * 2;
+        char *np = realloc(b->p, ncap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+}
+
+/* Adds doc (lines separated by '\n') as "  -- line" comment lines. */
+static void sb_doc(sbuf *b, const char *indent, const char *doc)
+{
+    while (*doc) {
+        const char *nl = strchr(doc, '\n');
+        int n = nl ? (int)(nl - doc) : (int)strlen(doc);
+        sb_add(b, "%s--%s%.*s\n", indent, n ? " " : "", n, doc);
+        doc += n + (nl ? 1 : 0);
+    }
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case LK_INT: return "INTEGER";
+    case LK_REAL: return "REAL";
+    case LK_TEXT: return "TEXT";
+    default: return "BLOB";
+    }
+}
+
+static void sb_columns(sbuf *b, const lk_column *cols, int n, const char *const *extra)
+{
+    for (int c = 0; c < n; c++) {
+        const char *x = extra && extra[c] ? extra[c] : "";
+        sb_add(b, "  %s %s%s%s%s -- %s\n", cols[c].name, type_name(cols[c].type),
+               cols[c].nullable ? "" : " NOT NULL", x, c + 1 < n ? "," : "", cols[c].doc);
+    }
+}
+
+static const char lake_overview[] =
+    "marlsim telemetry lake, schema v1 (PRAGMA user_version = 1,\n"
+    "application_id = 0x4D41524C 'MARL'). One SQLite file per run, WAL mode.\n"
+    "\n"
+    "runs is the one mutable table (a single row: the run's identity, status and\n"
+    "ledger head). Every other table is STRICT and append-only (triggers refuse\n"
+    "UPDATE and DELETE); each of its rows enters one SHA-256 hash chain, the\n"
+    "ledger table, as part of the entry that appended it:\n"
+    "  hash(entry) = SHA-256(hash(previous entry) || entry header || each row's\n"
+    "                canonical bytes), starting from a genesis hash bound to\n"
+    "                run_id, config_text, SHA-256(config_text) and seed.\n"
+    "A finished run ends with a seal entry over this row (table 'runs').\n"
+    "`marlsim verify RUN.db` re-derives every hash; byte layout: ledger/canon.h.\n"
+    "\n"
+    "Event tables [telemetry class]:\n"
+    "  environment_states   [behavioural] broadcast state S per mailbox per step\n"
+    "  agent_observations   [behavioural] what each agent extracted from S\n"
+    "  joint_actions        [behavioural] chosen/effective actions, rules, reward\n"
+    "  di_credit_assignment [behavioural] credit per agent, consuming update\n"
+    "  optimizer_steps      [operational] one row per agent per PPO update\n"
+    "  evaluations          [operational] gate evaluations and decisions\n"
+    "  policy_snapshots     [operational] parameters of promoted policies\n"
+    "  anomalies            [security]    broadcasts rejected by an agent\n"
+    "  hmac_keys            [security]    key ids and fingerprints (never keys)\n"
+    "  poison_truth         [security]    ground truth of tampered broadcasts\n"
+    "  behaviour_aggregates [behavioural] per-window aggregates\n"
+    "Views: v_learning_curve, v_rule_hits, v_credit_by_class, v_outcomes,\n"
+    "  v_gate_decisions, v_anomalies_by_reason, v_update_survival.\n"
+    "\n"
+    "This row:";
+
+static const char views_sql[] =
+    "CREATE VIEW v_learning_curve AS -- per update and agent: samples it consumed, mean reward,\n"
+    "  -- mean credit, share of samples that really changed the parameters\n"
+    "  SELECT update_id, agent, COUNT(*) AS samples, AVG(reward) AS mean_reward,\n"
+    "         AVG(credit) AS mean_credit, AVG(policy_updated) AS share_policy_updated\n"
+    "  FROM di_credit_assignment WHERE update_id IS NOT NULL\n"
+    "  GROUP BY update_id, agent ORDER BY update_id, agent;\n"
+    "CREATE VIEW v_rule_hits AS -- how often each safety rule fired\n"
+    "  SELECT r.value AS rule, COUNT(*) AS hits\n"
+    "  FROM joint_actions AS j, json_each(j.rules) AS r\n"
+    "  GROUP BY r.value ORDER BY hits DESC, rule;\n"
+    "CREATE VIEW v_credit_by_class AS -- credit and reward per agent per message class\n"
+    "  SELECT agent, class, COUNT(*) AS samples, AVG(credit) AS mean_credit,\n"
+    "         AVG(reward) AS mean_reward\n"
+    "  FROM di_credit_assignment GROUP BY agent, class ORDER BY agent, class;\n"
+    "CREATE VIEW v_outcomes AS -- outcome counts per message class\n"
+    "  SELECT class, outcome, COUNT(*) AS n FROM joint_actions\n"
+    "  GROUP BY class, outcome ORDER BY class, outcome;\n"
+    "CREATE VIEW v_gate_decisions AS -- every gate evaluation and what it decided\n"
+    "  SELECT eval_id, update_id, env_steps, candidate_score, best_score, tolerance,\n"
+    "         candidate_score - best_score AS margin, decision, undone_first, undone_last\n"
+    "  FROM evaluations ORDER BY eval_id;\n"
+    "CREATE VIEW v_anomalies_by_reason AS -- rejected broadcasts per reason\n"
+    "  SELECT reason, COUNT(*) AS n FROM anomalies GROUP BY reason ORDER BY n DESC, reason;\n"
+    "CREATE VIEW v_update_survival AS -- 0 when a rollback undid the update, else 1\n"
+    "  SELECT o.update_id, o.agent,\n"
+    "         NOT EXISTS (SELECT 1 FROM evaluations AS e WHERE e.decision = 'rolled_back'\n"
+    "                     AND o.update_id BETWEEN e.undone_first AND e.undone_last) AS survived\n"
+    "  FROM optimizer_steps AS o ORDER BY o.update_id, o.agent;\n";
+
+static void sb_append_only(sbuf *b, const char *t)
+{
+    sb_add(b,
+           "CREATE TRIGGER %s_no_update BEFORE UPDATE ON %s\n"
+           "  BEGIN SELECT RAISE(ABORT, '%s is append-only'); END;\n"
+           "CREATE TRIGGER %s_no_delete BEFORE DELETE ON %s\n"
+           "  BEGIN SELECT RAISE(ABORT, '%s is append-only'); END;\n",
+           t, t, t, t, t, t);
+}
+
+int lk_schema_script(char **sql, ms_err *e)
+{
+    sbuf b = {0};
+    *sql = NULL;
+
+    /* runs: documentation of the whole lake inside its CREATE text. */
+    const char *runs_extra[LKR_NCOLS] = {0};
+    runs_extra[LKR_RUN_ID] = " PRIMARY KEY";
+    runs_extra[LKR_STATUS] = " CHECK (status IN ('running','completed','interrupted','failed'))";
+    sb_add(&b, "CREATE TABLE runs ( -- [operational]\n");
+    sb_doc(&b, "  ", lake_overview);
+    sb_columns(&b, lk_runs_columns, LKR_NCOLS, runs_extra);
+    sb_add(&b, ") STRICT;\n");
+
+    for (int t = 0; t < LKT_COUNT; t++) {
+        const lk_table *T = &lk_tables[t];
+        sb_add(&b, "CREATE TABLE %s ( -- [%s] append-only, hashed into the ledger\n", T->name,
+               lk_class_names[T->tclass]);
+        sb_doc(&b, "  ", T->doc);
+        sb_columns(&b, T->cols, T->ncols, NULL);
+        sb_add(&b, ") STRICT;\n");
+        sb_append_only(&b, T->name);
+    }
+
+    sb_add(&b,
+           "CREATE TABLE ledger ( -- the hash chain: one entry per append call, covering\n"
+           "  -- rows first_rowid .. first_rowid + n_rows - 1 of table tbl (table 'runs':\n"
+           "  -- the seal over the finished run's row)\n"
+           "  seq INTEGER PRIMARY KEY, -- 1, 2, 3, ... with no gaps\n"
+           "  tbl TEXT NOT NULL, -- event table the entry covers\n"
+           "  step INTEGER NOT NULL, -- env-step the batch belongs to (the writer's label)\n"
+           "  first_rowid INTEGER NOT NULL, -- first covered rowid of tbl\n"
+           "  n_rows INTEGER NOT NULL, -- rows covered (contiguous rowids)\n"
+           "  hash BLOB NOT NULL -- SHA-256(previous hash || header || rows), 32 bytes\n"
+           ") STRICT;\n");
+    sb_append_only(&b, "ledger");
+    sb_add(&b, "%s", views_sql);
+
+    if (b.oom) {
+        free(b.p);
+        return ms_fail(e, MS_EIO, "lake schema: out of memory");
+    }
+    *sql = b.p;
+    return MS_OK;
+}

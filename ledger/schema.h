@@ -1,0 +1,135 @@
+/* schema.h — the telemetry lake's schema, version 1 (SPEC §5).
+ *
+ * One static description of every table, shared by the writer (lake.c), the
+ * verifier (verify.c) and the canonical encoding (canon.c), so the three can
+ * never disagree about a table's columns, their order or their types. The
+ * SQL that creates a lake is generated from it (lk_schema_script), with the
+ * documentation embedded as comments inside each CREATE statement, so that
+ * `sqlite3 RUN.db .schema` documents the lake.
+ *
+ * File identity: PRAGMA application_id = LK_APPLICATION_ID ("MARL") and
+ * PRAGMA user_version = LK_SCHEMA_VERSION. A file with another application id
+ * is not a marlsim lake; another user_version is a schema this build cannot
+ * read. Changing a table, column, type, trigger or view below is a new schema
+ * version (the verifier compares the stored CREATE text byte for byte).
+ *
+ * Event tables (lk_tables[], indexed by LKT_*) are STRICT, append-only
+ * (BEFORE UPDATE / BEFORE DELETE triggers RAISE(ABORT, '<table> is
+ * append-only')) and every row of them enters the hash chain (ledger/canon.h).
+ * Their implicit rowids run 1, 2, 3, ... in append order; the ledger covers
+ * them as contiguous rowid ranges. `runs` (one row, lk_runs_columns[]) is the
+ * only mutable table; `ledger` holds the chain. Column order of each event
+ * table (the order lake_append() expects values in):
+ *
+ *   environment_states    step, env, broadcast, sha256
+ *   agent_observations    step, env, agent, schema_version, obs
+ *   joint_actions         step, env, class, a_get, a_open, a_bin, p_get,
+ *                         p_open, p_bin, e_get, e_open, e_bin, outcome,
+ *                         rules, reward, reward_raw
+ *   di_credit_assignment  step, env, agent, class, reward, reward_raw, credit,
+ *                         method, valid, update_id, policy_updated
+ *   optimizer_steps       update_id, agent, env_steps, params_sha256_before,
+ *                         params_sha256_after, policy_loss, value_loss,
+ *                         entropy, approx_kl, clip_frac, grad_norm, samples,
+ *                         steps, skipped_nonfinite, gate
+ *   evaluations           eval_id, update_id, env_steps, episodes,
+ *                         candidate_score, best_score, tolerance, decision,
+ *                         undone_first, undone_last
+ *   policy_snapshots      snapshot_id, eval_id, update_id, agent, sha256,
+ *                         params
+ *   anomalies             step, env, agent, detector, reason, detail
+ *   hmac_keys             key_id, purpose, fingerprint, first_step, last_step
+ *   poison_truth          step, env, kind
+ *   behaviour_aggregates  window_start, window_steps, agent, class, samples,
+ *                         chose_1, effective_1, reward_sum, credit_sum
+ *
+ * Which columns may be NULL is in lk_tables[] (`nullable`); the generated
+ * CREATE text says NOT NULL for the others. Two columns are digests that the
+ * writer and the verifier both re-derive: environment_states.sha256 (32-byte
+ * BLOB) = SHA-256(broadcast) and policy_snapshots.sha256 (64 lowercase hex
+ * digits) = SHA-256(params).
+ */
+#ifndef MS_LEDGER_SCHEMA_H
+#define MS_LEDGER_SCHEMA_H
+
+#include <stddef.h>
+
+#include "sim/err.h"
+
+#define LK_APPLICATION_ID 0x4D41524C /* "MARL" */
+#define LK_SCHEMA_VERSION 1
+#define LK_MAX_COLS 16
+
+/* Value / column types. The numbers are the tag bytes of the canonical
+ * encoding (ledger/canon.h) and are part of the hash contract. */
+enum { LK_NULL = 0, LK_INT = 1, LK_REAL = 2, LK_TEXT = 3, LK_BLOB = 4 };
+
+/* Telemetry classes (SPEC §5). */
+enum { LK_OPERATIONAL, LK_SECURITY, LK_BEHAVIOURAL };
+
+/* Event tables, in schema order. */
+enum {
+    LKT_ENVIRONMENT_STATES,
+    LKT_AGENT_OBSERVATIONS,
+    LKT_JOINT_ACTIONS,
+    LKT_DI_CREDIT_ASSIGNMENT,
+    LKT_OPTIMIZER_STEPS,
+    LKT_EVALUATIONS,
+    LKT_POLICY_SNAPSHOTS,
+    LKT_ANOMALIES,
+    LKT_HMAC_KEYS,
+    LKT_POISON_TRUTH,
+    LKT_BEHAVIOUR_AGGREGATES,
+    LKT_COUNT
+};
+
+typedef struct lk_column {
+    const char *name;
+    int type;      /* LK_INT, LK_REAL, LK_TEXT or LK_BLOB */
+    int nullable;  /* 1: NULL allowed; 0: NOT NULL */
+    const char *doc;
+} lk_column;
+
+typedef struct lk_table {
+    const char *name;
+    int tclass;               /* LK_OPERATIONAL | LK_SECURITY | LK_BEHAVIOURAL */
+    const char *doc;          /* one or more lines, '\n'-separated */
+    int ncols;
+    const lk_column *cols;
+    /* Columns that name a row in messages (-1 when the table has none). */
+    int step_col, env_col, agent_col;
+    /* Digest column re-derived by writer and verifier (-1 when none):
+     * cols[digest_col] = SHA-256(cols[digest_src]), as a 32-byte BLOB or,
+     * when digest_hex, as 64 lowercase hex digits in TEXT. */
+    int digest_col, digest_src, digest_hex;
+} lk_table;
+
+extern const lk_table lk_tables[LKT_COUNT];
+
+/* The `runs` table's columns in order, and which of them the final ledger
+ * entry (the seal, see ledger/canon.h) covers. */
+enum {
+    LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_TEXT, LKR_CONFIG_SHA256,
+    LKR_VERSION, LKR_BUILD_FACTS, LKR_KEY_IDS, LKR_DEV_KEY, LKR_STATUS,
+    LKR_GENESIS, LKR_HEAD_HASH, LKR_LEDGER_ROWS, LKR_ROW_COUNTS,
+    LKR_ENV_STEPS, LKR_EVAL_REWARD, LKR_STARTED_AT, LKR_FINISHED_AT,
+    LKR_NCOLS
+};
+extern const lk_column lk_runs_columns[LKR_NCOLS];
+/* Indexes into lk_runs_columns of the sealed columns, in seal order. */
+#define LK_SEAL_NCOLS 13
+extern const int lk_seal_columns[LK_SEAL_NCOLS];
+
+/* Telemetry class names: "operational", "security", "behavioural". */
+extern const char *const lk_class_names[3];
+
+/* Index of the event table called exactly name[0..len) (no NUL needed), or
+ * -1. Safe on hostile input. */
+int lk_table_find(const char *name, size_t len);
+
+/* Builds the whole creation script (tables, triggers, views; no pragmas)
+ * into a malloc'd NUL-terminated string the caller frees. Deterministic.
+ * Returns MS_OK or MS_EIO (out of memory). */
+int lk_schema_script(char **sql, ms_err *e);
+
+#endif
