@@ -104,8 +104,10 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     char key_ids[64];
     snprintf(key_ids, sizeof key_ids, "[\"%s\"]", keys.key_id);
     static const char *const sync_names[] = {"off", "normal", "full", "extra"};
-    lake_run_info info = {res->run_id, c->name, c->seed, text, res->config_sha256, MARLSIM_VERSION, facts,
-                          key_ids, 1, NULL, sync_names[c->synchronous]};
+    lake_run_info info = {.run_id = res->run_id, .name = c->name, .seed = c->seed, .config_text = text,
+                          .config_sha256 = res->config_sha256, .version = MARLSIM_VERSION, .build_facts = facts,
+                          .key_ids = key_ids, .dev_key = 1, .started_at = NULL,
+                          .synchronous = sync_names[c->synchronous]};
     lake *L = NULL;
     recorder *rec = NULL;
     trainer *tr = NULL;

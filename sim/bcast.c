@@ -129,6 +129,7 @@ enum { F_V, F_SEQ, F_ENV, F_T, F_KID, F_FROM, F_TO, F_SUBJECT, F_ATTACHMENT, F_L
 static const char *const field_names[NFIELD] = {
     "v", "seq", "env", "t", "kid", "from", "to", "subject", "attachment", "link",
     "header", "content", "security", "shared", "mac"};
+static const size_t field_len[NFIELD] = {1, 3, 3, 1, 3, 4, 2, 7, 10, 4, 6, 7, 8, 6, 3};
 enum { T_INT, T_KID, T_PN, T_PN_NULL, T_ARR, T_MAC };
 static const unsigned char field_types[NFIELD] = {
     T_INT, T_INT, T_INT, T_INT, T_KID, T_PN, T_PN, T_PN, T_PN_NULL, T_PN_NULL,
@@ -266,26 +267,34 @@ static int parse_string(cursor *c, const char **s, size_t *n)
     if (c->p >= c->end || *c->p != '"')
         return MS_BCAST_WRONG_TYPE;
     const char *start = ++c->p;
-    while (c->p < c->end && *c->p != '"') {
-        unsigned char ch = (unsigned char)*c->p;
-        if (ch == '\\' || ch < 0x20 || ch >= 0x7f)
-            return MS_BCAST_MALFORMED;
-        c->p++;
-    }
-    if (c->p >= c->end)
+    const char *q = memchr(start, '"', (size_t)(c->end - start));
+    if (!q)
         return MS_BCAST_MALFORMED;
+    unsigned bad = 0;
+    for (const char *r = start; r < q; r++) {
+        unsigned char ch = (unsigned char)*r;
+        bad |= (ch == '\\') | (ch < 0x20) | (ch >= 0x7f);
+    }
+    if (bad)
+        return MS_BCAST_MALFORMED;
+    c->p = q;
     *s = start;
     *n = (size_t)(c->p - start);
     c->p++;
     return 0;
 }
 
+/* Value + 1 of each lowercase hex digit; 0 for every other byte. */
+static const unsigned char hex1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
+
 static int is_lower_hex(const char *s, size_t n)
 {
+    unsigned ok = 1;
     for (size_t i = 0; i < n; i++)
-        if (!(is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
+        ok &= hex1[(unsigned char)s[i]] != 0;
+    return (int)ok;
 }
 
 static int wrong_or_malformed(const cursor *c)
@@ -308,6 +317,7 @@ int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float
         return MS_BCAST_MALFORMED;
     cursor c = {buf, buf + n, 0};
     unsigned seen = 0;
+    int nseen = 0; /* keys read so far */
     uint64_t ints[4] = {0, 0, 0, 0};
     const char *kid = NULL, *pn[NFIELD] = {0}, *mac_hex = NULL;
     size_t kidlen = 0, pnlen[NFIELD] = {0}, mac_len = 0, mac_cut = 0;
@@ -326,12 +336,13 @@ int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float
             return MS_BCAST_MALFORMED;
         if (c.p >= c.end || *c.p++ != ':')
             return MS_BCAST_MALFORMED;
-        int fi = -1;
-        for (int i = 0; i < NFIELD; i++)
-            if (strlen(field_names[i]) == klen && !memcmp(field_names[i], key, klen)) {
+        /* Canonical order first: the k-th key is normally field k. */
+        int fi = -1, guess = nseen++;
+        if (guess < NFIELD && field_len[guess] == klen && !memcmp(field_names[guess], key, klen))
+            fi = guess;
+        for (int i = 0; fi < 0 && i < NFIELD; i++)
+            if (field_len[i] == klen && !memcmp(field_names[i], key, klen))
                 fi = i;
-                break;
-            }
         if (fi < 0)
             return MS_BCAST_UNKNOWN_FIELD;
         if (seen & (1u << fi))
@@ -424,10 +435,9 @@ int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float
     unsigned char want[32], got[32];
     if (mac_len != 64 || !is_lower_hex(mac_hex, 64))
         return MS_BCAST_BAD_MAC;
-    for (int i = 0; i < 32; i++) {
-        int hi = mac_hex[2 * i], lo = mac_hex[2 * i + 1];
-        got[i] = (unsigned char)(((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4) | (lo <= '9' ? lo - '0' : lo - 'a' + 10));
-    }
+    for (int i = 0; i < 32; i++)
+        got[i] = (unsigned char)(((hex1[(unsigned char)mac_hex[2 * i]] - 1) << 4) |
+                                 (hex1[(unsigned char)mac_hex[2 * i + 1]] - 1));
     if (ms_hmac_compute(x->mac, buf, mac_cut, want) || CRYPTO_memcmp(want, got, 32))
         return MS_BCAST_BAD_MAC;
 
@@ -439,7 +449,7 @@ int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float
         return MS_BCAST_WRONG_ENV;
     if (ints[F_T] >= (uint64_t)x->episode_len)
         return MS_BCAST_OUT_OF_RANGE;
-    size_t kl = strlen(x->key_id);
+    size_t kl = strlen(x->key_id); /* short, once per broadcast */
     if (kidlen != kl || memcmp(kid, x->key_id, kl))
         return MS_BCAST_UNKNOWN_KEY;
     for (int fi = F_FROM; fi <= F_LINK; fi++) {

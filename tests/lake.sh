@@ -1,0 +1,127 @@
+#!/bin/sh
+# Command-line tests of run / verify / reproduce / eval --policy RUN.db and of
+# the lake's behaviour: overwrite refusal, determinism, telemetry levels,
+# views, tampering, hostile files, SIGINT and a kill -9 crash loop.
+# usage: tests/lake.sh MARLSIM [CRASH_ITERATIONS]   (last line: "lake: N passed, N failed")
+set -u
+M=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+CRASHES=${2:-20}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CFG="$ROOT/configs/default.ini"
+T=$(mktemp -d /tmp/marlsim-lake-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "  $2"; }
+# check NAME CONDITION-COMMAND...
+check() { n=$1; shift; if "$@"; then ok "$n"; else ko "$n"; fi; }
+# expect_exit NAME CODE COMMAND... (stdout+stderr kept in $T/out)
+expect_exit() {
+    n=$1 want=$2; shift 2
+    "$@" >"$T/out" 2>&1; got=$?
+    if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 600 "$T/out")"; fi
+}
+q() { sqlite3 "$1" "$2"; }
+
+SMALL="--set run.env_steps=8192 --set sim.envs=16 --set gate.every=2 --quiet"
+
+# --- run, verify, summary ------------------------------------------------
+expect_exit "run small exits 0" 0 "$M" run "$CFG" $SMALL --out a.db --json
+check "run --json has the summary keys" sh -c "for k in run_id config_sha256 seed env_steps steps_per_second eval_reward_per_step head_hash db; do grep -q \"\\\"\$k\\\":\" '$T/out' || exit 1; done"
+head=$(q a.db "select head_hash from runs")
+check "summary head_hash is the lake's head" grep -q "\"head_hash\":\"$head\"" "$T/out"
+expect_exit "verify a fresh lake: exit 0" 0 "$M" verify a.db
+check "verify says OK and completed" sh -c "grep -q '^OK' '$T/out' && grep -q 'status: completed' '$T/out'"
+check "status completed in runs" [ "$(q a.db "select status from runs")" = completed ]
+check "journal mode is WAL" [ "$(q a.db "pragma journal_mode")" = wal ]
+check "application_id and user_version set" [ "$(q a.db "pragma application_id")" = 1296126540 -a "$(q a.db "pragma user_version")" = 1 ]
+sum_before=$(cksum a.db)
+expect_exit "run refuses to overwrite an existing lake" 2 "$M" run "$CFG" $SMALL --out a.db
+check "the refused lake is untouched" [ "$(cksum a.db)" = "$sum_before" ]
+expect_exit "run --force replaces it" 0 "$M" run "$CFG" $SMALL --out a.db --force
+
+# --- determinism -----------------------------------------------------------
+expect_exit "second identical run" 0 "$M" run "$CFG" $SMALL --out b.db
+check "two identical runs: identical ledger hashes" [ "$(q a.db "select group_concat(hex(hash)) from ledger")" = "$(q b.db "select group_concat(hex(hash)) from ledger")" ]
+check "two identical runs: identical event rows" [ "$(q a.db "select group_concat(hex(broadcast)) from environment_states") $(q a.db "select count(*), sum(credit) from di_credit_assignment")" = "$(q b.db "select group_concat(hex(broadcast)) from environment_states") $(q b.db "select count(*), sum(credit) from di_credit_assignment")" ]
+expect_exit "reproduce an intact lake: exit 0" 0 "$M" reproduce a.db --out r.db
+check "reproduce says identical" grep -q '^identical' "$T/out"
+cp a.db d.db
+q d.db "update runs set config_text = replace(config_text, 'lr = 0.0003', 'lr = 0.003')"
+expect_exit "reproduce with a changed stored config: exit 1" 1 "$M" reproduce d.db --out r2.db
+check "divergence names step, table and env" grep -Eq '^DIVERGENT at ledger entry [0-9]+: table [a-z_]+, step [0-9]+' "$T/out"
+
+# --- eval --policy RUN.db ---------------------------------------------------
+expect_exit "eval --policy RUN.db" 0 "$M" eval "$CFG" --set sim.envs=16 --policy a.db --json
+check "eval of the run's policy matches the recorded final score" sh -c "
+  want=\$(sqlite3 a.db \"select printf('%.6f', eval_reward_per_step) from runs\")
+  grep -q \"\\\"mean_reward_per_step\\\":\$want\" '$T/out'"
+expect_exit "eval --policy with a mismatched observe is refused" 2 "$M" eval "$CFG" --set sim.envs=16 --set agents.observe=all --policy a.db
+
+# --- views answer in one SELECT ---------------------------------------------
+check "v_outcomes covers every joint action" [ "$(q a.db "select sum(n) from v_outcomes")" = "$(q a.db "select count(*) from joint_actions")" ]
+check "v_rule_hits counts match a direct count" [ "$(q a.db "select coalesce(sum(hits),0) from v_rule_hits where rule='preview_requires_fetch'")" = "$(q a.db "select count(*) from joint_actions where rules like '%preview_requires_fetch%'")" ]
+check "v_credit_by_class covers every credit row" [ "$(q a.db "select sum(samples) from v_credit_by_class")" = "$(q a.db "select count(*) from di_credit_assignment")" ]
+check "v_gate_decisions lists every evaluation" [ "$(q a.db "select count(*) from v_gate_decisions")" = "$(q a.db "select count(*) from evaluations")" ]
+check "v_learning_curve has one row per update and agent" [ "$(q a.db "select count(*) from v_learning_curve")" = "$(q a.db "select count(*) from optimizer_steps")" ]
+check "observations read as JSON arrays" [ "$(q a.db "select min(json_array_length(obs)) || ',' || max(json_array_length(obs)) from agent_observations")" = "8,10" ]
+check "policy_updated only where the parameters changed" [ "$(q a.db "select count(*) from di_credit_assignment c join optimizer_steps o on o.update_id=c.update_id and o.agent=c.agent where c.policy_updated=1 and o.params_sha256_before=o.params_sha256_after")" = 0 ]
+check "some samples did update the policy" [ "$(q a.db "select count(*) from di_credit_assignment where policy_updated=1")" -gt 0 ]
+
+# --- telemetry levels ------------------------------------------------------
+expect_exit "run sampled" 0 "$M" run "$CFG" $SMALL --set telemetry.level=sampled --set telemetry.sample_every=4 --out s.db
+expect_exit "run aggregate" 0 "$M" run "$CFG" $SMALL --set telemetry.level=aggregate --set telemetry.sample_every=8 --out g.db
+steps=$((8192 / 16))
+check "full: one environment_states row per env-step" [ "$(q a.db "select count(*) from environment_states")" = 8192 ]
+check "sampled: every 4th step" [ "$(q s.db "select count(*) from environment_states")" = $((8192 / 4)) -a "$(q s.db "select count(distinct step) from joint_actions")" = $((steps / 4)) ]
+check "sampled: credit every 4th step, 3 agents" [ "$(q s.db "select count(*) from di_credit_assignment")" = $((8192 / 4 * 3)) ]
+check "aggregate: no per-step behavioural rows" [ "$(q g.db "select (select count(*) from environment_states)+(select count(*) from agent_observations)+(select count(*) from joint_actions)+(select count(*) from di_credit_assignment)")" = 0 ]
+check "aggregate: windows cover every sample" [ "$(q g.db "select sum(samples) from behaviour_aggregates")" = $((8192 * 3)) ]
+check "operational rows are complete at every level" [ "$(q a.db "select count(*) from optimizer_steps")" = "$(q s.db "select count(*) from optimizer_steps")" -a "$(q a.db "select count(*) from optimizer_steps")" = "$(q g.db "select count(*) from optimizer_steps")" ]
+for f in s.db g.db; do expect_exit "verify $f" 0 "$M" verify $f; done
+
+# --- tampering and hostile files --------------------------------------------
+cp a.db t.db
+q t.db "drop trigger joint_actions_no_update; update joint_actions set reward = reward + 1 where rowid = 77;" 2>/dev/null || true
+expect_exit "verify catches a row edit (schema changed): exit 1" 1 "$M" verify t.db
+cp a.db t2.db
+trig=$(q t2.db "select sql from sqlite_schema where name='joint_actions_no_update'")
+q t2.db "drop trigger joint_actions_no_update; update joint_actions set a_bin = 1 - a_bin where rowid = 77; $trig;"
+expect_exit "verify catches a row edit with the trigger restored: exit 1" 1 "$M" verify t2.db
+check "the report names the table" grep -q joint_actions "$T/out"
+printf 'not a database\n' > junk.db
+expect_exit "verify a text file: exit 2" 2 "$M" verify junk.db
+expect_exit "verify a missing file: exit 2" 2 "$M" verify missing.db
+head -c 20000 a.db > cut.db
+expect_exit "verify a truncated lake: exit 2" 2 "$M" verify cut.db
+
+# --- SIGINT -----------------------------------------------------------------
+"$M" run "$CFG" --set run.env_steps=4000000 --quiet --out i.db >"$T/iout" 2>&1 &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid; rc=$?
+check "SIGINT: run exits 0" [ "$rc" = 0 ]
+check "SIGINT: status interrupted" [ "$(q i.db "select status from runs")" = interrupted ]
+expect_exit "SIGINT: the lake verifies" 0 "$M" verify i.db
+check "SIGINT: verify reports an incomplete prefix" grep -q INCOMPLETE "$T/out"
+check "SIGINT: the partial rollout's credit rows are recorded, unconsumed" [ "$(q i.db "select count(*) from di_credit_assignment")" -ge "$(q i.db "select count(*) from joint_actions")" ]
+
+# --- kill -9 at random moments ------------------------------------------------
+i=0 intact=0
+while [ $i -lt "$CRASHES" ]; do
+    i=$((i + 1))
+    rm -f k.db k.db-wal k.db-shm
+    "$M" run "$CFG" --set run.env_steps=2000000 --quiet --out k.db >/dev/null 2>&1 &
+    pid=$!
+    # 0.15 .. 1.6 s: past lake creation, anywhere in the run
+    sleep "$(awk -v s="$i$$" 'BEGIN { srand(s); printf "%.2f", 0.15 + rand() * 1.45 }')"
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    if "$M" verify k.db >"$T/kout" 2>&1 && grep -q INCOMPLETE "$T/kout"; then intact=$((intact + 1)); else cat "$T/kout"; fi
+done
+check "kill -9 x $CRASHES: every lake verifies as an intact prefix ($intact/$CRASHES)" [ "$intact" = "$CRASHES" ]
+
+echo "lake: $pass passed, $fail failed"
+[ "$fail" = 0 ]
