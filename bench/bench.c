@@ -152,6 +152,11 @@ static int bench_lake(int64_t steps)
            "   lake %lld bytes = %.0f bytes per env-step (aim <= 1,000); peak RSS %.1f MB (aim < 64)\n",
            (long long)res.env_steps, res.seconds, res.env_steps / res.seconds, bytes,
            (double)bytes / (double)res.env_steps, peak_rss_mb());
+    double T = res.seconds;
+    printf("   time: lake writing (rows, hashing, SQLite) %.1f%%, environment %.1f%%, forward %.1f%%, "
+           "backward+optimizer %.1f%%, gate evaluations %.1f%%\n",
+           100 * res.t_record / T, 100 * (res.t_env - res.t_record_in_env) / T, 100 * res.t_act / T,
+           100 * res.t_update / T, 100 * res.t_eval / T);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     return system(cmd) ? 1 : 0;

@@ -36,6 +36,9 @@ typedef struct cli_run_result {
     char db[MS_PATH_MAX + 64];
     int64_t env_steps, updates, gates, rejected, poisoned, poisoned_rejected;
     double eval_reward, seconds;
+    /* where the time went (seconds): environment + sinks (recording
+     * included), acting, updates, gate evaluations, and recording alone */
+    double t_env, t_act, t_update, t_eval, t_record, t_record_in_env;
 } cli_run_result;
 
 /* Runs the experiment c into a new lake at path (replacing one only when

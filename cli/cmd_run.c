@@ -148,6 +148,13 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
         res->rejected = st->rejected;
         res->poisoned = st->poisoned;
         res->poisoned_rejected = st->poisoned_rejected;
+        const trainer_times *tt = trainer_get_times(tr);
+        res->t_env = tt->env;
+        res->t_act = tt->act;
+        res->t_update = tt->update;
+        res->t_eval = tt->eval;
+        res->t_record = recorder_seconds(rec);
+        res->t_record_in_env = recorder_step_seconds(rec);
     }
     res->seconds = elapsed;
     ms_err fe;

@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <openssl/evp.h>
 
 #define MAX_KEYS 4096 /* key generations a run may use (rotation every episode) */
 
 struct recorder {
     lake *L;
+    double seconds;          /* CLOCK_MONOTONIC time spent recording... */
+    double step_seconds;     /* ...of which inside the step loop's sink */
     const ms_config *c;
     int envs;
     lk_value *vals;          /* envs * 3 rows * LK_MAX_COLS */
@@ -28,6 +32,16 @@ struct recorder {
     char key_fp[MAX_KEYS][33], bkey_fp[MAX_KEYS][33];
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double recorder_seconds(const recorder *r) { return r ? r->seconds : 0.0; }
+double recorder_step_seconds(const recorder *r) { return r ? r->step_seconds : 0.0; }
 
 static const char *const method_names[] = {"difference", "global", "rules"};
 
@@ -155,9 +169,21 @@ static void track_key(recorder *r, const ms_keys *k, int64_t step)
     r->key_first[i] = r->key_last[i] = step;
 }
 
+static int record_step_rows(recorder *r, const ms_step *s, ms_err *e);
+
 static int record_step(void *ctx, const ms_step *s, ms_err *e)
 {
     recorder *r = ctx;
+    double t0 = now();
+    int rc = record_step_rows(r, s, e);
+    double dt = now() - t0;
+    r->seconds += dt;
+    r->step_seconds += dt;
+    return rc;
+}
+
+static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
+{
     int n = s->envs, rc;
     int64_t step = s->step;
     track_key(r, s->keys, step);
@@ -266,7 +292,17 @@ ms_sink recorder_step_sink(recorder *r)
     return k;
 }
 
+static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e);
+
 int recorder_credit(recorder *r, const credit_row *rows, int n, ms_err *e)
+{
+    double t0 = now();
+    int rc = credit_rows(r, rows, n, e);
+    r->seconds += now() - t0;
+    return rc;
+}
+
+static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e)
 {
     if (r->c->level == MS_LEVEL_AGGREGATE)
         return MS_OK;
@@ -361,7 +397,11 @@ int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
 
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e)
 {
+    double t0 = now();
     lake_set_env_steps(r->L, env_steps);
     int rc = lake_commit(r->L, e);
-    return rc ? rc : lake_begin(r->L, e);
+    if (!rc)
+        rc = lake_begin(r->L, e);
+    r->seconds += now() - t0;
+    return rc;
 }

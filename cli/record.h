@@ -55,4 +55,9 @@ int recorder_flush(recorder *r, int64_t last_step, ms_err *e);
 /* Records env_steps progress, commits, and opens the next transaction. */
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e);
 
+/* Seconds spent building rows and writing them (for benchmarks). */
+double recorder_seconds(const recorder *r);
+/* The part of it spent in the step sink (inside the step loop's time). */
+double recorder_step_seconds(const recorder *r);
+
 #endif

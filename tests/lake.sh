@@ -45,6 +45,8 @@ expect_exit "run --force replaces it" 0 "$M" run "$CFG" $SMALL --out a.db --forc
 expect_exit "second identical run" 0 "$M" run "$CFG" $SMALL --out b.db
 check "two identical runs: identical ledger hashes" [ "$(q a.db "select group_concat(hex(hash)) from ledger")" = "$(q b.db "select group_concat(hex(hash)) from ledger")" ]
 check "two identical runs: identical event rows" [ "$(q a.db "select group_concat(hex(broadcast)) from environment_states") $(q a.db "select count(*), sum(credit) from di_credit_assignment")" = "$(q b.db "select group_concat(hex(broadcast)) from environment_states") $(q b.db "select count(*), sum(credit) from di_credit_assignment")" ]
+expect_exit "run with 2 BLAS threads" 0 "$M" run "$CFG" $SMALL --set train.blas_threads=2 --out b2.db
+check "1 and 2 BLAS threads: same parameter hashes after every update" [ "$(q a.db "select group_concat(params_sha256_after) from optimizer_steps")" = "$(q b2.db "select group_concat(params_sha256_after) from optimizer_steps")" ]
 expect_exit "reproduce an intact lake: exit 0" 0 "$M" reproduce a.db --out r.db
 check "reproduce says identical" grep -q '^identical' "$T/out"
 cp a.db d.db
