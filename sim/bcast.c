@@ -459,7 +459,7 @@ int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float
             !is_lower_hex(pn[fi] + kl + 1, MS_PSEUDO_HEX))
             return MS_BCAST_BAD_PSEUDONYM;
     }
-    if (ints[F_SEQ] <= x->last_seq)
+    if (ints[F_SEQ] <= x->last_seq || (x->clock_seq && ints[F_SEQ] != x->clock_seq))
         return MS_BCAST_STALE_SEQ;
     *seq_out = ints[F_SEQ];
     return MS_BCAST_OK;

@@ -19,7 +19,8 @@
  * grammar, no whitespace or escapes, known fields, no duplicates, every field
  * present, types, array lengths, "mac" last) → MAC → values (finite, in
  * range, version, env, t, key id, pseudonym form) → sequence number (must be
- * greater than the last accepted one). Each failure has a reason code.
+ * greater than the last accepted one and, when the receiver keeps a step
+ * clock, equal to it). Each failure has a reason code.
  */
 #ifndef MS_BCAST_H
 #define MS_BCAST_H
@@ -69,6 +70,9 @@ typedef struct ms_bcast_expect {
     uint64_t last_seq;    /* last accepted sequence number (0 = none yet) */
     const char *key_id;
     ms_hmac *mac;         /* keyed with the broadcast key */
+    uint64_t clock_seq;   /* the sequence number the receiver's step clock
+                             expects now (0 = no clock): a replay of any
+                             earlier broadcast, accepted or not, is stale */
 } ms_bcast_expect;
 
 /* Validates buf[0..n) and, when it is accepted, fills f with the 21 features

@@ -206,7 +206,11 @@ int ms_sim_observe(ms_sim *sim, ms_err *e)
             memcpy(sim->prev_bcast + (size_t)i * MS_BCAST_MAX, tmp, len);
             sim->prev_len[i] = (int)len;
         }
-        ms_bcast_expect x = {i, c->episode_len, sim->seq_accepted[i], sim->pn.key_id, &sim->recv_mac};
+        /* Steps are synchronous: the receiver's own clock says which
+         * sequence number is due, so a replay is stale even when the message
+         * it repeats was never accepted. */
+        ms_bcast_expect x = {.env = i, .episode_len = c->episode_len, .last_seq = sim->seq_accepted[i],
+                             .clock_seq = (uint64_t)s->step + 1, .key_id = sim->pn.key_id, .mac = &sim->recv_mac};
         uint64_t seq = 0;
         float *f = s->feat + (size_t)i * MS_NFEAT;
         int reason = ms_bcast_validate(b, (size_t)s->bcast_len[i], &x, f, &seq);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# tests/run.sh UNIT_BINARY MARLSIM_BINARY — the whole test suite.
+#
+# Runs the unit-test binary (from the repository root: unit tests read
+# configs/default.ini), then tests/cli.sh and tests/lake.sh against the
+# marlsim binary, and
+# prints the summed "N passed, N failed" as the last line. Exits non-zero if
+# anything failed, including a binary that crashed before its summary line
+# (counted as one failed test).
+set -u
+
+if [ $# -ne 2 ]; then
+    echo "usage: tests/run.sh UNIT_BINARY MARLSIM_BINARY" >&2
+    exit 2
+fi
+abs() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+UNIT=$(abs "$1")
+MARLSIM=$(abs "$2")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+
+LOG=$(mktemp "${TMPDIR:-/tmp}/marlsim-run.XXXXXX") || exit 2
+trap 'rm -f "$LOG"' EXIT
+
+# Reads "PREFIX: N passed, M failed" from LOG; prints "N M" (or "0 1" when
+# the line is missing) and adds one failure if the exit status was non-zero
+# but no test was reported failed.
+tally() {
+    local prefix=$1 rc=$2 line p f
+    line=$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed\$" "$LOG" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "run.sh: $prefix tests ended without a summary (exit $rc)" >&2
+        echo "0 1"
+        return
+    fi
+    p=$(printf '%s\n' "$line" | sed -E 's/^[^:]*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+    f=$(printf '%s\n' "$line" | sed -E 's/^[^:]*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "run.sh: $prefix tests exited $rc with no failure reported" >&2
+        f=1
+    fi
+    echo "$p $f"
+}
+
+if [ -x "$UNIT" ]; then
+    "$UNIT" | tee "$LOG"
+    unit_rc=${PIPESTATUS[0]}
+else
+    echo "run.sh: no unit-test binary at $UNIT" >&2
+    : >"$LOG"
+    unit_rc=127
+fi
+read -r unit_pass unit_fail < <(tally unit "$unit_rc")
+
+# Each shell suite runs against the marlsim binary and ends with
+# "NAME: N passed, N failed". lake.sh runs a 20-crash kill -9 loop.
+total_pass=$unit_pass total_fail=$unit_fail
+for suite in cli lake; do
+    if [ -x "$MARLSIM" ]; then
+        "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
+        rc=${PIPESTATUS[0]}
+    else
+        echo "run.sh: no marlsim binary at $MARLSIM" >&2
+        : >"$LOG"
+        rc=127
+    fi
+    read -r p f < <(tally "$suite" "$rc")
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+done
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
