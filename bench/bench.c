@@ -25,13 +25,6 @@
 #include "cli/train.h"
 #include "sim/policy.h"
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void machine(void)
 {
     char model[256] = "unknown";
@@ -80,13 +73,13 @@ static int bench_env(void)
     int steps = 8192; /* x 64 mailboxes = 524,288 env-steps */
     for (int k = 0; k < 256; k++) /* warm-up */
         ms_sim_step(&sim, &stage, NULL, 0, &e);
-    double t0 = wall();
+    double t0 = cli_now();
     for (int k = 0; k < steps; k++)
         if (ms_sim_step(&sim, &stage, NULL, 0, &e)) {
             fprintf(stderr, "bench: %s\n", e.msg);
             return 1;
         }
-    double dt = wall() - t0;
+    double dt = cli_now() - t0;
     double n = (double)steps * c.envs;
     printf("1. environment only (random policy, pseudonyms, broadcast+MAC, validation, rules, credit):\n"
            "   %.0f env-steps in %.3f s = %.0f env-steps/s  (%.2f us per env-step; aim >= 500,000)\n",
@@ -108,9 +101,9 @@ static int bench_train(int64_t steps)
         return 1;
     }
     int interrupted;
-    double t0 = wall();
+    double t0 = cli_now();
     int rc = trainer_run(tr, NULL, NULL, NULL, &interrupted, &e);
-    double dt = wall() - t0;
+    double dt = cli_now() - t0;
     if (rc) {
         fprintf(stderr, "bench: %s\n", e.msg);
         return 1;

@@ -17,6 +17,23 @@ int cmd_eval(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 
+/* The options of every command; which ones a command accepts is a set of
+ * CLI_OPT_* bits. */
+enum { CLI_OPT_JSON = 1, CLI_OPT_QUIET = 2, CLI_OPT_FORCE = 4, CLI_OPT_SEED = 8, CLI_OPT_OUT = 16,
+       CLI_OPT_SET = 32, CLI_OPT_POLICY = 64 };
+#define CLI_MAX_SETS 256
+typedef struct cli_args {
+    const char *file;  /* the one positional argument */
+    const char *seed, *out, *policy;
+    char *sets[CLI_MAX_SETS];
+    int nsets, json, quiet, force;
+} cli_args;
+
+/* Parses argv[1..argc) (argv[0] is the command). Returns -1 after printing
+ * usage for --help (exit 0), EXIT_USAGE after printing what is wrong, or
+ * EXIT_OK. `what` names the positional argument for a missing one. */
+int cli_parse_args(int argc, char **argv, unsigned allowed, const char *usage, const char *what, cli_args *a);
+
 /* Prints "marlsim: msg" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -53,6 +70,10 @@ int cli_default_out(const ms_config *c, const char *out, char *path, size_t n);
 /* The build facts JSON recorded in runs.build_facts (sets the BLAS thread
  * count to the config's first, so the figure is the one the run uses). */
 void cli_build_facts(const ms_config *c, char *buf, size_t n);
+
+/* CLOCK_MONOTONIC seconds, for progress and timing figures only (never in
+ * anything hashed). */
+double cli_now(void);
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);

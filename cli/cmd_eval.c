@@ -59,39 +59,13 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *config = NULL, *policy = NULL;
-    char *sets[256];
-    int nsets = 0, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--policy") || !strcmp(a, "--set")) {
-            if (i + 1 >= argc)
-                return cli_usage(usage, "%s needs a value", a);
-            if (!strcmp(a, "--policy"))
-                policy = argv[++i];
-            else if (nsets < 256)
-                sets[nsets++] = argv[++i];
-            else
-                return cli_usage(usage, "too many --set options");
-        } else if (a[0] == '-') {
-            return cli_usage(usage, "unknown option '%s'", a);
-        } else if (!config) {
-            config = a;
-        } else {
-            return cli_usage(usage, "unexpected argument '%s'", a);
-        }
-    }
-    if (!config)
-        return cli_usage(usage, "missing CONFIG.ini");
-    if (!policy)
-        return cli_usage(usage, "missing --policy");
+    cli_args a;
+    int rc = cli_parse_args(argc, argv, CLI_OPT_JSON | CLI_OPT_SET | CLI_OPT_POLICY, usage, "CONFIG.ini", &a);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    const char *policy = a.policy;
     ms_config c;
-    int rc = cli_load_config(&c, config, sets, nsets, NULL);
+    rc = cli_load_config(&c, a.file, a.sets, a.nsets, NULL);
     if (rc)
         return rc;
 
@@ -121,6 +95,6 @@ int cmd_eval(int argc, char **argv)
         cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
-    print_tally(policy, &c, &t, json);
+    print_tally(policy, &c, &t, a.json);
     return EXIT_OK;
 }

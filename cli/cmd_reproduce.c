@@ -37,29 +37,14 @@ static void json_field(const char *json, const char *key, char *out, size_t n)
 
 int cmd_reproduce(int argc, char **argv)
 {
-    const char *db = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--out")) {
-            if (i + 1 >= argc)
-                return cli_usage(usage, "--out needs a value");
-            out = argv[++i];
-        } else if (a[0] == '-') {
-            return cli_usage(usage, "unknown option '%s'", a);
-        } else if (!db) {
-            db = a;
-        } else {
-            return cli_usage(usage, "unexpected argument '%s'", a);
-        }
-    }
-    if (!db)
-        return cli_usage(usage, "missing RUN.db");
+    cli_args a;
+    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT, usage, "RUN.db", &a);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    const char *db = a.file, *out = a.out;
     lake_run_meta m;
     ms_err e;
-    int rc = lake_read_run(db, &m, &e);
+    rc = lake_read_run(db, &m, &e);
     if (rc) {
         cli_error("%s", e.msg);
         return EXIT_USAGE;

@@ -35,13 +35,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct progress_ctx {
     double t0;
     int enabled;
@@ -52,7 +45,7 @@ static void progress(const trainer_status *st, void *ctx)
     progress_ctx *p = ctx;
     if (!p->enabled)
         return;
-    double el = wall() - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
+    double el = cli_now() - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
     double eta = rate > 0 ? (double)(st->total_env_steps - st->env_steps) / rate : 0;
     int width = 24, done = st->total_env_steps ? (int)(width * st->env_steps / st->total_env_steps) : width;
     char bar[32];
@@ -128,11 +121,11 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    progress_ctx pc = {wall(), show_progress};
+    progress_ctx pc = {cli_now(), show_progress};
     int interrupted = 0;
     if (!rc)
         rc = trainer_run(tr, &stop_requested, progress, &pc, &interrupted, &e);
-    double elapsed = wall() - pc.t0;
+    double elapsed = cli_now() - pc.t0;
     if (show_progress)
         fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
@@ -235,52 +228,21 @@ int cli_default_out(const ms_config *c, const char *out, char *path, size_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *config = NULL, *seed = NULL, *out = NULL;
-    char *sets[256];
-    int nsets = 0, json = 0, quiet = 0, force = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--out") || !strcmp(a, "--set")) {
-            if (i + 1 >= argc)
-                return cli_usage(usage, "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--seed"))
-                seed = v;
-            else if (!strcmp(a, "--out"))
-                out = v;
-            else if (nsets < 256)
-                sets[nsets++] = argv[i];
-            else
-                return cli_usage(usage, "too many --set options");
-        } else if (a[0] == '-') {
-            return cli_usage(usage, "unknown option '%s'", a);
-        } else if (!config) {
-            config = a;
-        } else {
-            return cli_usage(usage, "unexpected argument '%s'", a);
-        }
-    }
-    if (!config)
-        return cli_usage(usage, "missing CONFIG.ini");
+    cli_args a;
+    int rc = cli_parse_args(argc, argv, CLI_OPT_JSON | CLI_OPT_QUIET | CLI_OPT_FORCE | CLI_OPT_SEED | CLI_OPT_OUT |
+                            CLI_OPT_SET, usage, "CONFIG.ini", &a);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
     ms_config c;
-    int rc = cli_load_config(&c, config, sets, nsets, seed);
+    rc = cli_load_config(&c, a.file, a.sets, a.nsets, a.seed);
     if (rc)
         return rc;
     char path[MS_PATH_MAX + 64];
-    if ((rc = cli_default_out(&c, out, path, sizeof path)))
+    if ((rc = cli_default_out(&c, a.out, path, sizeof path)))
         return rc;
     cli_run_result res;
-    rc = cli_run_experiment(&c, path, force, !quiet && isatty(2), &res);
+    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), &res);
     if (res.status[0])
-        print_summary(&c, &res, json);
+        print_summary(&c, &res, a.json);
     return rc;
 }

@@ -15,25 +15,14 @@ static const char usage[] =
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *db = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (a[0] == '-') {
-            return cli_usage(usage, "unknown option '%s'", a);
-        } else if (!db) {
-            db = a;
-        } else {
-            return cli_usage(usage, "unexpected argument '%s'", a);
-        }
-    }
-    if (!db)
-        return cli_usage(usage, "missing RUN.db");
+    cli_args a;
+    int rc = cli_parse_args(argc, argv, 0, usage, "RUN.db", &a);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    const char *db = a.file;
     lake_verify_report rep;
     ms_err e;
-    int rc = lake_verify(db, &rep, &e);
+    rc = lake_verify(db, &rep, &e);
     if (rc == MS_ECHECK) {
         printf("TAMPERED %s\n%s\n", db, e.msg);
         return EXIT_CHECK;

@@ -1,3 +1,4 @@
+#include "cli/cli.h"
 #include "cli/record.h"
 
 #include <math.h>
@@ -33,17 +34,8 @@ struct recorder {
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 double recorder_seconds(const recorder *r) { return r ? r->seconds : 0.0; }
 double recorder_step_seconds(const recorder *r) { return r ? r->step_seconds : 0.0; }
-
-static const char *const method_names[] = {"difference", "global", "rules"};
 
 int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
 {
@@ -174,9 +166,9 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e);
 static int record_step(void *ctx, const ms_step *s, ms_err *e)
 {
     recorder *r = ctx;
-    double t0 = now();
+    double t0 = cli_now();
     int rc = record_step_rows(r, s, e);
-    double dt = now() - t0;
+    double dt = cli_now() - t0;
     r->seconds += dt;
     r->step_seconds += dt;
     return rc;
@@ -296,9 +288,9 @@ static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e);
 
 int recorder_credit(recorder *r, const credit_row *rows, int n, ms_err *e)
 {
-    double t0 = now();
+    double t0 = cli_now();
     int rc = credit_rows(r, rows, n, e);
-    r->seconds += now() - t0;
+    r->seconds += cli_now() - t0;
     return rc;
 }
 
@@ -323,7 +315,7 @@ static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e)
             *v++ = lk_real(cr->reward);
             *v++ = lk_real(cr->reward_raw);
             *v++ = lk_real(cr->credit);
-            *v++ = lk_text(method_names[r->c->credit]);
+            *v++ = lk_text(ms_credit_names[r->c->credit]);
             *v++ = lk_int(cr->valid);
             *v++ = cr->update_id >= 0 ? lk_int(cr->update_id) : lk_null();
             *v++ = lk_int(cr->policy_updated);
@@ -397,11 +389,11 @@ int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
 
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e)
 {
-    double t0 = now();
+    double t0 = cli_now();
     lake_set_env_steps(r->L, env_steps);
     int rc = lake_commit(r->L, e);
     if (!rc)
         rc = lake_begin(r->L, e);
-    r->seconds += now() - t0;
+    r->seconds += cli_now() - t0;
     return rc;
 }

@@ -557,12 +557,10 @@ static int fail_at(lake_verify_report *rep, const char *table, int64_t seq, ms_e
 {
     copy_str(rep->table, sizeof rep->table, table);
     rep->seq = seq;
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    ms_vfail(e, status, fmt, ap);
+    va_end(ap);
     return status;
 }
 

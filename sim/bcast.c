@@ -146,10 +146,27 @@ typedef struct cursor {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* Scans one JSON number; returns 0 and sets *len and *integral, or a reason. */
+static int wrong_or_malformed(const cursor *c)
+{
+    if (c->p >= c->end)
+        return MS_BCAST_MALFORMED;
+    char ch = *c->p;
+    if (ch == '"' || ch == '[' || ch == '{' || ch == '-' || is_digit(ch))
+        return MS_BCAST_WRONG_TYPE;
+    if ((ch == 't' && c->end - c->p >= 4 && !memcmp(c->p, "true", 4)) ||
+        (ch == 'f' && c->end - c->p >= 5 && !memcmp(c->p, "false", 5)) ||
+        (ch == 'n' && c->end - c->p >= 4 && !memcmp(c->p, "null", 4)))
+        return MS_BCAST_WRONG_TYPE;
+    return MS_BCAST_MALFORMED;
+}
+
+/* Scans one JSON number; returns 0 and sets *len and *integral, or a reason
+ * (another JSON value where a number belongs is a wrong type). */
 static int scan_number(const cursor *c, size_t *len, int *integral)
 {
     const char *p = c->p, *e = c->end;
+    if (p >= e || !(is_digit(*p) || *p == '-'))
+        return wrong_or_malformed(c);
     if (p < e && *p == '-')
         p++;
     if (p >= e || !is_digit(*p))
@@ -191,11 +208,6 @@ static int parse_feature(cursor *c, float *out)
 {
     size_t len;
     int integral;
-    if (c->p >= c->end)
-        return MS_BCAST_MALFORMED;
-    if (!(is_digit(*c->p) || *c->p == '-'))
-        return (*c->p == '"' || *c->p == '[' || *c->p == '{' || *c->p == 'n' || *c->p == 't' || *c->p == 'f')
-                   ? MS_BCAST_WRONG_TYPE : MS_BCAST_MALFORMED;
     int rc = scan_number(c, &len, &integral);
     if (rc)
         return rc;
@@ -235,11 +247,6 @@ static int parse_int_field(cursor *c, uint64_t *out)
 {
     size_t len;
     int integral;
-    if (c->p >= c->end)
-        return MS_BCAST_MALFORMED;
-    if (!(is_digit(*c->p) || *c->p == '-'))
-        return (*c->p == '"' || *c->p == '[' || *c->p == '{' || *c->p == 'n' || *c->p == 't' || *c->p == 'f')
-                   ? MS_BCAST_WRONG_TYPE : MS_BCAST_MALFORMED;
     int rc = scan_number(c, &len, &integral);
     if (rc)
         return rc;
@@ -295,20 +302,6 @@ static int is_lower_hex(const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         ok &= hex1[(unsigned char)s[i]] != 0;
     return (int)ok;
-}
-
-static int wrong_or_malformed(const cursor *c)
-{
-    if (c->p >= c->end)
-        return MS_BCAST_MALFORMED;
-    char ch = *c->p;
-    if (ch == '"' || ch == '[' || ch == '{' || ch == '-' || is_digit(ch))
-        return MS_BCAST_WRONG_TYPE;
-    if ((ch == 't' && c->end - c->p >= 4 && !memcmp(c->p, "true", 4)) ||
-        (ch == 'f' && c->end - c->p >= 5 && !memcmp(c->p, "false", 5)) ||
-        (ch == 'n' && c->end - c->p >= 4 && !memcmp(c->p, "null", 4)))
-        return MS_BCAST_WRONG_TYPE;
-    return MS_BCAST_MALFORMED;
 }
 
 int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq_out)

@@ -16,7 +16,7 @@ const char *const ms_poison_names[MS_NPOISON] = {"bad_mac", "replay", "truncated
 
 static const char *const activation_names[] = {"tanh", "relu", NULL};
 static const char *const observe_names[] = {"modality", "all", NULL};
-static const char *const credit_names[] = {"difference", "global", "rules", NULL};
+const char *const ms_credit_names[] = {"difference", "global", "rules", NULL};
 static const char *const level_names[] = {"full", "sampled", "aggregate", NULL};
 static const char *const sync_names[] = {"off", "normal", "full", "extra", NULL};
 static const char *const algorithm_names[] = {"ppo", NULL};
@@ -77,7 +77,7 @@ static const kspec keys[] = {
     {"train", "entropy", K_REAL, OFF(entropy), 0, 1, 0, 0, NULL, "0.01", "entropy bonus coefficient", 1},
     {"train", "value_coef", K_REAL, OFF(value_coef), 0, 100, 0, 0, NULL, "0.5", "value loss coefficient", 1},
     {"train", "grad_clip", K_REAL, OFF(grad_clip), 0, 1e6, 1, 0, NULL, "0.5", "global gradient-norm clip", 1},
-    {"train", "credit", K_ENUM, OFF(credit), 0, 0, 0, 0, credit_names, "difference", "credit routing: difference, global or rules", 1},
+    {"train", "credit", K_ENUM, OFF(credit), 0, 0, 0, 0, ms_credit_names, "difference", "credit routing: difference, global or rules", 1},
     {"train", "blas_threads", K_INT, OFF(blas_threads), 1, 64, 0, 0, NULL, "1", "OpenBLAS threads (results are pinned to this)", 1},
     {"rules", "reward_clip", K_REAL, OFF(reward_clip), 0, 1000, 1, 0, NULL, "8.0", "global reward clipped to +-this", 1},
     RW(0, 0, "benign_delivered", "1.0"), RW(0, 1, "benign_previewed", "0.5"),

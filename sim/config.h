@@ -49,6 +49,7 @@ enum {
 
 extern const char *const ms_class_names[MS_NCLASS];
 extern const char *const ms_poison_names[MS_NPOISON];
+extern const char *const ms_credit_names[]; /* by MS_CREDIT_*, NULL-terminated */
 
 typedef struct ms_config {
     /* [run] */

@@ -14,6 +14,7 @@
 #ifndef MS_ERR_H
 #define MS_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum { MS_OK = 0, MS_EINPUT = -1, MS_ECHECK = -2, MS_EIO = -3 };
@@ -25,5 +26,8 @@ typedef struct ms_err {
 /* Formats the message into e (if e is not NULL) and returns status. */
 int ms_fail(ms_err *e, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list, for functions that add context of their own. */
+int ms_vfail(ms_err *e, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif
