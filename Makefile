@@ -25,7 +25,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all deps test asan bench clean install run soak
+.PHONY: all deps test asan bench curves clean install run soak
 all: marlsim
 
 # Installs what is missing, only as root; otherwise says what to install.
@@ -73,6 +73,10 @@ bench: marlsim $(BUILD)/bench_marlsim
 # verified as an intact prefix, plus the rest of the lake tests.
 soak: marlsim
 	@tests/lake.sh ./marlsim 200
+
+# Learning curves (3 seeds x observe = modality / all, 0.5M env-steps each).
+curves: marlsim
+	@bench/curves.sh
 
 run: marlsim
 	./marlsim run configs/default.ini --force

@@ -91,7 +91,8 @@ static int trainer_act(void *ctx, ms_step *s, ms_err *e)
             memcpy(tr->value[a] + row, tr->act_value, sizeof(float) * (size_t)n);
         }
     }
-    tr->times.act += cli_now() - t0;
+    if (!tr->greedy) /* greedy acting is part of the gate evaluation's time */
+        tr->times.act += cli_now() - t0;
     return MS_OK;
 }
 
