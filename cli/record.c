@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "cli/record.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#define MAX_KEYS 4096 /* key generations a run may use (rotation every episode) */
+#define MAX_KEYS MS_MAX_KEY_GENERATIONS /* ms_config_finish bounds a run's generations */
 
 struct recorder {
     lake *L;
@@ -46,9 +47,12 @@ int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
     r->L = L;
     r->c = c;
     r->envs = c->envs;
+    /* The largest append: one step's observations or credit (envs x 3
+     * rows), or one aggregate window (3 agents x 4 classes). */
     size_t rows = (size_t)c->envs * MS_NAGENT;
-    size_t credit_rows = rows; /* credit is appended one step (envs x 3 rows) at a time */
-    r->vals = calloc((rows > credit_rows ? rows : credit_rows) * LK_MAX_COLS, sizeof *r->vals);
+    if (rows < MS_NAGENT * MS_NCLASS)
+        rows = MS_NAGENT * MS_NCLASS;
+    r->vals = calloc(rows * LK_MAX_COLS, sizeof *r->vals);
     r->text = malloc(rows * 256);
     r->digests = malloc((size_t)c->envs * 32);
     if (!r->vals || !r->text || !r->digests) {
@@ -150,8 +154,7 @@ static void track_key(recorder *r, const ms_keys *k, int64_t step)
         r->key_last[r->nkeys - 1] = step;
         return;
     }
-    if (r->nkeys == MAX_KEYS)
-        return; /* the keys beyond are still in every broadcast's kid */
+    assert(r->nkeys < MAX_KEYS && "ms_config_finish bounds the key generations");
     int i = r->nkeys++;
     snprintf(r->key_id[i], sizeof r->key_id[i], "%s", k->key_id);
     snprintf(r->key_fp[i], sizeof r->key_fp[i], "%s", k->fingerprint);

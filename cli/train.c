@@ -26,6 +26,7 @@ struct trainer {
     int *action[MS_NAGENT];
     float *logp[MS_NAGENT], *value[MS_NAGENT], *reward[MS_NAGENT];
     unsigned char *changed[MS_NAGENT];
+    unsigned char *consumed[MS_NAGENT]; /* row was in a step the optimizer took */
     unsigned char *valid, *episode_end, *cls;
     double *glob_reward, *glob_raw; /* rows */
     int64_t *row_step;              /* T: sim step index of each rollout row */
@@ -229,7 +230,7 @@ static int emit_credit(trainer *tr, int rows_t, int64_t update_id, ms_err *e)
                 cr->reward = tr->glob_reward[r];
                 cr->reward_raw = tr->glob_raw[r];
                 cr->credit = tr->reward[a][r];
-                cr->update_id = update_id >= 0 && tr->valid[r] ? update_id : -1;
+                cr->update_id = update_id >= 0 && tr->consumed[a][r] ? update_id : -1;
                 cr->policy_updated = update_id >= 0 && tr->changed[a][r] &&
                                      strcmp(tr->sha_before[a], tr->sha_after[a]) != 0;
             }
@@ -288,8 +289,11 @@ static int update(trainer *tr, int final, ms_err *e)
         if ((rc = trainer_params_hex(tr, a, tr->sha_after[a], e)))
             return rc;
         memset(tr->changed[a], 0, rows);
-        for (int k = 0; k < n; k++)
+        memset(tr->consumed[a], 0, rows);
+        for (int k = 0; k < n; k++) {
             tr->changed[a][tr->index[k]] = tr->c_changed[k];
+            tr->consumed[a][tr->index[k]] = ag->used[k];
+        }
     }
     tr->status.updates++;
     tr->updates_since_gate++;
@@ -366,7 +370,7 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e)
         tr->blob_size[a] = mlp_blob_size(&tr->agent[a].net);
         ok = ALLOC(tr->obs[a], rows * (size_t)tr->sim.s.obs_dim[a]) && ALLOC(tr->action[a], rows) &&
              ALLOC(tr->logp[a], rows) && ALLOC(tr->value[a], rows) && ALLOC(tr->reward[a], rows) &&
-             ALLOC(tr->changed[a], rows) && (tr->incumbent[a] = malloc(tr->state_size[a])) &&
+             ALLOC(tr->changed[a], rows) && ALLOC(tr->consumed[a], rows) && (tr->incumbent[a] = malloc(tr->state_size[a])) &&
              (tr->blob[a] = malloc(tr->blob_size[a]));
     }
     if (!ok) {
@@ -396,6 +400,7 @@ void trainer_free(trainer *tr)
         free(tr->value[a]);
         free(tr->reward[a]);
         free(tr->changed[a]);
+        free(tr->consumed[a]);
         free(tr->incumbent[a]);
         free(tr->blob[a]);
     }
@@ -473,6 +478,11 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
         }
         if (stop && *stop && k + 1 < total_steps) {
             *interrupted = 1;
+            /* Updates since the last gate are judged now, so the lake never
+             * shows an update as surviving that no evaluation accepted. */
+            const char *decision;
+            if (tr->updates_since_gate > 0 && (rc = gate(tr, tr->next_update_id, &decision, e)))
+                return rc;
             /* The partial rollout was never consumed by an update. */
             if ((rc = emit_credit(tr, tr->t, -1, e)))
                 return rc;

@@ -642,6 +642,15 @@ int ms_config_finish(ms_config *c, ms_err *e)
                        c->minibatch, (long long)batch, c->envs, c->rollout, (long long)batch);
     if (batch > 1 << 20)
         return ms_fail(e, MS_EINPUT, "[sim] envs x [train] rollout = %lld samples per rollout; allowed: at most %d", (long long)batch, 1 << 20);
+    if (c->rotate_every_episodes > 0) {
+        int64_t episodes = (ms_config_run_steps(c) / c->envs + c->episode_len - 1) / c->episode_len;
+        int64_t generations = episodes / c->rotate_every_episodes + 1;
+        if (generations > MS_MAX_KEY_GENERATIONS)
+            return ms_fail(e, MS_EINPUT, "[keys] rotate_every_episodes: %d would rotate through %lld keys in this run's "
+                           "%lld episodes; allowed: at most %d keys per run (rotate less often)",
+                           c->rotate_every_episodes, (long long)generations, (long long)episodes,
+                           MS_MAX_KEY_GENERATIONS);
+    }
     if (c->keyring[0])
         return ms_fail(e, MS_EINPUT, "[keys] keyring: keyrings are not supported by this version (marlsim keys is not built yet); allowed: empty (development key)");
     return MS_OK;

@@ -44,6 +44,7 @@ enum {
 };
 
 #define MS_MAX_HIDDEN 4
+#define MS_MAX_KEY_GENERATIONS 4096 /* pseudonym keys one run may rotate through */
 #define MS_NAME_MAX 64
 #define MS_PATH_MAX 1024
 

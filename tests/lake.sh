@@ -83,6 +83,14 @@ check "aggregate: windows cover every sample" [ "$(q g.db "select sum(samples) f
 check "operational rows are complete at every level" [ "$(q a.db "select count(*) from optimizer_steps")" = "$(q s.db "select count(*) from optimizer_steps")" -a "$(q a.db "select count(*) from optimizer_steps")" = "$(q g.db "select count(*) from optimizer_steps")" ]
 for f in s.db g.db; do expect_exit "verify $f" 0 "$M" verify $f; done
 
+expect_exit "aggregate with one mailbox" 0 "$M" run "$CFG" --set sim.envs=1 --set telemetry.level=aggregate --set run.env_steps=512 --set train.minibatch=16 --quiet --out one.db
+expect_exit "key rotation every episode" 0 "$M" run "$CFG" $SMALL --set sim.episode_len=16 --set keys.rotate_every_episodes=1 --out rot.db
+check "rotation: one pseudonym and one broadcast key row per generation" [ "$(q rot.db "select count(*) from hmac_keys where purpose='pseudonym'")" = $((8192 / 16 / 16)) -a "$(q rot.db "select count(distinct json_extract(broadcast, '$.kid')) from environment_states")" = $((8192 / 16 / 16)) ]
+check "rotation: runs.key_ids lists every key" [ "$(q rot.db "select json_array_length(key_ids) from runs")" = $((8192 / 16 / 16)) ]
+expect_exit "verify the rotated lake" 0 "$M" verify rot.db
+expect_exit "too many key generations are refused" 2 "$M" run "$CFG" --set sim.envs=1 --set sim.episode_len=1 --set keys.rotate_every_episodes=1 --set run.env_steps=4800 --set train.minibatch=16 --out many.db
+check "the refused run wrote nothing" [ ! -e many.db ]
+
 # --- tampering and hostile files --------------------------------------------
 cp a.db t.db
 q t.db "drop trigger joint_actions_no_update; update joint_actions set reward = reward + 1 where rowid = 77;" 2>/dev/null || true
@@ -108,6 +116,7 @@ check "SIGINT: run exits 0" [ "$rc" = 0 ]
 check "SIGINT: status interrupted" [ "$(q i.db "select status from runs")" = interrupted ]
 expect_exit "SIGINT: the lake verifies" 0 "$M" verify i.db
 check "SIGINT: verify reports an incomplete prefix" grep -q INCOMPLETE "$T/out"
+check "SIGINT: the updates since the last gate were judged" [ "$(q i.db "select count(*) from optimizer_steps where update_id > (select max(update_id) from evaluations)")" = 0 ]
 check "SIGINT: the partial rollout's credit rows are recorded, unconsumed" [ "$(q i.db "select count(*) from di_credit_assignment")" -ge "$(q i.db "select count(*) from joint_actions")" ]
 
 # --- kill -9 at random moments ------------------------------------------------
