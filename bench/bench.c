@@ -135,7 +135,7 @@ static int bench_lake(int64_t steps)
     cli_run_result res;
     /* stderr note about the dev key is expected; keep the output readable */
     fflush(stderr);
-    int rc = cli_run_experiment(&c, path, 1, 0, &res);
+    int rc = cli_run_experiment(&c, path, 1, 0, 0, &res);
     if (rc)
         return rc;
     struct stat sb;

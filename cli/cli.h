@@ -59,9 +59,12 @@ typedef struct cli_run_result {
 } cli_run_result;
 
 /* Runs the experiment c into a new lake at path (replacing one only when
- * force). Prints errors; returns the exit code. res->status is "" when no
- * lake was created. */
-int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, cli_run_result *res);
+ * force). interrupt_at > 0 replays an interruption after that many
+ * env-steps (reproduce of an interrupted run); 0 runs to the end. Prints
+ * errors; returns the exit code. res->status is "" when no lake was
+ * created. */
+int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
+                       cli_run_result *res);
 
 /* The output path: --out, else [run] out, else runs/<name>-s<seed>.db
  * (creating runs/). Prints errors; returns the exit code. */

@@ -2,20 +2,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
-    "usage: marlsim reproduce RUN.db [--out PATH.db]\n"
+    "usage: marlsim reproduce RUN.db [--out PATH.db] [--force]\n"
     "\n"
-    "Re-runs the canonical config and seed stored in RUN.db (with the same key\n"
-    "material) into a new lake (default RUN.db.reproduce.db, replaced if it\n"
-    "exists) and compares the two ledgers row by row. Reports identical, or the\n"
-    "first divergent row (step, table, env, agent). Warns when this machine's\n"
-    "OpenBLAS core or thread count differs from the recorded build facts.\n"
-    "Exit 0 identical, 1 divergent, 2 could not check.\n";
+    "Verifies RUN.db, re-runs the canonical config and seed stored in it (with\n"
+    "the same key material) into a new lake (default RUN.db.reproduce.db,\n"
+    "replaced if it exists; an existing --out only with --force) and compares\n"
+    "the two ledgers row by row. Reports identical, or the first divergent row\n"
+    "(step, table, env, agent). An interrupted run is replayed up to its\n"
+    "interruption; a run that died (status running or failed) is compared as\n"
+    "the prefix it is. Warns when this machine's OpenBLAS core or thread count\n"
+    "differs from the recorded build facts.\n"
+    "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not check.\n";
 
 /* Copies the value of "key":"..." or "key":N from a flat JSON object. */
 static void json_field(const char *json, const char *key, char *out, size_t n)
@@ -38,17 +42,38 @@ static void json_field(const char *json, const char *key, char *out, size_t n)
 int cmd_reproduce(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT, usage, "RUN.db", &a);
+    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_FORCE, usage, "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     const char *db = a.file, *out = a.out;
-    lake_run_meta m;
     ms_err e;
+    /* Comparing rows cannot notice a broken chain or altered hashes, so the
+     * lake is verified first. A lake that does not verify is still
+     * reproduced: the first divergent row shows where its content was
+     * altered (the verdict stays "does not verify", exit 1). */
+    lake_verify_report v;
+    rc = lake_verify(db, &v, &e);
+    int tampered = rc == MS_ECHECK;
+    if (tampered)
+        printf("TAMPERED %s: %s\n", db, e.msg);
+    else if (rc) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    lake_run_meta m;
     rc = lake_read_run(db, &m, &e);
     if (rc) {
         cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
+    /* How the original ended decides what is compared: a completed run
+     * whole; an interrupted one replayed to its interruption (its recorded
+     * env-steps are sealed); one that died (running, failed) as a prefix. */
+    int complete = !strcmp(m.status, "completed"), interrupted = !strcmp(m.status, "interrupted");
+    int64_t interrupt_at = interrupted ? m.env_steps : 0;
+    char status[16], head[65];
+    snprintf(status, sizeof status, "%s", m.status);
+    snprintf(head, sizeof head, "%s", m.head_hash);
     ms_config c;
     ms_config_defaults(&c);
     char origin[MS_PATH_MAX + 32];
@@ -84,23 +109,41 @@ int cmd_reproduce(int argc, char **argv)
         snprintf(path, sizeof path, "%s", out);
     else
         snprintf(path, sizeof path, "%s.reproduce.db", db);
-    if (!strcmp(path, db)) {
-        cli_error("--out must not be the lake being reproduced");
+    struct stat sd, so;
+    if (stat(db, &sd) == 0 && stat(path, &so) == 0 && sd.st_dev == so.st_dev && sd.st_ino == so.st_ino) {
+        cli_error("--out %s is the lake being reproduced", path);
+        return EXIT_USAGE;
+    }
+    if (out && !a.force && access(path, F_OK) == 0) {
+        cli_error("%s already exists (refusing to overwrite it; --force replaces it)", path);
         return EXIT_USAGE;
     }
     cli_run_result res;
-    rc = cli_run_experiment(&c, path, 1, isatty(2), &res);
+    rc = cli_run_experiment(&c, path, 1, isatty(2), interrupt_at, &res);
     if (rc)
         return rc;
     lake_diff_report d;
-    rc = lake_diff(db, path, &d, &e);
+    rc = lake_diff(db, path, complete || interrupted ? 0 : LAKE_DIFF_PREFIX, &d, &e);
     if (rc) {
         cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
+    if (d.identical && tampered) {
+        printf("the rows of %s are identical to the reproduction in %s, but its chain does not verify (see above)\n",
+               db, path);
+        return EXIT_CHECK;
+    }
+    if (d.identical && d.prefix) {
+        printf("identical prefix: the %lld ledger entries of %s (an unfinished run, status %s) are the first %lld "
+               "of %lld in %s\n", (long long)d.entries_a, db, status, (long long)d.entries_a,
+               (long long)d.entries_b, path);
+        return EXIT_OK;
+    }
     if (d.identical) {
         printf("identical: %lld ledger entries of %s reproduced in %s\nhead_hash: %s\n", (long long)d.entries_a, db,
                path, res.head_hash);
+        if (strcmp(res.head_hash, head))
+            printf("(the original's head is %s: the seal covers the build facts, which differ)\n", head);
         return EXIT_OK;
     }
     printf("DIVERGENT at ledger entry %lld: table %s, step %lld", (long long)d.seq, d.table, (long long)d.step);

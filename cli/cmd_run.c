@@ -68,7 +68,8 @@ void cli_build_facts(const ms_config *c, char *buf, size_t n)
              openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), mlp_cpu_simd());
 }
 
-int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, cli_run_result *res)
+int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
+                       cli_run_result *res)
 {
     ms_err e;
     memset(res, 0, sizeof *res);
@@ -112,6 +113,8 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     rc = recorder_init(&rec, L, c, &e);
     if (!rc)
         rc = trainer_init(&tr, c, rec, &e);
+    if (!rc)
+        trainer_stop_at(tr, interrupt_at);
 
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -241,7 +244,7 @@ int cmd_run(int argc, char **argv)
     if ((rc = cli_default_out(&c, a.out, path, sizeof path)))
         return rc;
     cli_run_result res;
-    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), &res);
+    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), 0, &res);
     if (res.status[0])
         print_summary(&c, &res, a.json);
     return rc;

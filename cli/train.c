@@ -27,6 +27,7 @@ struct trainer {
     float *logp[MS_NAGENT], *value[MS_NAGENT], *reward[MS_NAGENT];
     unsigned char *changed[MS_NAGENT];
     unsigned char *consumed[MS_NAGENT]; /* row was in a step the optimizer took */
+    int64_t stop_at;                    /* trainer_stop_at (0: none) */
     unsigned char *valid, *episode_end, *cls;
     double *glob_reward, *glob_raw; /* rows */
     int64_t *row_step;              /* T: sim step index of each rollout row */
@@ -476,7 +477,8 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
             if (progress)
                 progress(&tr->status, progress_ctx);
         }
-        if (stop && *stop && k + 1 < total_steps) {
+        int stop_now = (stop && *stop) || (tr->stop_at > 0 && tr->status.env_steps >= tr->stop_at);
+        if (stop_now && k + 1 < total_steps) {
             *interrupted = 1;
             /* Updates since the last gate are judged now, so the lake never
              * shows an update as surviving that no evaluation accepted. */
@@ -496,6 +498,8 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
         rc = recorder_commit(tr->rec, tr->status.env_steps, e);
     return rc;
 }
+
+void trainer_stop_at(trainer *t, int64_t env_steps) { t->stop_at = env_steps; }
 
 const trainer_status *trainer_get_status(const trainer *t) { return &t->status; }
 const trainer_times *trainer_get_times(const trainer *t) { return &t->times; }

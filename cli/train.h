@@ -62,6 +62,11 @@ typedef struct trainer_times {
 int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e);
 void trainer_free(trainer *t);
 
+/* Makes trainer_run behave as if *stop became nonzero once env_steps
+ * env-steps have been taken (0: never), so that reproduce can replay an
+ * interrupted run exactly. */
+void trainer_stop_at(trainer *t, int64_t env_steps);
+
 /* Runs to the configured env-steps, or until *stop becomes nonzero (checked
  * at every step boundary; then *interrupted = 1). progress, if not NULL, is
  * called after every rollout. */

@@ -15,6 +15,9 @@
 
 enum { ST_IDLE, ST_TX, ST_BROKEN, ST_FINISHED };
 
+/* Longest lake path handled, side-file suffixes included. */
+#define MS_LAKE_PATH_MAX 4096
+
 /* Flush the row buffer into the hash once it holds this much. */
 #define FLUSH_BYTES (256u * 1024u)
 
@@ -415,39 +418,41 @@ static int remove_file(const char *p, ms_err *e)
     return MS_OK;
 }
 
-static int prepare_path(const char *path, int overwrite, ms_err *e)
+/* The lake's side files: path-wal and path-shm. */
+static const char *const side_suffix[2] = {"-wal", "-shm"};
+
+/* Refuses an existing lake (or a stale side file) unless overwrite. Only a
+ * check for a clear early message: place_file() decides atomically. */
+static int check_path(const char *path, int overwrite, ms_err *e)
 {
-    char side[4096];
-    const char *suffix[2] = {"-wal", "-shm"};
+    char side[MS_LAKE_PATH_MAX];
     struct stat sb;
-    if (strlen(path) + 5 > sizeof side)
+    if (strlen(path) + 32 > sizeof side)
         return ms_fail(e, MS_EINPUT, "lake: path too long: %s", path);
     if (lstat(path, &sb) == 0) {
-        if (!overwrite)
-            return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite)", path);
         if (S_ISDIR(sb.st_mode))
             return ms_fail(e, MS_EINPUT, "lake: %s is a directory", path);
-        if (remove_file(path, e))
-            return MS_EINPUT;
+        if (!overwrite)
+            return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)",
+                           path);
     }
-    for (int k = 0; k < 2; k++) {
-        snprintf(side, sizeof side, "%s%s", path, suffix[k]);
-        if (lstat(side, &sb) == 0) {
-            if (!overwrite)
-                return ms_fail(e, MS_EINPUT,
-                               "lake: stale %s exists without its lake (remove it or overwrite)",
-                               side);
-            if (remove_file(side, e))
-                return MS_EINPUT;
-        }
+    for (int k = 0; k < 2 && !overwrite; k++) {
+        snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
+        if (lstat(side, &sb) == 0)
+            return ms_fail(e, MS_EINPUT,
+                           "lake: stale %s exists without its lake (remove it, or --force to replace it)", side);
     }
-    /* Create it exclusively so a concurrent creator cannot be clobbered. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return ms_fail(e, errno == EEXIST ? MS_EINPUT : MS_EIO, "lake: cannot create %s: %s",
-                       path, strerror(errno));
-    close(fd);
     return MS_OK;
+}
+
+static void remove_with_sides(const char *path)
+{
+    char side[MS_LAKE_PATH_MAX];
+    unlink(path);
+    for (int k = 0; k < 2; k++) {
+        snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
+        unlink(side);
+    }
 }
 
 static int check_info(const lake_run_info *in, int *sync, ms_err *e)
@@ -471,25 +476,45 @@ static int check_info(const lake_run_info *in, int *sync, ms_err *e)
     return MS_OK;
 }
 
-static int setup(lake *L, const char *path, const lake_run_info *in, int sync, ms_err *e)
+/* Opens L->db on an existing file with the writer's connection settings:
+ * defensive mode, trusted_schema off, foreign keys, synchronous. */
+static int open_conn(lake *L, const char *path, int sync, ms_err *e)
 {
-    int rc;
-    if (sqlite3_open_v2(path, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_open_v2(path, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
         return sqlfail(L, e, "open");
     sqlite3_extended_result_codes(L->db, 1);
     int on = -1;
     if (sqlite3_db_config(L->db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1 ||
         sqlite3_db_config(L->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0)
         return ms_fail(e, MS_EIO, "lake: cannot enable SQLite defensive mode");
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON; PRAGMA synchronous = %s;",
+             sync_names[sync]);
+    return exec_sql(L, pragmas, e);
+}
 
-    char pragmas[512];
+static void close_conn(lake *L)
+{
+    sqlite3_close(L->db);
+    L->db = NULL;
+}
+
+/* Phase 1 of creation: the new lake's first committed state — file
+ * pragmas, WAL mode, schema and the runs row with the genesis — built in the
+ * private file tmp and closed (closing the last connection checkpoints the
+ * WAL into the file and removes it), so that the file placed at the lake's
+ * path is a complete, verifiable empty run from its first byte on. */
+static int build_file(lake *L, const char *tmp, const lake_run_info *in, int sync, ms_err *e)
+{
+    int rc;
+    if ((rc = open_conn(L, tmp, sync, e)))
+        return rc;
+    char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA page_size = 16384; PRAGMA encoding = 'UTF-8'; "
-             "PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON; "
-             "PRAGMA application_id = %d; PRAGMA user_version = %d; "
-             "PRAGMA synchronous = %s;",
-             LK_APPLICATION_ID, LK_SCHEMA_VERSION, sync_names[sync]);
+             "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+             LK_APPLICATION_ID, LK_SCHEMA_VERSION);
     if ((rc = exec_sql(L, pragmas, e)))
         return rc;
 
@@ -500,7 +525,12 @@ static int setup(lake *L, const char *path, const lake_run_info *in, int sync, m
               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
     if (!wal)
-        return ms_fail(e, MS_EIO, "lake: %s: SQLite refused journal_mode=WAL", path);
+        return ms_fail(e, MS_EIO, "lake: %s: SQLite refused journal_mode=WAL", tmp);
+
+    if (!is_json(L, in->build_facts))
+        return ms_fail(e, MS_EINPUT, "lake: build_facts is not valid JSON");
+    if (!is_json(L, in->key_ids))
+        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
 
     char *sql = NULL;
     if ((rc = lk_schema_script(&sql, e)))
@@ -512,12 +542,81 @@ static int setup(lake *L, const char *path, const lake_run_info *in, int sync, m
     if (rc)
         return rc;
 
-    if (!is_json(L, in->build_facts))
-        return ms_fail(e, MS_EINPUT, "lake: build_facts is not valid JSON");
-    if (!is_json(L, in->key_ids))
-        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
+    /* The runs row. */
+    char genesis_hex[2 * LK_HASH_LEN + 1], now[32], counts[1024];
+    lk_hex(L->genesis, LK_HASH_LEN, genesis_hex);
+    row_counts_json(L, counts, sizeof counts);
+    if (!in->started_at)
+        utc_now(now);
+    if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,'running',?10,?10,0,"
+                      "?11,0,NULL,?12,NULL)",
+                   &st, e)))
+        return rc;
+    int b = sqlite3_bind_text(st, 1, in->run_id, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 2, in->name, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_int64(st, 3, (int64_t)in->seed);
+    b |= sqlite3_bind_text(st, 4, in->config_text, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 5, in->config_sha256, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 6, in->version, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 7, in->build_facts, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 8, in->key_ids, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_int64(st, 9, in->dev_key ? 1 : 0);
+    b |= sqlite3_bind_text(st, 10, genesis_hex, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 11, counts, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 12, in->started_at ? in->started_at : now, -1, SQLITE_STATIC);
+    int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE || sqlite3_last_insert_rowid(L->db) != 1)
+        return sqlfail(L, e, "insert runs");
+    if ((rc = exec_sql(L, "COMMIT", e)))
+        return rc;
+    if (sqlite3_close(L->db) != SQLITE_OK)
+        return sqlfail(L, e, "close");
+    L->db = NULL;
+    return MS_OK;
+}
 
-    /* Prepared statements. */
+/* Phase 2: moves tmp to path in one step — link(), which fails if path
+ * exists, or rename() over it when overwriting (its stale side files are
+ * removed first, so SQLite never pairs the new file with an old WAL). */
+static int place_file(const char *tmp, const char *path, int overwrite, ms_err *e)
+{
+    if (overwrite) {
+        char side[MS_LAKE_PATH_MAX];
+        for (int k = 0; k < 2; k++) {
+            snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
+            if (remove_file(side, e))
+                return MS_EINPUT;
+        }
+        if (rename(tmp, path) != 0)
+            return ms_fail(e, MS_EIO, "lake: cannot move %s to %s: %s", tmp, path, strerror(errno));
+        return MS_OK;
+    }
+    if (link(tmp, path) != 0) {
+        if (errno == EEXIST)
+            return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)",
+                           path);
+        return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", path, strerror(errno));
+    }
+    unlink(tmp);
+    return MS_OK;
+}
+
+/* Phase 3: the writer's connection on the placed lake, and its prepared
+ * statements. */
+static int open_writer(lake *L, const char *path, int sync, ms_err *e)
+{
+    int rc;
+    if ((rc = open_conn(L, path, sync, e)))
+        return rc;
+    sqlite3_stmt *st;
+    if ((rc = prep(L, "PRAGMA journal_mode", &st, e)))
+        return rc;
+    int wal = sqlite3_step(st) == SQLITE_ROW &&
+              sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal)
+        return ms_fail(e, MS_EIO, "lake: %s is not in WAL mode after creation", path);
     char q[1024];
     for (int t = 0; t < LKT_COUNT; t++) {
         const lk_table *T = &lk_tables[t];
@@ -541,34 +640,7 @@ static int setup(lake *L, const char *path, const lake_run_info *in, int sync, m
         (rc = prep(L, "COMMIT", &L->tx_commit, e)) ||
         (rc = prep(L, "ROLLBACK", &L->tx_rollback, e)))
         return rc;
-
-    /* The runs row. */
-    char genesis_hex[2 * LK_HASH_LEN + 1], now[32];
-    lk_hex(L->genesis, LK_HASH_LEN, genesis_hex);
-    row_counts_json(L, q, sizeof q);
-    if (!in->started_at)
-        utc_now(now);
-    if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,'running',?10,?10,0,"
-                      "?11,0,NULL,?12,NULL)",
-                   &st, e)))
-        return rc;
-    int b = sqlite3_bind_text(st, 1, in->run_id, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 2, in->name, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_int64(st, 3, (int64_t)in->seed);
-    b |= sqlite3_bind_text(st, 4, in->config_text, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 5, in->config_sha256, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 6, in->version, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 7, in->build_facts, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 8, in->key_ids, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_int64(st, 9, in->dev_key ? 1 : 0);
-    b |= sqlite3_bind_text(st, 10, genesis_hex, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 11, q, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 12, in->started_at ? in->started_at : now, -1, SQLITE_STATIC);
-    int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE || sqlite3_last_insert_rowid(L->db) != 1)
-        return sqlfail(L, e, "insert runs");
-    return exec_sql(L, "COMMIT", e);
+    return MS_OK;
 }
 
 int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
@@ -577,7 +649,7 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     *out = NULL;
     if (!path || !*path)
         return ms_fail(e, MS_EINPUT, "lake: no path");
-    if ((rc = check_info(in, &sync, e)))
+    if ((rc = check_info(in, &sync, e)) || (rc = check_path(path, overwrite, e)))
         return rc;
 
     lake *L = calloc(1, sizeof *L);
@@ -624,18 +696,29 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     L->committed = L->cur;
     lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 
-    if ((rc = prepare_path(path, overwrite, e))) {
+    /* Built beside the lake (same directory, so the move is one rename) under
+     * a name no run uses; a crash before the move leaves only that. */
+    char tmp[MS_LAKE_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.creating-%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644); /* clobbers nothing */
+    if (fd < 0) {
         lake_close(L);
+        return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", tmp, strerror(errno));
+    }
+    close(fd);
+    if ((rc = build_file(L, tmp, in, sync, e))) {
+        if (L->db)
+            close_conn(L);
+        remove_with_sides(tmp);
+    } else if ((rc = place_file(tmp, path, overwrite, e))) {
+        remove_with_sides(tmp);
+    } else if ((rc = open_writer(L, path, sync, e))) {
+        lake_close(L);
+        remove_with_sides(path);
         return rc;
     }
-    if ((rc = setup(L, path, in, sync, e))) {
+    if (rc) {
         lake_close(L);
-        char side[4096];
-        unlink(path);
-        snprintf(side, sizeof side, "%s-wal", path);
-        unlink(side);
-        snprintf(side, sizeof side, "%s-shm", path);
-        unlink(side);
         return rc;
     }
     L->state = ST_IDLE;

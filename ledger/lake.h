@@ -60,14 +60,19 @@ typedef struct lake_run_info {
 
 /* Creates the lake at path and returns it in *out. Refuses an existing file
  * (or a stale path-wal / path-shm) with MS_EINPUT unless overwrite, in which
- * case all three are removed first. Sets every pragma explicitly
- * (journal_mode=WAL, checked; synchronous; application_id; user_version;
- * foreign_keys=ON; trusted_schema=OFF; SQLITE_DBCONFIG_DEFENSIVE), creates the
- * schema, inserts the runs row with status 'running' and the genesis hash,
- * and commits. Errors: MS_EINPUT (bad info: missing field, config hash
- * mismatch, invalid JSON, unknown synchronous; existing file), MS_EIO (the
- * file could not be created or written). On error *out is NULL and a file
- * this call created is removed. */
+ * case it is replaced. Sets every pragma explicitly (journal_mode=WAL,
+ * checked; synchronous; application_id; user_version; foreign_keys=ON;
+ * trusted_schema=OFF; SQLITE_DBCONFIG_DEFENSIVE), creates the schema and
+ * inserts the runs row with status 'running' and the genesis hash — all in
+ * a private file beside it (path.creating-PID) that is then moved into place
+ * in one step (link(), which refuses an existing path, or rename() over it
+ * when overwriting). So at path there is, at every moment, either nothing
+ * (or the old file) or a complete lake that verifies as an empty prefix;
+ * a crash during creation leaves at most the .creating-PID file.
+ * Errors: MS_EINPUT (bad info: missing field, config hash mismatch, invalid
+ * JSON, unknown synchronous; existing file), MS_EIO (the file could not be
+ * created, written or moved). On error *out is NULL and every file this call
+ * created is removed. */
 int lake_create(lake **out, const char *path, const lake_run_info *info, int overwrite,
                 ms_err *e);
 

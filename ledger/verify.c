@@ -1047,7 +1047,7 @@ static int diff_rows(diff_side *A, diff_side *B, int t, int64_t seq, int64_t ste
     return MS_OK;
 }
 
-int lake_diff(const char *a, const char *b, lake_diff_report *d, ms_err *e)
+int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d, ms_err *e)
 {
     diff_side A, B;
     char tbl[32];
@@ -1087,6 +1087,8 @@ int lake_diff(const char *a, const char *b, lake_diff_report *d, ms_err *e)
             rc = ga_;
             goto out;
         }
+        if (ga_ && ta < 0 && (flags & LAKE_DIFF_PREFIX))
+            ga_ = 0; /* an unfinished run's seal ends its prefix */
         int gb_ = next_entry(&B, cb, &tb, e);
         if (gb_ < 0) {
             rc = gb_;
@@ -1097,7 +1099,13 @@ int lake_diff(const char *a, const char *b, lake_diff_report *d, ms_err *e)
         if (gb_)
             d->entries_b = seq;
         if (!ga_ || !gb_) {
-            if (ga_ != gb_) {
+            if (!ga_ && gb_ && (flags & LAKE_DIFF_PREFIX)) {
+                d->prefix = 1;
+                int64_t more = seq;
+                while (sqlite3_step(B.led) == SQLITE_ROW && more < INT64_MAX)
+                    more++;
+                d->entries_b = more;
+            } else if (ga_ != gb_) {
                 /* One ledger is longer: count the rest of it. */
                 diff_side *L = ga_ ? &A : &B;
                 const lk_value *c = ga_ ? ca : cb;
@@ -1138,6 +1146,8 @@ int lake_diff(const char *a, const char *b, lake_diff_report *d, ms_err *e)
         }
         if (ta < 0) { /* both seals: compare the sealed runs columns */
             for (int k = 0; k < LK_SEAL_NCOLS; k++) {
+                if (lk_seal_columns[k] == LKR_VERSION || lk_seal_columns[k] == LKR_BUILD_FACTS)
+                    continue; /* the build, not the run */
                 const lk_value *x = &va[lk_seal_columns[k]], *y = &vb[lk_seal_columns[k]];
                 unsigned char bx[9], by[9];
                 int same = x->type == y->type;

@@ -73,6 +73,8 @@ int lake_verify(const char *path, lake_verify_report *rep, ms_err *e);
 
 typedef struct lake_diff_report {
     int identical;          /* 1: same entries, same rows, in the same order */
+    int prefix;             /* with LAKE_DIFF_PREFIX: a ended first (identical
+                             * then means a's entries are b's first ones) */
     int same_genesis;       /* run_id, config_text and seed give the same genesis */
     int64_t entries_a, entries_b;
     /* The first difference (when !identical): */
@@ -89,10 +91,15 @@ typedef struct lake_diff_report {
  * reporting the first divergent row — or a differing entry header, row count
  * or entry count. Compares what the ledgers cover, not the hashes (so lakes
  * whose run ids differ still compare by content); run lake_verify on each to
- * trust them. Returns MS_OK with d filled (identical or not), an opening
- * error, or MS_ECHECK when a lake's ledger is not walkable (unknown table,
- * covered row missing). */
-int lake_diff(const char *a, const char *b, lake_diff_report *d, ms_err *e);
+ * trust them. The seals' version and build_facts columns are not compared
+ * (the same run on another build is still the same run; its head hash
+ * differs only through them). With LAKE_DIFF_PREFIX in flags, a may be an
+ * unfinished run: its seal (if any) is ignored and a ending before b is
+ * not a difference (d->prefix = 1). Returns MS_OK with d filled (identical
+ * or not), an opening error, or MS_ECHECK when a lake's ledger is not
+ * walkable (unknown table, covered row missing). */
+enum { LAKE_DIFF_PREFIX = 1 };
+int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d, ms_err *e);
 
 /* The runs row. Strings are NUL-terminated and owned by m (one block);
  * started_at / finished_at may be NULL. Release with lake_run_meta_release. */

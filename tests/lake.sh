@@ -53,6 +53,12 @@ cp a.db d.db
 q d.db "update runs set config_text = replace(config_text, 'lr = 0.0003', 'lr = 0.003')"
 expect_exit "reproduce with a changed stored config: exit 1" 1 "$M" reproduce d.db --out r2.db
 check "divergence names step, table and env" grep -Eq '^DIVERGENT at ledger entry [0-9]+: table [a-z_]+, step [0-9]+' "$T/out"
+check "reproduce says the edited lake does not verify" grep -q '^TAMPERED d.db' "$T/out"
+sum_before=$(cksum a.db)
+expect_exit "reproduce --out the original itself is refused" 2 "$M" reproduce a.db --out "./a.db"
+check "the original is untouched" [ "$(cksum a.db)" = "$sum_before" ]
+expect_exit "reproduce refuses an existing --out" 2 "$M" reproduce a.db --out r.db
+expect_exit "reproduce --force replaces it" 0 "$M" reproduce a.db --out r.db --force
 
 # --- eval --policy RUN.db ---------------------------------------------------
 expect_exit "eval --policy RUN.db" 0 "$M" eval "$CFG" --set sim.envs=16 --policy a.db --json
@@ -100,6 +106,9 @@ trig=$(q t2.db "select sql from sqlite_schema where name='joint_actions_no_updat
 q t2.db "drop trigger joint_actions_no_update; update joint_actions set a_bin = 1 - a_bin where rowid = 77; $trig;"
 expect_exit "verify catches a row edit with the trigger restored: exit 1" 1 "$M" verify t2.db
 check "the report names the table" grep -q joint_actions "$T/out"
+expect_exit "reproduce of the edited lake: exit 1" 1 "$M" reproduce t2.db --out rt.db
+check "reproduce finds the edited row (table, step, env)" grep -Eq '^DIVERGENT at ledger entry [0-9]+: table joint_actions, step [0-9]+, env [0-9]+' "$T/out"
+check "reproduce names the edited column" grep -q 'column a_bin differs' "$T/out"
 printf 'not a database\n' > junk.db
 expect_exit "verify a text file: exit 2" 2 "$M" verify junk.db
 expect_exit "verify a missing file: exit 2" 2 "$M" verify missing.db
@@ -118,6 +127,8 @@ expect_exit "SIGINT: the lake verifies" 0 "$M" verify i.db
 check "SIGINT: verify reports an incomplete prefix" grep -q INCOMPLETE "$T/out"
 check "SIGINT: the updates since the last gate were judged" [ "$(q i.db "select count(*) from optimizer_steps where update_id > (select max(update_id) from evaluations)")" = 0 ]
 check "SIGINT: the partial rollout's credit rows are recorded, unconsumed" [ "$(q i.db "select count(*) from di_credit_assignment")" -ge "$(q i.db "select count(*) from joint_actions")" ]
+expect_exit "SIGINT: reproduce replays the interruption: exit 0" 0 "$M" reproduce i.db --out ri.db
+check "SIGINT: the reproduction is identical, interruption included" sh -c "grep -q '^identical' '$T/out' && [ \"\$(sqlite3 ri.db 'select status, env_steps, head_hash from runs')\" = \"\$(sqlite3 i.db 'select status, env_steps, head_hash from runs')\" ]"
 
 # --- kill -9 at random moments ------------------------------------------------
 i=0 intact=0
@@ -133,6 +144,22 @@ while [ $i -lt "$CRASHES" ]; do
     if "$M" verify k.db >"$T/kout" 2>&1 && grep -q INCOMPLETE "$T/kout"; then intact=$((intact + 1)); else cat "$T/kout"; fi
 done
 check "kill -9 x $CRASHES: every lake verifies as an intact prefix ($intact/$CRASHES)" [ "$intact" = "$CRASHES" ]
+expect_exit "kill -9: reproduce the last killed lake: exit 0" 0 "$M" reproduce k.db --out rk.db
+check "kill -9: it is an identical prefix of its reproduction" grep -q '^identical prefix' "$T/out"
+
+# kill -9 during lake creation: there is no lake, or one that verifies
+i=0 intact=0
+while [ $i -lt 20 ]; do
+    i=$((i + 1))
+    rm -f e.db e.db-wal e.db-shm e.db.creating-*
+    "$M" run "$CFG" $SMALL --out e.db >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.00$i"
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    if [ ! -e e.db ] || "$M" verify e.db >"$T/kout" 2>&1; then intact=$((intact + 1)); else cat "$T/kout"; fi
+done
+check "kill -9 during creation x 20: no lake or an intact one ($intact/20)" [ "$intact" = 20 ]
 
 echo "lake: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -128,11 +128,12 @@ typedef struct build_opts {
     const char *finish;      /* NULL: close without lake_finish */
     int tweak_table;         /* -1: none; else change one value of this table */
     int tweak_step, tweak_env;
+    const char *build_facts; /* NULL: make_info's */
 } build_opts;
 
 static build_opts defaults(void)
 {
-    build_opts o = {"run-1", 7, 6, 4, 2, "completed", -1, -1, -1};
+    build_opts o = {"run-1", 7, 6, 4, 2, "completed", -1, -1, -1, NULL};
     return o;
 }
 
@@ -310,6 +311,8 @@ static int build(const char *path, const build_opts *o, char head[65], ms_err *e
     char sha[65];
     lake *L;
     make_info(&in, sha, o->run_id, o->seed);
+    if (o->build_facts)
+        in.build_facts = o->build_facts;
     int rc = lake_create(&L, path, &in, 0, e);
     if (rc)
         return rc;
@@ -965,7 +968,7 @@ static void expect_unreadable(const char *path, const char *what, const char *ne
     lake_run_meta m;
     CHECK(lake_read_run(path, &m, &e) == MS_EINPUT, "%s: read_run", what);
     lake_diff_report d;
-    CHECK(lake_diff(path, path, &d, &e) == MS_EINPUT, "%s: diff", what);
+    CHECK(lake_diff(path, path, 0, &d, &e) == MS_EINPUT, "%s: diff", what);
     void *b = NULL;
     size_t n;
     char sh[65];
@@ -1068,7 +1071,7 @@ static void ledger_determinism_and_diff(void)
     o.tx_every = 3; /* transaction boundaries are not part of the ledger */
     CHECK(build(b, &o, h2, &e) == MS_OK, "%s", e.msg);
     CHECK(strcmp(h1, h2) == 0, "same inputs, same head: %s vs %s", h1, h2);
-    CHECK(lake_diff(a, b, &d, &e) == MS_OK && d.identical && d.same_genesis &&
+    CHECK(lake_diff(a, b, 0, &d, &e) == MS_OK && d.identical && d.same_genesis &&
               d.entries_a == d.entries_b && d.entries_a > 40,
           "identical: %s %s", e.msg, d.what);
 
@@ -1077,7 +1080,7 @@ static void ledger_determinism_and_diff(void)
     o.run_id = "run-2";
     CHECK(build(c, &o, h3, &e) == MS_OK, "%s", e.msg);
     CHECK(strcmp(h1, h3) != 0, "run id enters the chain");
-    CHECK(lake_diff(a, c, &d, &e) == MS_OK && !d.same_genesis, "%s", e.msg);
+    CHECK(lake_diff(a, c, 0, &d, &e) == MS_OK && !d.same_genesis, "%s", e.msg);
     CHECK(!d.identical && strcmp(d.table, "runs") == 0 && strstr(d.what, "run_id"),
           "only the seal differs: %s", d.what);
 
@@ -1097,7 +1100,7 @@ static void ledger_determinism_and_diff(void)
         o.tweak_env = tw[k].env;
         CHECK(build(c, &o, h3, &e) == MS_OK, "%s", e.msg);
         CHECK(strcmp(h1, h3) != 0, "%s: tweak changes the head", tw[k].tname);
-        int rc = lake_diff(a, c, &d, &e);
+        int rc = lake_diff(a, c, 0, &d, &e);
         CHECK(rc == MS_OK && !d.identical && d.same_genesis, "%s: rc %d %s", tw[k].tname, rc, e.msg);
         CHECK(strcmp(d.table, tw[k].tname) == 0 && d.step == tw[k].step && d.env == tw[k].env &&
                   strcmp(d.agent, tw[k].agent) == 0 && strstr(d.what, tw[k].column),
@@ -1111,7 +1114,7 @@ static void ledger_determinism_and_diff(void)
     o = defaults();
     o.steps = 8;
     CHECK(build(c, &o, NULL, &e) == MS_OK, "%s", e.msg);
-    CHECK(lake_diff(a, c, &d, &e) == MS_OK && !d.identical, "%s", e.msg);
+    CHECK(lake_diff(a, c, 0, &d, &e) == MS_OK && !d.identical, "%s", e.msg);
     /* (the last step's credit rows have no update in the shorter run) */
     CHECK(strcmp(d.table, "di_credit_assignment") == 0 && d.step == 5 && d.env == 0 &&
               strcmp(d.agent, "GET") == 0 && strstr(d.what, "update_id"),
@@ -1121,10 +1124,40 @@ static void ledger_determinism_and_diff(void)
     o = defaults();
     o.finish = NULL;
     CHECK(build(c, &o, NULL, &e) == MS_OK, "%s", e.msg);
-    CHECK(lake_diff(a, c, &d, &e) == MS_OK && !d.identical && d.entries_a == d.entries_b + 1 &&
+    CHECK(lake_diff(a, c, 0, &d, &e) == MS_OK && !d.identical && d.entries_a == d.entries_b + 1 &&
               strcmp(d.table, "runs") == 0 && strstr(d.what, "entry-count"),
           "%lld vs %lld: %s", (long long)d.entries_a, (long long)d.entries_b, d.what);
-    CHECK(lake_diff(c, c, &d, &e) == MS_OK && d.identical, "self: %s", d.what);
+    CHECK(lake_diff(c, c, 0, &d, &e) == MS_OK && d.identical, "self: %s", d.what);
+    /* ... which prefix mode accepts as an identical prefix, in that order only */
+    CHECK(lake_diff(c, a, LAKE_DIFF_PREFIX, &d, &e) == MS_OK && d.identical && d.prefix &&
+              d.entries_b == d.entries_a + 1,
+          "prefix: %s (%lld of %lld)", d.what, (long long)d.entries_a, (long long)d.entries_b);
+    CHECK(lake_diff(a, c, LAKE_DIFF_PREFIX, &d, &e) == MS_OK && d.identical && !d.prefix,
+          "a finished run without its seal is the unfinished one: %s", d.what);
+    /* a failed run's seal ends its prefix; a tweak inside the prefix is still found */
+    unlink(c);
+    o = defaults();
+    o.finish = "failed";
+    CHECK(build(c, &o, NULL, &e) == MS_OK, "%s", e.msg);
+    CHECK(lake_diff(c, a, LAKE_DIFF_PREFIX, &d, &e) == MS_OK && d.identical, "failed prefix: %s", d.what);
+    CHECK(lake_diff(c, a, 0, &d, &e) == MS_OK && !d.identical && strstr(d.what, "status"),
+          "without prefix mode the seals differ: %s", d.what);
+    unlink(c);
+    o = defaults();
+    o.finish = NULL;
+    o.tweak_table = LKT_JOINT_ACTIONS;
+    o.tweak_step = 2;
+    o.tweak_env = 1;
+    CHECK(build(c, &o, NULL, &e) == MS_OK, "%s", e.msg);
+    CHECK(lake_diff(c, a, LAKE_DIFF_PREFIX, &d, &e) == MS_OK && !d.identical && d.step == 2 && d.env == 1,
+          "divergent prefix: %s", d.what);
+    /* another build of the same run: the same run (only the head differs) */
+    unlink(c);
+    o = defaults();
+    o.build_facts = "{\"cc\":\"clang\",\"sqlite\":\"3.46.0\"}";
+    CHECK(build(c, &o, h3, &e) == MS_OK, "%s", e.msg);
+    CHECK(strcmp(h1, h3) != 0, "build facts are sealed");
+    CHECK(lake_diff(a, c, 0, &d, &e) == MS_OK && d.identical, "build facts are not the run: %s", d.what);
     tdir_rm(dir);
 }
 
