@@ -157,19 +157,19 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     int frc = lake_finish(L, status, res->env_steps, res->eval_reward, tr != NULL && !rc, &fe);
     if (!frc)
         snprintf(res->head_hash, sizeof res->head_hash, "%s", lake_head_hex(L));
-    snprintf(res->status, sizeof res->status, "%s", status);
+    /* When the lake could not be finished, it says what it last committed. */
+    snprintf(res->status, sizeof res->status, "%s", frc ? "running" : status);
     trainer_free(tr);
     recorder_free(rec);
     lake_close(L);
-    if (rc) {
-        cli_error("%s (the lake is marked failed)", e.msg);
+    if (rc)
+        cli_error("%s%s", e.msg, frc ? "" : " (the lake is marked failed)");
+    if (frc)
+        cli_error("%s (the lake could not be finished: it stays 'running' at its last commit; "
+                  "marlsim verify %s shows how far it got)", fe.msg, path);
+    if (rc)
         return cli_exit_for(rc) == EXIT_OK ? EXIT_USAGE : cli_exit_for(rc);
-    }
-    if (frc) {
-        cli_error("%s", fe.msg);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    return frc ? EXIT_USAGE : EXIT_OK;
 }
 
 static void print_summary(const ms_config *c, const cli_run_result *r, int json)

@@ -33,6 +33,8 @@ struct recorder {
     char key_id[MAX_KEYS][MS_KEY_ID_MAX + 1];
     char key_fp[MAX_KEYS][33], bkey_fp[MAX_KEYS][33];
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
+    int keys_written; /* generations whose hmac_keys rows are in the lake */
+    char key_ids_json[MAX_KEYS * (MS_KEY_ID_MAX + 4) + 4];
 };
 
 double recorder_seconds(const recorder *r) { return r ? r->seconds : 0.0; }
@@ -148,11 +150,39 @@ static int aggregate(recorder *r, const ms_step *s, ms_err *e)
     return MS_OK;
 }
 
-static void track_key(recorder *r, const ms_keys *k, int64_t step)
+/* Appends the hmac_keys rows of the generations not yet written, up to (not
+ * including) generation `upto`; the open one (the last) ends at last_step.
+ * Then runs.key_ids lists every generation seen (written at the next
+ * commit), so a crash loses at most the open generation's rows. */
+static int write_keys(recorder *r, int upto, int64_t last_step, ms_err *e)
+{
+    int rc;
+    for (int i = r->keys_written; i < upto; i++) {
+        int64_t last = i + 1 < r->nkeys ? r->key_last[i] : last_step;
+        lk_value v[2][5] = {
+            {lk_text(r->key_id[i]), lk_text("pseudonym"), lk_text(r->key_fp[i]), lk_int(r->key_first[i]),
+             lk_int(last)},
+            {lk_text(r->key_id[i]), lk_text("broadcast"), lk_text(r->bkey_fp[i]), lk_int(r->key_first[i]),
+             lk_int(last)}};
+        if ((rc = lake_append(r->L, LKT_HMAC_KEYS, r->key_first[i], 2, &v[0][0], e)))
+            return rc;
+        r->keys_written = i + 1;
+    }
+    char *json = r->key_ids_json, *p = json;
+    p += sprintf(p, "[");
+    for (int i = 0; i < r->nkeys; i++)
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", r->key_id[i]);
+    sprintf(p, "]");
+    return lake_set_key_ids(r->L, json, e);
+}
+
+/* Follows the key generations; a new one closes the previous one, whose
+ * rows are written at once. */
+static int track_key(recorder *r, const ms_keys *k, int64_t step, ms_err *e)
 {
     if (r->nkeys && !strcmp(r->key_id[r->nkeys - 1], k->key_id)) {
         r->key_last[r->nkeys - 1] = step;
-        return;
+        return MS_OK;
     }
     assert(r->nkeys < MAX_KEYS && "ms_config_finish bounds the key generations");
     int i = r->nkeys++;
@@ -162,6 +192,7 @@ static void track_key(recorder *r, const ms_keys *k, int64_t step)
     EVP_Digest(k->broadcast_key, 32, md, NULL, EVP_sha256(), NULL);
     ms_hex(md, 16, r->bkey_fp[i]);
     r->key_first[i] = r->key_last[i] = step;
+    return write_keys(r, i, step, e);
 }
 
 static int record_step_rows(recorder *r, const ms_step *s, ms_err *e);
@@ -181,7 +212,8 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
 {
     int n = s->envs, rc;
     int64_t step = s->step;
-    track_key(r, s->keys, step);
+    if ((rc = track_key(r, s->keys, step, e)))
+        return rc;
 
     /* Security data is always complete. */
     lk_value *v = r->vals;
@@ -374,20 +406,7 @@ int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
     int rc = flush_window(r, e);
     if (rc)
         return rc;
-    char json[MAX_KEYS * 24 + 4], *p = json;
-    p += sprintf(p, "[");
-    for (int i = 0; i < r->nkeys; i++) {
-        lk_value v[2][5] = {
-            {lk_text(r->key_id[i]), lk_text("pseudonym"), lk_text(r->key_fp[i]), lk_int(r->key_first[i]),
-             lk_int(i + 1 < r->nkeys ? r->key_last[i] : last_step)},
-            {lk_text(r->key_id[i]), lk_text("broadcast"), lk_text(r->bkey_fp[i]), lk_int(r->key_first[i]),
-             lk_int(i + 1 < r->nkeys ? r->key_last[i] : last_step)}};
-        if ((rc = lake_append(r->L, LKT_HMAC_KEYS, r->key_first[i], 2, &v[0][0], e)))
-            return rc;
-        p += sprintf(p, "%s\"%s\"", i ? "," : "", r->key_id[i]);
-    }
-    sprintf(p, "]");
-    return lake_set_key_ids(r->L, json, e);
+    return write_keys(r, r->nkeys, last_step, e);
 }
 
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e)

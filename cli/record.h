@@ -50,7 +50,10 @@ int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t
                         int64_t undone_first, int64_t undone_last, ms_err *e);
 int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t update_id, int agent,
                       const char *sha_hex, const void *blob, size_t n, ms_err *e);
-/* Flushes pending aggregates and hmac_keys rows (call once, at the end). */
+/* Flushes the open aggregate window and the open key generation's
+ * hmac_keys rows (closed generations are written when the next one starts).
+ * Call at the end of a run, also a failed one; calling it again writes
+ * nothing twice. */
 int recorder_flush(recorder *r, int64_t last_step, ms_err *e);
 /* Records env_steps progress, commits, and opens the next transaction. */
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e);

@@ -435,8 +435,8 @@ void trainer_free(trainer *tr)
     free(tr);
 }
 
-int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
-                void *progress_ctx, int *interrupted, ms_err *e)
+static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
+                    void *progress_ctx, int *interrupted, ms_err *e)
 {
     const ms_config *c = tr->cfg;
     *interrupted = 0;
@@ -492,11 +492,23 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
             break;
         }
     }
-    if (tr->rec)
-        rc = recorder_flush(tr->rec, tr->sim.s.step - 1, e);
-    if (!rc && tr->rec)
-        rc = recorder_commit(tr->rec, tr->status.env_steps, e);
-    return rc;
+    return MS_OK;
+}
+
+int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
+                void *progress_ctx, int *interrupted, ms_err *e)
+{
+    int rc = run_loop(tr, stop, progress, progress_ctx, interrupted, e);
+    if (!tr->rec)
+        return rc;
+    /* Security data stays complete on failure too (the open aggregate
+     * window and key generation); after a failure the first error is the
+     * one reported, and the caller's lake_finish commits what got in. */
+    ms_err flush_err;
+    int frc = recorder_flush(tr->rec, tr->sim.s.step - 1, rc ? &flush_err : e);
+    if (rc)
+        return rc;
+    return frc ? frc : recorder_commit(tr->rec, tr->status.env_steps, e);
 }
 
 void trainer_stop_at(trainer *t, int64_t env_steps) { t->stop_at = env_steps; }

@@ -94,6 +94,14 @@ expect_exit "key rotation every episode" 0 "$M" run "$CFG" $SMALL --set sim.epis
 check "rotation: one pseudonym and one broadcast key row per generation" [ "$(q rot.db "select count(*) from hmac_keys where purpose='pseudonym'")" = $((8192 / 16 / 16)) -a "$(q rot.db "select count(distinct json_extract(broadcast, '$.kid')) from environment_states")" = $((8192 / 16 / 16)) ]
 check "rotation: runs.key_ids lists every key" [ "$(q rot.db "select json_array_length(key_ids) from runs")" = $((8192 / 16 / 16)) ]
 expect_exit "verify the rotated lake" 0 "$M" verify rot.db
+check "rotation: each key generation ends where the next begins" [ "$(q rot.db "select count(*) from hmac_keys a join hmac_keys b on a.purpose = b.purpose and b.first_step = a.last_step + 1")" = $((2 * (8192 / 16 / 16 - 1))) ]
+"$M" run "$CFG" --set sim.episode_len=16 --set keys.rotate_every_episodes=1 --set run.env_steps=2000000 --quiet --out rk9.db >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -9 $pid
+wait $pid 2>/dev/null
+check "rotation, kill -9: every closed key generation is in hmac_keys" [ "$(q rk9.db "select count(distinct key_id) from hmac_keys")" -ge "$(q rk9.db "select count(distinct json_extract(broadcast, '\$.kid')) - 1 from environment_states")" -a "$(q rk9.db "select count(*) from hmac_keys")" -gt 0 ]
+check "rotation, kill -9: runs.key_ids names every key used" [ "$(q rk9.db "select json_array_length(key_ids) from runs")" -ge "$(q rk9.db "select count(distinct json_extract(broadcast, '\$.kid')) from environment_states")" ]
 expect_exit "too many key generations are refused" 2 "$M" run "$CFG" --set sim.envs=1 --set sim.episode_len=1 --set keys.rotate_every_episodes=1 --set run.env_steps=4800 --set train.minibatch=16 --out many.db
 check "the refused run wrote nothing" [ ! -e many.db ]
 
