@@ -256,6 +256,15 @@ static int update(trainer *tr, int final, ms_err *e)
         sum += tr->glob_reward[r];
     tr->status.recent_reward = sum / (double)rows;
 
+    /* next_value per row (ppo_gae's contract), with two stand-ins:
+     *  - at a time-limit end the mailbox has already been reset, so the
+     *    bootstrap is V of the next episode's first observation, not of the
+     *    (never generated) next message of the ended episode. Messages are
+     *    drawn independently of the past; only the mailbox context features
+     *    (time, compromise, quarantine rate, domain set) differ. It still
+     *    bootstraps (a truncation is never treated as a termination);
+     *  - when the next broadcast was rejected, its observation is not
+     *    trusted: the row bootstraps from its own value and cuts the trace. */
     for (int a = 0; a < MS_NAGENT; a++) {
         ppo_agent *ag = &tr->agent[a];
         ppo_act(ag, s->obs[a], N, NULL, NULL, NULL, NULL, tr->boot);

@@ -75,8 +75,8 @@ static const lk_column c_optimizer[] = {
     {"gate", T, 1, "NULL, or the decision of the gate this update triggered"},
 };
 static const lk_column c_evaluations[] = {
-    {"eval_id", I, 0, "evaluation number (0 = baseline)"},
-    {"update_id", I, 1, "last update included in the candidate (NULL before any)"},
+    {"eval_id", I, 0, "evaluation number (1 = the baseline: the initial policy)"},
+    {"update_id", I, 1, "last update included in the candidate (0 for the baseline)"},
     {"env_steps", I, 0, "env-steps taken when evaluated"},
     {"episodes", I, 0, "held-out episodes played"},
     {"candidate_score", R, 0, "greedy mean reward per env-step of the candidate"},

@@ -251,7 +251,10 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
         return MS_OK;
 
     /* Fold this batch's returns into the value statistics (parallel
-     * mean/variance update), then train on normalised targets. */
+     * mean/variance update), then train on normalised targets. The critic's
+     * output is de-normalised with these statistics, so they are part of
+     * the parameters: an update that takes no step puts them back. */
+    const ppo_value_norm vn_before = a->vn;
     double bm = 0, bm2 = 0;
     for (int i = 0; i < n; i++)
         bm += b->ret[i];
@@ -332,6 +335,8 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
             }
         }
     }
+    if (!rep->steps)
+        a->vn = vn_before;
     if (rep->steps) {
         double inv = 1.0 / rep->steps;
         rep->policy_loss = s_pol * inv;

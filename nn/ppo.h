@@ -157,9 +157,10 @@ void ppo_act(ppo_agent *a, const float *obs, int n, const double *u,
  *   next_value[t,i] the value of the state AFTER step t, built by the caller:
  *                   - value[t+1,i] when the episode continues inside the
  *                     rollout (cut = 0);
- *                   - V(s_{t+1}) of the true next observation when step t
- *                     was cut by a time limit (truncation) or is the last
- *                     step of the rollout: truncation BOOTSTRAPS, never 0;
+ *                   - V(s_{t+1}) of the next observation (the caller's
+ *                     best available one) when step t was cut by a time
+ *                     limit (truncation) or is the last step of the
+ *                     rollout: truncation BOOTSTRAPS, never 0;
  *                   - 0 only when step t ended the episode by a true
  *                     termination.
  *   cut[t,i]        1 if the trace ends after step t (termination,

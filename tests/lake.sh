@@ -60,6 +60,15 @@ check "the original is untouched" [ "$(cksum a.db)" = "$sum_before" ]
 expect_exit "reproduce refuses an existing --out" 2 "$M" reproduce a.db --out r.db
 expect_exit "reproduce --force replaces it" 0 "$M" reproduce a.db --out r.db --force
 
+# --- learning bookkeeping ----------------------------------------------------
+expect_exit "a run whose gate never tolerates a loss" 0 "$M" run "$CFG" --set run.env_steps=16384 --set sim.envs=16 --set gate.every=2 --set gate.tolerance=0 --quiet --out g0.db
+check "tolerance 0: some updates were rolled back" [ "$(q g0.db "select count(*) from evaluations where decision = 'rolled_back'")" -gt 0 ]
+check "rollback: the next update starts from the incumbent's exact parameters" [ "$(q g0.db "select count(*) || ' ' || sum(nxt.params_sha256_before = prev.params_sha256_after) from evaluations ev join optimizer_steps nxt on nxt.update_id = ev.undone_last + 1 join optimizer_steps prev on prev.update_id = (select max(update_id) from v_update_survival where survived and update_id < ev.undone_first) and prev.agent = nxt.agent where ev.decision = 'rolled_back'" | awk '$1 > 0 && $1 == $2 { print "ok" }')" = ok ]
+check "rollback: v_update_survival marks exactly the undone updates" [ "$(q g0.db "select count(*) from v_update_survival where survived = 0")" = "$(q g0.db "select coalesce(sum(undone_last - undone_first + 1), 0) * 3 from evaluations where decision = 'rolled_back'")" ]
+expect_exit "a run with poisoned broadcasts" 0 "$M" run "$CFG" --set run.env_steps=8192 --set sim.envs=16 --set gate.every=2 --set sim.poison_rate=0.2 --quiet --out p2.db
+check "rejected broadcasts never reach an update" [ "$(q p2.db "select count(*) > 0 and count(update_id) = 0 and sum(policy_updated) = 0 from di_credit_assignment where valid = 0")" = 1 ]
+check "every valid sample is consumed by its rollout's update" [ "$(q p2.db "select count(*) = count(update_id) from di_credit_assignment where valid = 1 and step < (select max(step) from di_credit_assignment)")" = 1 ]
+
 # --- eval --policy RUN.db ---------------------------------------------------
 expect_exit "eval --policy RUN.db" 0 "$M" eval "$CFG" --set sim.envs=16 --policy a.db --json
 check "eval of the run's policy matches the recorded final score" sh -c "

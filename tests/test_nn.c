@@ -483,6 +483,24 @@ static void test_nn_adam_step_math(void)
     adam_step(&o, p, g2, 0.1f, 20.0f, &st);
     CHECK(st.scale == 1.0, "no clipping under the threshold");
     adam_release(&o);
+    /* second step, by hand: the bias corrections no longer cancel */
+    CHECK(adam_init(&o, 4, &e) == MS_OK, "%s", e.msg);
+    float q[4] = {0.5f, -0.5f, 1, 0}, g1[4] = {1, -2, 0.25f, 3}, gb[4] = {-1, 0.5f, 0.25f, 0};
+    double qw[4], m2[4], v2[4];
+    const double B1 = 0.9f, B2 = 0.999f; /* the float constants Adam uses */
+    for (int i = 0; i < 4; i++) {
+        double m1 = (1 - B1) * g1[i], v1 = (1 - B2) * g1[i] * g1[i];
+        double p1 = q[i] - 0.05 * (m1 / (1 - B1)) / (sqrt(v1 / (1 - B2)) + 1e-5);
+        m2[i] = B1 * m1 + (1 - B1) * gb[i];
+        v2[i] = B2 * v1 + (1 - B2) * gb[i] * gb[i];
+        qw[i] = p1 - 0.05 / (1 - B1 * B1) * m2[i] / (sqrt(v2[i] / (1 - B2 * B2)) + 1e-5);
+    }
+    adam_step(&o, q, g1, 0.05f, 0, &st);
+    adam_step(&o, q, gb, 0.05f, 0, &st);
+    for (int i = 0; i < 4; i++)
+        CHECK(fabs(q[i] - qw[i]) < 2e-6 && fabs(o.m[i] - m2[i]) < 1e-6 && fabs(o.v[i] - v2[i]) <= 1e-6 * v2[i],
+              "step 2, p[%d] = %.7g, want %.7g (m %g/%g, v %g/%g)", i, q[i], qw[i], o.m[i], m2[i], o.v[i], v2[i]);
+    adam_release(&o);
     CHECK(adam_init(&o, 0, &e) == MS_EINPUT, "n 0 must be rejected");
 }
 

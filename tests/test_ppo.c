@@ -366,10 +366,11 @@ static void test_ppo_rollback_exact(void)
     memcpy(m0, a.opt.m, np * 4);
     memcpy(v0, a.opt.v, np * 4);
     uint64_t t0 = a.opt.t;
+    ppo_value_norm vn0 = a.vn;
     for (int k = 0; k < 2; k++)
         CHECK(ppo_update(&a, &s.b, &base_hp, &rep, NULL, &e) == MS_OK, "%s", e.msg);
     CHECK(memcmp(p0, a.net.params, np * 4) != 0 && memcmp(m0, a.opt.m, np * 4) != 0 &&
-              a.opt.t == t0 + 32,
+              a.opt.t == t0 + 32 && a.vn.count != vn0.count,
           "updates should have moved the state");
     CHECK(ppo_state_restore(&a, snap, sz - 4, &e) == MS_EINPUT, "short snapshot");
     CHECK(ppo_state_restore(&a, snap, sz, &e) == MS_OK, "%s", e.msg);
@@ -377,6 +378,7 @@ static void test_ppo_rollback_exact(void)
     CHECK(memcmp(m0, a.opt.m, np * 4) == 0 && memcmp(v0, a.opt.v, np * 4) == 0,
           "Adam moments not restored byte-for-byte");
     CHECK(a.opt.t == t0, "Adam t not restored");
+    CHECK(memcmp(&a.vn, &vn0, sizeof vn0) == 0, "value statistics not restored");
     /* a snapshot from another shape is refused */
     static const int other[] = {16};
     ppo_agent b;
@@ -411,11 +413,14 @@ static void test_ppo_nonfinite_skipped(void)
         *slot = kind == 1 ? INFINITY : NAN;
         hash_of(&a, h0);
         uint64_t t0 = a.opt.t;
+        ppo_value_norm vn0 = a.vn;
         memset(flags, 0xAA, n);
         CHECK(ppo_update(&a, &s.b, &h, &rep, flags, &e) == MS_OK, "%s", e.msg);
         hash_of(&a, h1);
         CHECK(memcmp(h0, h1, 32) == 0 && a.opt.t == t0, "kind %d: params or Adam touched",
               kind);
+        /* (the critic reads through the value statistics: they are parameters too) */
+        CHECK(memcmp(&a.vn, &vn0, sizeof vn0) == 0, "kind %d: value statistics touched", kind);
         CHECK(rep.skipped_nonfinite == h.epochs && rep.steps == 0 && rep.samples_used == 0,
               "kind %d: skipped %d steps %d", kind, rep.skipped_nonfinite, rep.steps);
         int any = 0;
