@@ -1,5 +1,6 @@
 /* marlsim eval: held-out greedy evaluation of a reference or trained policy. */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/train.h"
@@ -88,6 +89,9 @@ int cmd_eval(int argc, char **argv)
             }
             ms_ref_policy_release(&p);
         }
+    } else if (access(policy, F_OK) != 0) {
+        cli_error("--policy %s: not a reference policy (random, heuristic, oracle) and no such lake file", policy);
+        return EXIT_USAGE;
     } else {
         rc = train_eval_lake_policy(&c, policy, &t, &e);
     }

@@ -36,6 +36,7 @@ int cli_parse_args(int argc, char **argv, unsigned allowed, const char *usage, c
         {"--seed", CLI_OPT_SEED, 1}, {"--out", CLI_OPT_OUT, 1}, {"--set", CLI_OPT_SET, 1},
         {"--policy", CLI_OPT_POLICY, 1}};
     memset(a, 0, sizeof *a);
+    unsigned seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -54,6 +55,10 @@ int cli_parse_args(int argc, char **argv, unsigned allowed, const char *usage, c
             a->file = arg;
             continue;
         }
+        /* A single-valued option given twice is ambiguous, not "last wins". */
+        if (opts[k].bit != CLI_OPT_SET && (seen & opts[k].bit))
+            return cli_usage(usage, "%s given twice", arg);
+        seen |= opts[k].bit;
         const char *v = NULL;
         if (opts[k].takes_value) {
             if (i + 1 >= argc)

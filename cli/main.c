@@ -12,7 +12,7 @@ static const char usage[] =
     "  eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--set ...] [--json]\n"
     "                       greedy play of the held-out evaluation episodes\n"
     "  verify RUN.db        re-derive every hash of a lake (exit 0 intact, 1 tampered, 2 unreadable)\n"
-    "  reproduce RUN.db [--out PATH.db]\n"
+    "  reproduce RUN.db [--out PATH.db] [--force]\n"
     "                       re-run a lake's config and seed and compare ledgers row by row\n"
     "\n"
     "  marlsim COMMAND --help   details of one command\n"
@@ -25,6 +25,9 @@ int main(int argc, char **argv)
     if (argc < 2)
         return cli_usage(usage, "missing command");
     const char *cmd = argv[1];
+    int global = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help") || !strcmp(cmd, "--version");
+    if (global && argc > 2)
+        return cli_usage(usage, "%s takes no arguments (got '%s')", cmd, argv[2]);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage, stdout);
         return EXIT_OK;

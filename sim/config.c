@@ -104,6 +104,7 @@ static const kspec keys[] = {
     {"keys", "rotate_every_episodes", K_INT, OFF(rotate_every_episodes), 0, 1000000000, 0, 0, NULL, "0", "rotate the pseudonym key every n episodes; 0 = never", 1},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= MS_CONFIG_MAX_KEYS, "ms_config.key_line has room for every key");
 
 static const char *const sections[] = {"run", "sim", "agents", "train", "rules", "gate", "telemetry", "keys"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
@@ -223,12 +224,10 @@ static const char *parse_real(const char *s, double *out)
         return "has trailing characters after the number";
     errno = 0;
     double v = strtod(s, NULL);
-    if (!isfinite(v) || errno == ERANGE) {
-        if (!isfinite(v))
-            return "is not finite (overflows a double)";
-        if (v != 0.0)
-            return "is not representable (underflow)";
-    }
+    if (!isfinite(v))
+        return "is not finite (overflows a double)";
+    if (errno == ERANGE)
+        return "is not representable (underflows a double)";
     *out = v == 0.0 ? 0.0 : v; /* -0 is 0: one canonical spelling */
     return NULL;
 }
@@ -426,7 +425,9 @@ static int known_section(const char *s)
 }
 
 /* Validates and stores one key; on failure fills e with "where: [s] k: ...". */
-static int apply(ms_config *c, const char *where, const char *section, const char *key, const char *value, ms_err *e)
+/* line: where the value comes from (ms_config.key_line). */
+static int apply(ms_config *c, const char *where, int line, const char *section, const char *key, const char *value,
+                 ms_err *e)
 {
     if (!known_section(section)) {
         if (!*section)
@@ -449,6 +450,7 @@ static int apply(ms_config *c, const char *where, const char *section, const cha
         allowed(k, allow, sizeof allow);
         return ms_fail(e, MS_EINPUT, "%s: [%s] %s: value '%.200s' %s; allowed: %s", where, section, key, value, err, allow);
     }
+    c->key_line[k - keys] = line;
     return MS_OK;
 }
 
@@ -496,9 +498,14 @@ static char *reader(char *str, int num, void *stream)
         str[0] = 0; /* after the first error, feed blanks: first error wins */
         return str;
     }
+    if (len && (*start == ';' || *start == '#')) {
+        memcpy(str, "\n", 2); /* a comment, whatever its length */
+        return str;
+    }
     if (len + 2 > (size_t)num) {
         ps->err_line = ps->line;
-        ms_fail(ps->e, MS_EINPUT, "%s:%d: line is longer than %d characters", ps->origin, ps->line, num - 2);
+        ms_fail(ps->e, MS_EINPUT, "%s:%d: line is longer than %d characters (libinih's line limit; a longer "
+                "[run] out can be given with --out)", ps->origin, ps->line, num - 2);
         str[0] = 0;
         return str;
     }
@@ -512,7 +519,10 @@ static char *reader(char *str, int num, void *stream)
         if (close) {
             size_t sl = (size_t)(close - start - 1);
             char name[64];
-            if (sl < sizeof name) {
+            if (sl >= sizeof name) {
+                ps->err_line = ps->line;
+                ms_fail(ps->e, MS_EINPUT, "%s:%d: unknown section (a name of %zu characters); sections are: run, sim, agents, train, rules, gate, telemetry, keys", ps->origin, ps->line, sl);
+            } else {
                 memcpy(name, start + 1, sl);
                 name[sl] = 0;
                 if (!known_section(name)) {
@@ -549,7 +559,7 @@ static int handler(void *user, const char *section, const char *name, const char
         }
         ps->seen[idx] = ps->line;
     }
-    if (apply(ps->c, where, section, name, value, ps->e) != MS_OK) {
+    if (apply(ps->c, where, ps->line, section, name, value, ps->e) != MS_OK) {
         ps->err_line = ps->line;
         return 0;
     }
@@ -562,6 +572,7 @@ int ms_config_load_string(ms_config *c, const char *text, const char *origin, ms
     memset(&ps, 0, sizeof ps);
     ps.c = c;
     ps.origin = origin;
+    snprintf(c->origin, sizeof c->origin, "%s", origin);
     ps.text = text;
     ps.e = e;
     int rc = ini_parse_stream(reader, &ps, handler, &ps);
@@ -631,28 +642,57 @@ int ms_config_set(ms_config *c, const char *assignment, ms_err *e)
     while (vl && is_space(v[vl - 1])) vl--;
     memcpy(value, v, vl);
     value[vl] = 0;
-    return apply(c, where, section, key, value, e);
+    return apply(c, where, -1, section, key, value, e);
+}
+
+/* "path:line: ", "--set: " or "" for the most recently set of the keys
+ * (NULL-terminated "section.key" names): where a cross-key conflict was made. */
+static const char *origin_of(const ms_config *c, char *buf, size_t n, const char *const *names)
+{
+    int best = 0;
+    for (const char *const *p = names; *p; p++) {
+        const char *dot = strchr(*p, '.');
+        char section[16];
+        snprintf(section, sizeof section, "%.*s", (int)(dot - *p), *p);
+        const kspec *k = find_key(section, dot + 1);
+        assert(k && "origin_of names keys of the table");
+        int line = c->key_line[k - keys];
+        if (line < 0 || (best >= 0 && line > best))
+            best = line;
+    }
+    if (best > 0)
+        snprintf(buf, n, "%s:%d: ", c->origin, best);
+    else
+        snprintf(buf, n, "%s", best < 0 ? "--set: " : "");
+    return buf;
 }
 
 int ms_config_finish(ms_config *c, ms_err *e)
 {
+    char at[MS_PATH_MAX + 32];
     int64_t batch = (int64_t)c->envs * c->rollout;
     if (c->minibatch > batch)
-        return ms_fail(e, MS_EINPUT, "[train] minibatch: %d exceeds the %lld samples of one rollout (envs %d x rollout %d); allowed: at most %lld",
+        return ms_fail(e, MS_EINPUT, "%s[train] minibatch: %d exceeds the %lld samples of one rollout ([sim] envs %d x [train] rollout %d); allowed: at most %lld",
+                       origin_of(c, at, sizeof at, (const char *const[]){"train.minibatch", "sim.envs", "train.rollout", NULL}),
                        c->minibatch, (long long)batch, c->envs, c->rollout, (long long)batch);
     if (batch > 1 << 20)
-        return ms_fail(e, MS_EINPUT, "[sim] envs x [train] rollout = %lld samples per rollout; allowed: at most %d", (long long)batch, 1 << 20);
+        return ms_fail(e, MS_EINPUT, "%s[sim] envs x [train] rollout = %lld samples per rollout; allowed: at most %d",
+                       origin_of(c, at, sizeof at, (const char *const[]){"sim.envs", "train.rollout", NULL}),
+                       (long long)batch, 1 << 20);
     if (c->rotate_every_episodes > 0) {
         int64_t episodes = (ms_config_run_steps(c) / c->envs + c->episode_len - 1) / c->episode_len;
         int64_t generations = episodes / c->rotate_every_episodes + 1;
         if (generations > MS_MAX_KEY_GENERATIONS)
-            return ms_fail(e, MS_EINPUT, "[keys] rotate_every_episodes: %d would rotate through %lld keys in this run's "
+            return ms_fail(e, MS_EINPUT, "%s[keys] rotate_every_episodes: %d would rotate through %lld keys in this run's "
                            "%lld episodes; allowed: at most %d keys per run (rotate less often)",
+                           origin_of(c, at, sizeof at, (const char *const[]){"keys.rotate_every_episodes", "run.env_steps",
+                                                                            "sim.envs", "sim.episode_len", NULL}),
                            c->rotate_every_episodes, (long long)generations, (long long)episodes,
                            MS_MAX_KEY_GENERATIONS);
     }
     if (c->keyring[0])
-        return ms_fail(e, MS_EINPUT, "[keys] keyring: keyrings are not supported by this version (marlsim keys is not built yet); allowed: empty (development key)");
+        return ms_fail(e, MS_EINPUT, "%s[keys] keyring: keyrings are not supported by this version (marlsim keys is not built yet); allowed: empty (development key)",
+                       origin_of(c, at, sizeof at, (const char *const[]){"keys.keyring", NULL}));
     return MS_OK;
 }
 

@@ -44,6 +44,7 @@ enum {
 };
 
 #define MS_MAX_HIDDEN 4
+#define MS_CONFIG_MAX_KEYS 96 /* room for the key table */
 #define MS_MAX_KEY_GENERATIONS 4096 /* pseudonym keys one run may rotate through */
 #define MS_NAME_MAX 64
 #define MS_PATH_MAX 1024
@@ -85,10 +86,15 @@ typedef struct ms_config {
     uint64_t eval_seed;
     /* [telemetry] */
     int level, sample_every, synchronous;
-    int64_t retention_behavioural, retention_security, retention_operational;
+    /* retention per class (SPEC §3) comes with purge: not a key yet */
     /* [keys] */
     char keyring[MS_PATH_MAX + 1];
     int rotate_every_episodes;
+    /* Where the values came from, for errors only (never rendered or
+     * hashed): the file loaded last and, per key (key-table order), the line
+     * that set it there; -1 = --set, 0 = the default. */
+    char origin[MS_PATH_MAX + 1];
+    int key_line[MS_CONFIG_MAX_KEYS];
 } ms_config;
 
 /* Fills c with every default. Cannot fail (defaults are tested). */
@@ -106,7 +112,9 @@ int ms_config_load_string(ms_config *c, const char *text, const char *origin, ms
 int ms_config_set(ms_config *c, const char *assignment, ms_err *e);
 
 /* Cross-key checks that only make sense once everything is read (e.g. the
- * minibatch must not exceed the rollout's samples). */
+ * minibatch must not exceed the rollout's samples). Errors start with where
+ * the most recently set of the keys involved was set ("path:line: " or
+ * "--set: "), then name the keys and what is allowed. */
 int ms_config_finish(ms_config *c, ms_err *e);
 
 /* Writes the canonical text into buf (NUL-terminated). Returns the length it

@@ -16,7 +16,7 @@ int ms_ref_policy_init(ms_ref_policy *p, int kind, const ms_config *c, uint64_t 
         if (!p->rng)
             return ms_fail(e, MS_EIO, "out of memory");
         for (int i = 0; i < c->envs; i++)
-            ms_rng_seed(&p->rng[i], seed, MS_STREAM_POLICY, (uint64_t)i);
+            ms_rng_seed(&p->rng[i], seed, MS_STREAM_REF_POLICY, (uint64_t)i);
     }
     return MS_OK;
 }

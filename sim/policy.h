@@ -2,7 +2,8 @@
  *
  * Reference policies (SPEC §4), each an ms_policy stage:
  *   random     every agent picks 0/1 with probability 1/2 from its own
- *              per-mailbox stream (MS_STREAM_POLICY keyed by the given seed);
+ *              per-mailbox stream (MS_STREAM_REF_POLICY keyed by the given
+ *              seed: separate from the trainer's MS_STREAM_POLICY);
  *   heuristic  QUARANTINE if threat intel, url_mismatch or sandbox_score >
  *              0.5 (read from the validated broadcast), else GET + preview;
  *   oracle     knows the class: plays the joint action with the highest

@@ -28,6 +28,8 @@ enum ms_stream {
     MS_STREAM_VOCAB = 6,   /* the run's synthetic vocabularies */
     MS_STREAM_POISON = 7,  /* broadcast tampering in transit, index = mailbox */
     MS_STREAM_DEVKEY = 8,  /* development key material */
+    MS_STREAM_REF_POLICY = 9, /* the random reference policy, index = mailbox
+                               * (never the trainer's sampling stream) */
 };
 
 typedef struct ms_rng {

@@ -105,6 +105,8 @@ static const bad_case corpus[] = {
     {"open lower bound lr = 0", "[train]\nlr = 0\n", 2, "[train] lr", "out of range; " ALLOWED " a finite number in (0, 1]"},
     {"open lower bound reward_clip = 0", "[rules]\nreward_clip = 0.0\n", 2, "[rules] reward_clip", "(0, 1000]"},
     {"underflow to 0 at an open bound", "[train]\nlr = 1e-400\n", 2, "[train] lr", ALLOWED},
+    {"underflow to 0 where 0 is allowed", "[sim]\ncampaign_rate = 1e-400\n", 2, "[sim] campaign_rate", "underflows"},
+    {"unknown section with a very long name", "[run]\nseed = 1\n[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n", 3, NULL, "unknown section"},
     {"penalty must not be positive", "[rules]\npenalty_threat_intel_block = 0.5\n", 2, "[rules] penalty_threat_intel_block", "[-100, 0]"},
     {"nan", "[train]\nlr = nan\n", 2, "[train] lr", "not finite"},
     {"NaN uppercase", "[train]\nentropy = NaN\n", 2, "[train] entropy", "not finite"},
@@ -264,6 +266,11 @@ static void test_config_accepts_valid_forms(void)
     rc = load(&c, "; c1\n# c2\n\n[train]   ; the trainer\nlr=0.5\n   ;indented comment\nclip   =   0.3   ; inline\n", &e);
     CHECK(rc == MS_OK && c.lr == 0.5 && c.clip == 0.3, "comments and spacing: %s", e.msg);
 
+    char longc[400];
+    snprintf(longc, sizeof longc, "[run]\n; %0300d\nseed = 4\n", 0);
+    rc = load(&c, longc, &e);
+    CHECK(rc == MS_OK && c.seed == 4, "a comment longer than the line limit: %s", e.msg);
+
     rc = load(&c, "[run]\nseed = 9223372036854775807\n[gate]\neval_seed = 0\n", &e);
     CHECK(rc == MS_OK && c.seed == 9223372036854775807ull && c.eval_seed == 0, "u64 bounds: %s", e.msg);
 
@@ -367,6 +374,16 @@ static void test_config_finish(void)
     rc = ms_config_finish(&c, &e);
     CHECK(rc == MS_EINPUT, "minibatch 256 > 4 x 8 is rejected (%d)", rc);
     CHECK(strstr(e.msg, "[train] minibatch") && strstr(e.msg, "allowed: at most 32"), "%s", e.msg);
+    CHECK(!strncmp(e.msg, "t.ini:5: ", 9), "names the line of the last key involved: %s", e.msg);
+    rc = load(&c, "[train]\nminibatch = 128\n[sim]\nenvs = 2\nepisode_len = 9\n", &e);
+    CHECK(rc == MS_OK && ms_config_finish(&c, &e) == MS_EINPUT && !strncmp(e.msg, "t.ini:4: ", 9),
+          "envs made the conflict, at line 4: %s", e.msg);
+    CHECK(ms_config_set(&c, "sim.envs=1", &e) == MS_OK && ms_config_finish(&c, &e) == MS_EINPUT &&
+              !strncmp(e.msg, "--set: ", 7), "a --set made it: %s", e.msg);
+    ms_config_defaults(&c);
+    c.minibatch = 100000; /* set by no one: no origin to name */
+    CHECK(ms_config_finish(&c, &e) == MS_EINPUT && !strncmp(e.msg, "[train] minibatch", 17), "%s", e.msg);
+    rc = load(&c, "[sim]\nenvs = 4\n[train]\nrollout = 8\nminibatch = 256\n", &e);
     CHECK(ms_config_set(&c, "train.minibatch=32", &e) == MS_OK, "set");
     CHECK(ms_config_finish(&c, &e) == MS_OK, "minibatch == envs x rollout is fine: %s", e.msg);
     ms_config_defaults(&c);
