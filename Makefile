@@ -25,7 +25,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all deps test asan bench curves clean install run soak
+.PHONY: all deps test asan bench curves clean install run soak fuzz
 all: marlsim
 
 # Installs what is missing, only as root; otherwise says what to install.
@@ -57,11 +57,11 @@ test: marlsim $(BUILD)/unit_tests
 	@tests/run.sh $(BUILD)/unit_tests ./marlsim
 
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
+ASAN_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  build-asan/marlsim build-asan/unit_tests
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  tests/run.sh build-asan/unit_tests build-asan/marlsim
+	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests
+	$(ASAN_ENV) tests/run.sh build-asan/unit_tests build-asan/marlsim
 
 build-asan/marlsim: $(BUILD)/cli/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
@@ -73,6 +73,13 @@ bench: marlsim $(BUILD)/bench_marlsim
 # verified as an intact prefix, plus the rest of the lake tests.
 soak: marlsim
 	@tests/lake.sh ./marlsim 200
+
+# Fuzz loops CI also runs, on the sanitizer binary: verify on mutated lakes
+# (exit 0/1/2, never a crash or a write), eval on mutated configs (exit 0 or
+# 2 naming the file). Seeded: FUZZ_SEED=N make fuzz; see tests/fuzz.sh.
+fuzz:
+	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim
+	@$(ASAN_ENV) tests/fuzz.sh build-asan/marlsim
 
 # Learning curves (3 seeds x observe = modality / all, 0.5M env-steps each).
 curves: marlsim

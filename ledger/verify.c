@@ -164,11 +164,14 @@ static int precheck(const char *path, int *has_wal, ms_err *e)
         /* Without a WAL the main file holds every page the header counts. */
         uint32_t pages = be32(h + 28);
         uint64_t need = (uint64_t)pages * psz;
-        if ((uint64_t)sb.st_size % psz != 0 ||
-            (pages && be32(h + 92) == be32(h + 24) && need > (uint64_t)sb.st_size))
+        if (pages && be32(h + 92) == be32(h + 24) && need > (uint64_t)sb.st_size)
             return ms_fail(e, MS_EINPUT,
                            "%s: truncated: %lld bytes, its header says %u pages of %u bytes",
                            path, (long long)sb.st_size, pages, psz);
+        if ((uint64_t)sb.st_size % psz != 0)
+            return ms_fail(e, MS_EINPUT,
+                           "%s: malformed: %lld bytes is not a whole number of %u-byte pages "
+                           "(truncated, or bytes appended)", path, (long long)sb.st_size, psz);
     }
     return MS_OK;
 }

@@ -23,7 +23,9 @@ typedef struct ms_err {
     char msg[768];
 } ms_err;
 
-/* Formats the message into e (if e is not NULL) and returns status. */
+/* Formats the message into e (if e is not NULL) and returns status. Control
+ * bytes (including newlines) in the result become '?': messages quote
+ * hostile input and are printed to terminals. */
 int ms_fail(ms_err *e, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same with a va_list, for functions that add context of their own. */

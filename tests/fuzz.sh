@@ -10,10 +10,14 @@
 #                    awk's srand(N * 10007 + i), so a run is reproducible
 #   FUZZ_ONLY=L:I    run only iteration I of loop L (verify or config)
 #   FUZZ_KEEP=DIR    where failing inputs are kept (default build-asan/fuzz-kept)
+#   FUZZ_VERBOSE=1   one line per passing iteration too (class, exit, message)
 # A failure prints the seed, loop, iteration and mutation plan, and keeps the
 # mutated file, its base, the plan and the command's output in FUZZ_KEEP:
-# `MARLSIM verify FUZZ_KEEP/verify-I.db` (or `eval FUZZ_KEEP/config-I.ini ...`)
-# replays it. Plain bash + awk/dd/od/cmp/cksum/timeout; no python.
+# `MARLSIM verify FUZZ_KEEP/verify-I.db`, or `MARLSIM eval FUZZ_KEEP/config-I.ini
+# --policy random --set gate.eval_episodes=1 --set sim.envs=1 --set
+# train.minibatch=32 --json` (minibatch: one mailbox's rollout holds only 32
+# samples), replays it. Plain bash + awk/dd/od/cmp/cksum/timeout, and the
+# sqlite3 shell to locate sqlite_schema; no python.
 set -u
 export LC_ALL=C
 if [ $# -lt 1 ]; then
@@ -21,10 +25,11 @@ if [ $# -lt 1 ]; then
     exit 2
 fi
 M=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-NV=${2:-300}
-NC=${3:-200}
+NV=${2:-3000}
+NC=${3:-2000}
 SEED=${FUZZ_SEED:-1}
 ONLY=${FUZZ_ONLY:-}
+VERBOSE=${FUZZ_VERBOSE:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CFG="$ROOT/configs/default.ini"
 KEEP=${FUZZ_KEEP:-$ROOT/build-asan/fuzz-kept}
@@ -38,9 +43,11 @@ SANITIZER='ERROR: [A-Za-z]*Sanitizer|WARNING: [A-Za-z]*Sanitizer|SUMMARY: [A-Za-
 TIMEOUT=120
 
 pass=0 fail=0
+CTRL=$(printf '[\001-\010\013-\037\177]')
 ok() { pass=$((pass + 1)); echo "PASS $1"; }
 ko() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "  $2"; }
 check() { n=$1; shift; if "$@"; then ok "$n"; else ko "$n"; fi; }
+quiet() { "$@" >"$T/qout" 2>&1 || { head -c 600 "$T/qout"; return 1; }; }
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1:$2" ]; }
 
 # keep NAME FILE... — copies the failing inputs into $KEEP.
@@ -51,7 +58,8 @@ keep() {
     echo "  kept in $KEEP/$n.*"
 }
 
-# apply FILE PAGESIZE < PLAN — applies the mutation plan's operations:
+# apply FILE PAGESIZE < PLAN — applies the mutation plan's operations (the
+# byte strings are printf formats on purpose: awk writes them as escapes):
 #   W OFF BYTES   overwrite at OFF (BYTES: \ooo octal escapes)
 #   X OFF MASK    xor the byte at OFF with MASK
 #   I OFF BYTES   insert at OFF
@@ -64,7 +72,8 @@ apply() {
     while read -r op a b; do
         case $op in
         W) printf "$b" | dd of="$f" bs=1 seek="$a" conv=notrunc status=none ;;
-        X) b0=$(od -An -tu1 -j "$a" -N 1 "$f")
+        X) b0=$(od -An -tu1 -j "$a" -N 1 "$f" 2>/dev/null)
+           [ -n "$b0" ] || continue   # past the end (after a truncation)
            printf "\\$(printf %03o $(( b0 ^ b )))" | dd of="$f" bs=1 seek="$a" conv=notrunc status=none ;;
         I) { head -c "$a" "$f"; printf "$b"; tail -c +$((a + 1)) "$f"; } >"$f.ins" && mv "$f.ins" "$f" ;;
         A) printf "$a" >>"$f" ;;
@@ -102,12 +111,12 @@ function headerfield(   k, off, w, v) {
     return "W " off " " rbytes(w)
 }
 function anywhere(   o) { o = ri(size); return "W " o " " rbytes(1 + ri(16 < size - o ? 16 : size - o)) }
-function one(c,   p, o, n, i, s) {
+function one(c,   p, o, n, i, s, k) {
     if (c == 0) { n = 1 + ri(4); s = ""; for (i = 0; i < n; i++) s = s (i ? "\n" : "") "W " ri(100) " " rbytes(1); return s }
     if (c == 1) return headerfield()
     if (c == 2) { p = ri(np); n = 1 + ri(3); o = page(p) + ri(12 - n + 1); return "W " o " " rbytes(n) }
     if (c == 3) { p = ri(np); o = page(p) + 8 + ri(128); return "W " o " " rbytes(1 + ri(2)) }
-    if (c == 4) { o = 100 + ri(ps - 100); return "W " o " " rbytes(1 + ri(4)) }
+    if (c == 4) { k = ri(nsp); o = sp[k] * ps - 1 - ri(su[k]); n = 1 + ri(4); if (o + n > size) n = size - o; return "W " o " " rbytes(n) }
     if (c == 5) { n = 1 + ri(16); s = ""; for (i = 0; i < n; i++) s = s (i ? "\n" : "") "X " ri(size) " " 2 ^ ri(8); return s }
     if (c == 6) { n = 1 + ri(8); s = ""; for (i = 0; i < n; i++) s = s (i ? "\n" : "") anywhere(); return s }
     if (c == 7) return "T " ri(size)
@@ -118,6 +127,10 @@ function one(c,   p, o, n, i, s) {
 }
 BEGIN {
     srand(s); np = int(size / ps)
+    # schema: "PAGE:USED ..." the sqlite_schema pages (1-based) and the bytes
+    # their cells use at the page end; page 1 when unknown
+    nsp = split(schema, t, " "); if (nsp == 0) { nsp = 1; t[1] = "1:" (ps - 100) }
+    for (k = 0; k < nsp; k++) { split(t[k + 1], u, ":"); sp[k] = u[1]; su[k] = u[2] < 1 ? 1 : u[2] }
     split("16 18 19 20 21 22 23 24 28 32 36 40 44 48 52 56 60 64 68 92 96", fo, " ")
     split("2 1 1 1 1 1 1 4 4 4 4 4 4 4 4 4 4 4 4 4 4", fw, " ")
     nf = 21; for (k = 0; k < nf; k++) { fo[k] = fo[k + 1]; fw[k] = fw[k + 1] }
@@ -129,13 +142,13 @@ BEGIN {
     for (i = 0; i < n; i++) { k = ri(12); if (k == 7 || k == 8 || k == 9) k = 6; print one(k) }
 }'
 
-declare -A V0 V1 V2 VN
+declare -A V0 V1 V2 VN SCHEMA
 verify_iteration() { # BASE NAME ITERATION
     local base=$1 name=$2 i=$3 s ps size cls f=$T/mut.db out=$T/out err=$T/err rc why="" sum
     s=$((SEED * 10007 + i))
     size=$(stat -c %s "$base")
-    ps=$(od -An -tu1 -j 16 -N 2 "$base" | awk '{ print $1 * 256 + $2 == 1 ? 65536 : $1 * 256 + $2 }')
-    awk -v s="$s" -v size="$size" -v ps="$ps" "$LAKEPLAN" >"$T/mut.plan"
+    ps=$(od -An -tu1 -j 16 -N 2 "$base" | awk '{ v = $1 * 256 + $2; print (v == 1 ? 65536 : v) }')
+    awk -v s="$s" -v size="$size" -v ps="$ps" -v schema="${SCHEMA[$name]:-}" "$LAKEPLAN" >"$T/mut.plan"
     cls=$(sed -n '1s/^class //p' "$T/mut.plan")
     rm -f "$f" "$f-wal" "$f-shm" "$f-journal"
     cp "$base" "$f"
@@ -152,6 +165,9 @@ verify_iteration() { # BASE NAME ITERATION
     elif [ $rc = 0 ] && [ "$(stat -c %s "$f")" -lt "$size" ]; then why="exit 0 on a truncated lake"
     elif [ $rc != 0 ] && cmp -s "$base" "$f"; then why="exit $rc on an unchanged lake"
     elif [ $rc != 0 ] && ! grep -qF "$f" "$out" "$err"; then why="exit $rc without naming the file"
+    # Error text quotes names from the file: no raw control characters
+    # (terminal escapes) from a hostile lake may reach the terminal.
+    elif grep -aq "$CTRL" "$out" "$err"; then why="the output carries control characters from the file"
     fi
     if [ -n "$why" ]; then
         fail=$((fail + 1))
@@ -164,6 +180,7 @@ verify_iteration() { # BASE NAME ITERATION
         return
     fi
     pass=$((pass + 1))
+    [ -z "$VERBOSE" ] || echo "  verify $name $i $cls: exit $rc: $(cat "$out" "$err" | head -n 1 | cut -c 1-160)"
     if cmp -s "$base" "$f"; then VN[$cls]=$((${VN[$cls]:-0} + 1))
     else case $rc in 0) V0[$cls]=$((${V0[$cls]:-0} + 1)) ;; 1) V1[$cls]=$((${V1[$cls]:-0} + 1)) ;; 2) V2[$cls]=$((${V2[$cls]:-0} + 1)) ;; esac; fi
 }
@@ -174,9 +191,16 @@ if [ "$NV" -gt 0 ] && [ "${ONLY%%:*}" != config ]; then
     # and key rotation (several key rows); aggregate telemetry.
     "$M" run "$CFG" $SMALL --set sim.poison_rate=0.05 --set sim.episode_len=16 \
         --set keys.rotate_every_episodes=2 --out full.db >"$T/out" 2>&1
-    check "fuzz base lake (full, poisoned, rotated keys) verifies" "$M" verify full.db
+    check "fuzz base lake (full, poisoned, rotated keys) verifies" quiet "$M" verify full.db
     "$M" run "$CFG" $SMALL --set telemetry.level=aggregate --out agg.db >"$T/out" 2>&1
-    check "fuzz base lake (aggregate) verifies" "$M" verify agg.db
+    check "fuzz base lake (aggregate) verifies" quiet "$M" verify agg.db
+    # Where sqlite_schema lives (dbstat of the stock sqlite3 shell), so the
+    # schema-page mutations land in its cells rather than in free space.
+    for name in full agg; do
+        SCHEMA[$name]=$(sqlite3 "file:$T/$name.db?immutable=1" \
+            "select group_concat(pageno || ':' || (pgsize - unused), ' ') from dbstat where name = 'sqlite_schema' and pagetype = 'leaf'" 2>/dev/null)
+        echo "  $name.db: $(stat -c %s "$T/$name.db") bytes, sqlite_schema leaf pages (page:used bytes): ${SCHEMA[$name]:-unknown, using page 1}"
+    done
     i=0
     while [ $i -lt "$NV" ]; do
         i=$((i + 1))
@@ -200,8 +224,8 @@ CFGPLAN=$AWKLIB'
 function keyline(   k) { k = ri(nk); return K[k] }
 function junk(n,   s, i) { s = ""; for (i = 0; i < n; i++) s = s sprintf("%c", 32 + ri(95)); return s }
 function rep(c, n,   s) { s = ""; while (n-- > 0) s = s c; return s }
-function line_op(c,   a, b, t, k, v, eq) {
-    if (c == 0) { a = 1 + ri(nl); for (k = 0; k <= ri(3); k++) { del[a] = 1; a = 1 + ri(nl) } return }
+function line_op(c,   a, b, t, k, v, eq, n) {
+    if (c == 0) { a = 1 + ri(nl); n = 1 + ri(3); for (k = 0; k < n; k++) { del[a] = 1; a = 1 + ri(nl) } return }
     if (c == 1) { a = (ri(4) ? keyline() : 1 + ri(nl)); L[a] = L[a] "\n" L[a]; return }
     if (c == 2) { a = 1 + ri(nl); b = 1 + ri(nl); t = L[a]; L[a] = L[b]; L[b] = t; return }
     if (c == 3) { a = keyline(); b = 1 + ri(nl); L[b] = L[b] "\n" L[a]; del[a] = 1; return }
@@ -267,12 +291,13 @@ BEGIN {
         if (c == 9) {   # a line of junk (any byte but NUL and newline) at a line start
             n = 0; a = ri(nl); o = 0
             for (k = 1; k <= size && n < a; k++) if (substr(text, k, 1) == "\n") { n++; o = k }
-            t = ""; for (k = 0; k < 1 + ri(60); k++) { v = 1 + ri(255); if (v == 10) v = 11; t = t oct(v) }
-            print "I " o " " t oct(10); size += 0   # offsets below stay valid: ops are ordered
+            t = ""; m = 1 + ri(60); for (k = 0; k < m; k++) { v = 1 + ri(255); if (v == 10) v = 11; t = t oct(v) }
+            print "I " o " " t oct(10)
         } else if (c == 10) { n = 1 + ri(4); for (k = 0; k < n; k++) print "X " ri(size) " " 2 ^ ri(8) }
         else if (c == 11) { n = 1 + ri(4); for (k = 0; k < n; k++) print "W " ri(size) " " rbytes(1 + ri(4)) }
-        else if (c == 12) print "T " ri(size)
+        else if (c == 12) cut = 1
     }
+    if (cut) print "T " ri(size)   # last, so the other offsets stay inside the file
 }'
 
 declare -A C0 C2L C2F C2X
@@ -291,7 +316,7 @@ config_iteration() { # ITERATION
     elif [ -n "$(ls -A "$T/cwd")" ]; then why="eval wrote into its working directory"
     elif [ $rc = 0 ] && ! grep -q '^{"policy":"random",.*}$' "$out"; then why="exit 0 without the JSON summary"
     elif [ $rc = 2 ] && [ ! -s "$err" ]; then why="exit 2 with no message"
-    elif [ $rc = 2 ] && ! grep -qF "$f" "$err" && ! grep -Eq '^marlsim: \[[a-z]+\] [a-z_]+.*allowed: ' "$err"; then
+    elif [ $rc = 2 ] && ! grep -qF "$f" "$err" && ! grep -Eq '^marlsim: (--set: )?\[[a-z]+\] [a-z_]+.*allowed: ' "$err"; then
         why="exit 2 without naming the file"
     fi
     if [ -n "$why" ]; then
@@ -304,8 +329,9 @@ config_iteration() { # ITERATION
         return
     fi
     pass=$((pass + 1))
+    [ -z "$VERBOSE" ] || echo "  config $i $cls: exit $rc: $( (cat "$err"; [ $rc = 0 ] && head -c 60 "$out") | head -n 1 | cut -c 1-160)"
     if [ $rc = 0 ]; then C0[$cls]=$((${C0[$cls]:-0} + 1))
-    elif grep -qF "$f:" "$err" && grep -Eq "^marlsim: $(printf '%s' "$f" | sed 's/[][\.*^$]/\\&/g'):[0-9]+: " "$err"; then C2L[$cls]=$((${C2L[$cls]:-0} + 1))
+    elif grep -qF "marlsim: $f:" "$err" && grep -Eq '^marlsim: [^ ]*:[0-9]+: ' "$err"; then C2L[$cls]=$((${C2L[$cls]:-0} + 1))
     elif grep -qF "$f" "$err"; then C2F[$cls]=$((${C2F[$cls]:-0} + 1))
     else C2X[$cls]=$((${C2X[$cls]:-0} + 1)); fi
 }
@@ -321,10 +347,10 @@ if [ "$NC" -gt 0 ] && [ "${ONLY%%:*}" != verify ]; then
     for cls in delete-lines duplicate-line swap-lines move-key bad-value bad-key bad-section long-line format junk-line bit-flips overwrite truncate mixed; do
         a=${C0[$cls]:-0} b=${C2L[$cls]:-0} c=${C2F[$cls]:-0} d=${C2X[$cls]:-0}
         t0=$((t0 + a)) tl=$((tl + b)) tf=$((tf + c)) tx=$((tx + d))
-        [ $((a + b + c + d)) = 0 ] || printf '  config %-14s %4d: exit 2 file:line %4d, exit 2 file %3d, exit 2 cross-key %3d, exit 0 %4d\n' \
+        [ $((a + b + c + d)) = 0 ] || printf '  config %-14s %4d: exit 2 file:line %4d, exit 2 file %3d, exit 2 no file %3d, exit 0 %4d\n' \
             "$cls" $((a + b + c + d)) "$b" "$c" "$d" "$a"
     done
-    echo "  config: $((tl + tf + tx)) rejected (file:line $tl, file only $tf, cross-key constraint $tx), $t0 accepted"
+    echo "  config: $((tl + tf + tx)) rejected (file:line $tl, file only $tf, a cross-key constraint not naming the file $tx), $t0 accepted"
 fi
 
 echo "fuzz: $pass passed, $fail failed"
