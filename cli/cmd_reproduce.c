@@ -60,11 +60,14 @@ int cmd_reproduce(int argc, char **argv)
         cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
+    /* From here on, a failure to read what a tampered lake stores is part
+     * of its not verifying (exit 1), not bad input. */
+    const int fail_exit = tampered ? EXIT_CHECK : EXIT_USAGE;
     lake_run_meta m;
     rc = lake_read_run(db, &m, &e);
     if (rc) {
         cli_error("%s", e.msg);
-        return EXIT_USAGE;
+        return fail_exit;
     }
     /* How the original ended decides what is compared: a completed run
      * whole; an interrupted one replayed to its interruption (its recorded
@@ -102,19 +105,32 @@ int cmd_reproduce(int argc, char **argv)
     lake_run_meta_release(&m);
     if (rc) {
         cli_error("%s", e.msg);
-        return EXIT_USAGE;
+        return fail_exit;
     }
     char path[MS_PATH_MAX + 64];
     if (out)
         snprintf(path, sizeof path, "%s", out);
     else
         snprintf(path, sizeof path, "%s.reproduce.db", db);
-    struct stat sd, so;
-    if (stat(db, &sd) == 0 && stat(path, &so) == 0 && sd.st_dev == so.st_dev && sd.st_ino == so.st_ino) {
-        cli_error("--out %s is the lake being reproduced", path);
+    /* Never the original, nor its -wal / -shm (by name or by identity). */
+    struct stat so;
+    int out_exists = stat(path, &so) == 0;
+    static const char *const sides[] = {"", "-wal", "-shm"};
+    for (int k = 0; k < 3; k++) {
+        char orig[MS_PATH_MAX + 16];
+        struct stat sd;
+        snprintf(orig, sizeof orig, "%s%s", db, sides[k]);
+        if (!strcmp(orig, path) ||
+            (out_exists && stat(orig, &sd) == 0 && sd.st_dev == so.st_dev && sd.st_ino == so.st_ino)) {
+            cli_error("--out %s is %s", path, k ? "a side file of the lake being reproduced" : "the lake being reproduced");
+            return EXIT_USAGE;
+        }
+    }
+    if (out_exists && S_ISDIR(so.st_mode)) {
+        cli_error("--out %s is a directory", path);
         return EXIT_USAGE;
     }
-    if (out && !a.force && access(path, F_OK) == 0) {
+    if (out && !a.force && out_exists) {
         cli_error("%s already exists (refusing to overwrite it; --force replaces it)", path);
         return EXIT_USAGE;
     }
@@ -122,6 +138,10 @@ int cmd_reproduce(int argc, char **argv)
     rc = cli_run_experiment(&c, path, 1, isatty(2), interrupt_at, &res);
     if (rc)
         return rc;
+    if (interrupted ? res.env_steps != interrupt_at : strcmp(res.status, "completed") != 0) {
+        cli_error("the reproduction was interrupted at %lld env-steps: nothing compared", (long long)res.env_steps);
+        return EXIT_USAGE;
+    }
     lake_diff_report d;
     rc = lake_diff(db, path, complete || interrupted ? 0 : LAKE_DIFF_PREFIX, &d, &e);
     if (rc) {

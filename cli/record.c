@@ -35,6 +35,8 @@ struct recorder {
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
     int keys_written; /* generations whose hmac_keys rows are in the lake */
     char key_ids_json[MAX_KEYS * (MS_KEY_ID_MAX + 4) + 4];
+    size_t key_ids_len; /* its length; it lists the first key_ids_listed ids */
+    int key_ids_listed;
 };
 
 double recorder_seconds(const recorder *r) { return r ? r->seconds : 0.0; }
@@ -168,12 +170,13 @@ static int write_keys(recorder *r, int upto, int64_t last_step, ms_err *e)
             return rc;
         r->keys_written = i + 1;
     }
-    char *json = r->key_ids_json, *p = json;
-    p += sprintf(p, "[");
-    for (int i = 0; i < r->nkeys; i++)
-        p += sprintf(p, "%s\"%s\"", i ? "," : "", r->key_id[i]);
-    sprintf(p, "]");
-    return lake_set_key_ids(r->L, json, e);
+    /* The JSON list grows by the new ids only (no rebuild per rotation). */
+    for (; r->key_ids_listed < r->nkeys; r->key_ids_listed++) {
+        size_t at = r->key_ids_len ? r->key_ids_len - 1 : 0; /* over the closing ']' */
+        r->key_ids_len = at + (size_t)sprintf(r->key_ids_json + at, "%s\"%s\"]", at ? "," : "[",
+                                              r->key_id[r->key_ids_listed]);
+    }
+    return lake_set_key_ids(r->L, r->key_ids_json, e);
 }
 
 /* Follows the key generations; a new one closes the previous one, whose

@@ -52,8 +52,8 @@ int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t
                       const char *sha_hex, const void *blob, size_t n, ms_err *e);
 /* Flushes the open aggregate window and the open key generation's
  * hmac_keys rows (closed generations are written when the next one starts).
- * Call at the end of a run, also a failed one; calling it again writes
- * nothing twice. */
+ * Call at the end of a completed or interrupted run; calling it again
+ * writes nothing twice. */
 int recorder_flush(recorder *r, int64_t last_step, ms_err *e);
 /* Records env_steps progress, commits, and opens the next transaction. */
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e);

@@ -508,16 +508,14 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
                 void *progress_ctx, int *interrupted, ms_err *e)
 {
     int rc = run_loop(tr, stop, progress, progress_ctx, interrupted, e);
-    if (!tr->rec)
+    /* After a failure nothing more is appended: the lake then holds exactly
+     * what a reproduction holds at that point (so reproduce compares it as a
+     * prefix); the open key generation is still named in runs.key_ids. */
+    if (rc || !tr->rec)
         return rc;
-    /* Security data stays complete on failure too (the open aggregate
-     * window and key generation); after a failure the first error is the
-     * one reported, and the caller's lake_finish commits what got in. */
-    ms_err flush_err;
-    int frc = recorder_flush(tr->rec, tr->sim.s.step - 1, rc ? &flush_err : e);
-    if (rc)
+    if ((rc = recorder_flush(tr->rec, tr->sim.s.step - 1, e)))
         return rc;
-    return frc ? frc : recorder_commit(tr->rec, tr->status.env_steps, e);
+    return recorder_commit(tr->rec, tr->status.env_steps, e);
 }
 
 void trainer_stop_at(trainer *t, int64_t env_steps) { t->stop_at = env_steps; }

@@ -592,13 +592,19 @@ static int place_file(const char *tmp, const char *path, int overwrite, ms_err *
             return ms_fail(e, MS_EIO, "lake: cannot move %s to %s: %s", tmp, path, strerror(errno));
         return MS_OK;
     }
-    if (link(tmp, path) != 0) {
-        if (errno == EEXIST)
-            return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)",
-                           path);
-        return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", path, strerror(errno));
+    if (link(tmp, path) == 0) {
+        unlink(tmp);
+        return MS_OK;
     }
-    unlink(tmp);
+    int err = errno;
+    struct stat sb;
+    if (err == EEXIST || lstat(path, &sb) == 0)
+        return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)", path);
+    if (err != EPERM && err != ENOTSUP && err != EOPNOTSUPP && err != EMLINK)
+        return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", path, strerror(err));
+    /* A filesystem without hard links: checked above, then moved. */
+    if (rename(tmp, path) != 0)
+        return ms_fail(e, MS_EIO, "lake: cannot move %s to %s: %s", tmp, path, strerror(errno));
     return MS_OK;
 }
 
@@ -699,12 +705,15 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     /* Built beside the lake (same directory, so the move is one rename) under
      * a name no run uses; a crash before the move leaves only that. */
     char tmp[MS_LAKE_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.creating-%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644); /* clobbers nothing */
+    snprintf(tmp, sizeof tmp, "%s.creating-XXXXXX", path);
+    int fd = mkstemp(tmp); /* a fresh name: clobbers nothing, and no leftover blocks it */
     if (fd < 0) {
         lake_close(L);
-        return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", tmp, strerror(errno));
+        return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", path, strerror(errno));
     }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0644 & ~mask); /* as SQLite would create it */
     close(fd);
     if ((rc = build_file(L, tmp, in, sync, e))) {
         if (L->db)

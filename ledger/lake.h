@@ -64,11 +64,11 @@ typedef struct lake_run_info {
  * checked; synchronous; application_id; user_version; foreign_keys=ON;
  * trusted_schema=OFF; SQLITE_DBCONFIG_DEFENSIVE), creates the schema and
  * inserts the runs row with status 'running' and the genesis hash — all in
- * a private file beside it (path.creating-PID) that is then moved into place
+ * a private file beside it (path.creating-XXXXXX) that is then moved into place
  * in one step (link(), which refuses an existing path, or rename() over it
  * when overwriting). So at path there is, at every moment, either nothing
  * (or the old file) or a complete lake that verifies as an empty prefix;
- * a crash during creation leaves at most the .creating-PID file.
+ * a crash during creation leaves at most a .creating-XXXXXX file.
  * Errors: MS_EINPUT (bad info: missing field, config hash mismatch, invalid
  * JSON, unknown synchronous; existing file), MS_EIO (the file could not be
  * created, written or moved). On error *out is NULL and every file this call

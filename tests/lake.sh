@@ -58,6 +58,11 @@ sum_before=$(cksum a.db)
 expect_exit "reproduce --out the original itself is refused" 2 "$M" reproduce a.db --out "./a.db"
 check "the original is untouched" [ "$(cksum a.db)" = "$sum_before" ]
 expect_exit "reproduce refuses an existing --out" 2 "$M" reproduce a.db --out r.db
+expect_exit "reproduce --out the original's -wal is refused, even with --force" 2 "$M" reproduce a.db --out a.db-wal --force
+check "no side file was created" [ ! -e a.db-wal ]
+cp a.db u.db
+q u.db "update runs set config_text = 'garbage'"
+expect_exit "reproduce of a lake whose stored config is unreadable: exit 1 (it does not verify)" 1 "$M" reproduce u.db --out ru.db
 expect_exit "reproduce --force replaces it" 0 "$M" reproduce a.db --out r.db --force
 
 # --- learning bookkeeping ----------------------------------------------------
