@@ -494,6 +494,20 @@ static int open_conn(lake *L, const char *path, int sync, ms_err *e)
     return exec_sql(L, pragmas, e);
 }
 
+/* Runs a journal_mode pragma (a query or a change) and says whether the
+ * resulting mode is WAL. */
+static int journal_is_wal(lake *L, const char *pragma, int *wal, ms_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(L, pragma, &st, e);
+    if (rc)
+        return rc;
+    *wal = sqlite3_step(st) == SQLITE_ROW &&
+           sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return MS_OK;
+}
+
 static void close_conn(lake *L)
 {
     sqlite3_close(L->db);
@@ -518,14 +532,12 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     if ((rc = exec_sql(L, pragmas, e)))
         return rc;
 
-    sqlite3_stmt *st;
-    if ((rc = prep(L, "PRAGMA journal_mode = WAL", &st, e)))
+    int wal;
+    if ((rc = journal_is_wal(L, "PRAGMA journal_mode = WAL", &wal, e)))
         return rc;
-    int wal = sqlite3_step(st) == SQLITE_ROW &&
-              sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
     if (!wal)
         return ms_fail(e, MS_EIO, "lake: %s: SQLite refused journal_mode=WAL", tmp);
+    sqlite3_stmt *st;
 
     if (!is_json(L, in->build_facts))
         return ms_fail(e, MS_EINPUT, "lake: build_facts is not valid JSON");
@@ -615,12 +627,9 @@ static int open_writer(lake *L, const char *path, int sync, ms_err *e)
     int rc;
     if ((rc = open_conn(L, path, sync, e)))
         return rc;
-    sqlite3_stmt *st;
-    if ((rc = prep(L, "PRAGMA journal_mode", &st, e)))
+    int wal;
+    if ((rc = journal_is_wal(L, "PRAGMA journal_mode", &wal, e)))
         return rc;
-    int wal = sqlite3_step(st) == SQLITE_ROW &&
-              sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
     if (!wal)
         return ms_fail(e, MS_EIO, "lake: %s is not in WAL mode after creation", path);
     char q[1024];
