@@ -126,16 +126,10 @@ int cmd_reproduce(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (out_exists && S_ISDIR(so.st_mode)) {
-        cli_error("--out %s is a directory", path);
-        return EXIT_USAGE;
-    }
-    if (out && !a.force && out_exists) {
-        cli_error("%s already exists (refusing to overwrite it; --force replaces it)", path);
-        return EXIT_USAGE;
-    }
+    /* The lake refuses a directory, and an existing --out unless --force;
+     * the default path is replaced. */
     cli_run_result res;
-    rc = cli_run_experiment(&c, path, 1, isatty(2), interrupt_at, &res);
+    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, &res);
     if (rc)
         return rc;
     if (interrupted ? res.env_steps != interrupt_at : strcmp(res.status, "completed") != 0) {

@@ -411,6 +411,11 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
 
 static const char *const sync_names[] = {"off", "normal", "full", "extra"};
 
+static int refuse_existing(const char *path, ms_err *e)
+{
+    return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)", path);
+}
+
 static int remove_file(const char *p, ms_err *e)
 {
     if (unlink(p) != 0 && errno != ENOENT)
@@ -433,8 +438,7 @@ static int check_path(const char *path, int overwrite, ms_err *e)
         if (S_ISDIR(sb.st_mode))
             return ms_fail(e, MS_EINPUT, "lake: %s is a directory", path);
         if (!overwrite)
-            return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)",
-                           path);
+            return refuse_existing(path, e);
     }
     for (int k = 0; k < 2 && !overwrite; k++) {
         snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
@@ -611,7 +615,7 @@ static int place_file(const char *tmp, const char *path, int overwrite, ms_err *
     int err = errno;
     struct stat sb;
     if (err == EEXIST || lstat(path, &sb) == 0)
-        return ms_fail(e, MS_EINPUT, "lake: %s already exists (refusing to overwrite it; --force replaces it)", path);
+        return refuse_existing(path, e);
     if (err != EPERM && err != ENOTSUP && err != EOPNOTSUPP && err != EMLINK)
         return ms_fail(e, MS_EIO, "lake: cannot create %s: %s", path, strerror(err));
     /* A filesystem without hard links: checked above, then moved. */
