@@ -19,8 +19,11 @@ LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm $(EXTRA_L
 BUILD    ?= build
 PREFIX   ?= /usr/local
 
-LIB_SRC  = $(wildcard sim/*.c nn/*.c ledger/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
+# The library (every layer but the commands) and the command layer.
+LIB_SRC  = $(wildcard base/*.c sim/*.c nn/*.c ledger/*.c exp/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  = $(wildcard cli/*.c)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
@@ -42,7 +45,7 @@ $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-marlsim: $(BUILD)/cli/main.o $(LIB_OBJ)
+marlsim: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/unit_tests: $(TEST_OBJ) $(LIB_OBJ)
@@ -63,7 +66,7 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests
 	$(ASAN_ENV) tests/run.sh build-asan/unit_tests build-asan/marlsim
 
-build-asan/marlsim: $(BUILD)/cli/main.o $(LIB_OBJ)
+build-asan/marlsim: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 bench: marlsim $(BUILD)/bench_marlsim
@@ -94,4 +97,4 @@ install: marlsim
 clean:
 	rm -rf build build-asan marlsim
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -20,9 +20,8 @@
 #include <cblas.h>
 #include <sqlite3.h>
 
-#include "cli/cli.h"
-#include "cli/record.h"
-#include "cli/train.h"
+#include "base/clock.h"
+#include "exp/experiment.h"
 #include "sim/policy.h"
 
 static void machine(void)
@@ -45,7 +44,7 @@ static void machine(void)
     ms_config c;
     ms_config_defaults(&c);
     char facts[1024];
-    cli_build_facts(&c, facts, sizeof facts);
+    exp_build_facts(&c, facts, sizeof facts);
     printf("machine: %s, %ld online cores (benchmarks use one: OpenBLAS 1 thread)\n", model,
            sysconf(_SC_NPROCESSORS_ONLN));
     printf("build facts: %s\n", facts);
@@ -73,13 +72,13 @@ static int bench_env(void)
     int steps = 8192; /* x 64 mailboxes = 524,288 env-steps */
     for (int k = 0; k < 256; k++) /* warm-up */
         ms_sim_step(&sim, &stage, NULL, 0, &e);
-    double t0 = cli_now();
+    double t0 = ms_now();
     for (int k = 0; k < steps; k++)
         if (ms_sim_step(&sim, &stage, NULL, 0, &e)) {
             fprintf(stderr, "bench: %s\n", e.msg);
             return 1;
         }
-    double dt = cli_now() - t0;
+    double dt = ms_now() - t0;
     double n = (double)steps * c.envs;
     printf("1. environment only (random policy, pseudonyms, broadcast+MAC, validation, rules, credit):\n"
            "   %.0f env-steps in %.3f s = %.0f env-steps/s  (%.2f us per env-step; aim >= 500,000)\n",
@@ -101,9 +100,9 @@ static int bench_train(int64_t steps)
         return 1;
     }
     int interrupted;
-    double t0 = cli_now();
+    double t0 = ms_now();
     int rc = trainer_run(tr, NULL, NULL, NULL, &interrupted, &e);
-    double dt = cli_now() - t0;
+    double dt = ms_now() - t0;
     if (rc) {
         fprintf(stderr, "bench: %s\n", e.msg);
         return 1;
@@ -132,12 +131,13 @@ static int bench_lake(int64_t steps)
     ms_config c;
     ms_config_defaults(&c);
     c.env_steps = steps;
-    cli_run_result res;
-    /* stderr note about the dev key is expected; keep the output readable */
-    fflush(stderr);
-    int rc = cli_run_experiment(&c, path, 1, 0, 0, &res);
-    if (rc)
-        return rc;
+    exp_result res;
+    exp_options o = {.path = path, .overwrite = 1};
+    ms_err e;
+    if (exp_run(&c, &o, &res, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
     struct stat sb;
     long long bytes = stat(path, &sb) ? 0 : (long long)sb.st_size;
     printf("3. training with full telemetry (lake, synchronous=normal):\n"

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/version.h"
 #include "sim/config.h"
 
-#define MARLSIM_VERSION "0.1.0"
 
 enum { EXIT_OK = 0, EXIT_CHECK = 1, EXIT_USAGE = 2 };
 
@@ -47,36 +47,14 @@ int cli_exit_for(int status);
  * runs the cross-key checks. Prints the error and returns 2 on failure. */
 int cli_load_config(ms_config *c, const char *path, char **sets, int nsets, const char *seed);
 
-/* What one run produced (filled even when it failed part-way). */
-typedef struct cli_run_result {
-    char run_id[33], config_sha256[65], head_hash[65], status[16];
-    char db[MS_PATH_MAX + 64];
-    int64_t env_steps, updates, gates, rejected, poisoned, poisoned_rejected;
-    double eval_reward, seconds;
-    /* where the time went (seconds): environment + sinks (recording
-     * included), acting, updates, gate evaluations, and recording alone */
-    double t_env, t_act, t_update, t_eval, t_record, t_record_in_env;
-} cli_run_result;
-
+struct exp_result;
 /* Runs the experiment c into a new lake at path (replacing one only when
- * force). interrupt_at > 0 replays an interruption after that many
- * env-steps (reproduce of an interrupted run); 0 runs to the end. Prints
- * errors; returns the exit code. res->status is "" when no lake was
- * created. */
+ * force) with SIGINT/SIGTERM handling and a progress bar when
+ * show_progress. interrupt_at > 0 replays an interruption after that many
+ * env-steps. Prints errors; returns the exit code. res->status is "" when no
+ * lake was created. */
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
-                       cli_run_result *res);
-
-/* The output path: --out, else [run] out, else runs/<name>-s<seed>.db
- * (creating runs/). Prints errors; returns the exit code. */
-int cli_default_out(const ms_config *c, const char *out, char *path, size_t n);
-
-/* The build facts JSON recorded in runs.build_facts (sets the BLAS thread
- * count to the config's first, so the figure is the one the run uses). */
-void cli_build_facts(const ms_config *c, char *buf, size_t n);
-
-/* CLOCK_MONOTONIC seconds, for progress and timing figures only (never in
- * anything hashed). */
-double cli_now(void);
+                       struct exp_result *res);
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/train.h"
+#include "exp/trainer.h"
 #include "sim/policy.h"
 
 static const char usage[] =

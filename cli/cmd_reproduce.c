@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "exp/experiment.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
@@ -92,7 +93,7 @@ int cmd_reproduce(int argc, char **argv)
                      "the development key", db, m.key_ids);
     char facts[1024], rec_core[64], rec_threads[16], cur_core[64], cur_threads[16];
     if (!rc) {
-        cli_build_facts(&c, facts, sizeof facts);
+        exp_build_facts(&c, facts, sizeof facts);
         json_field(m.build_facts, "openblas_core", rec_core, sizeof rec_core);
         json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
         json_field(facts, "openblas_core", cur_core, sizeof cur_core);
@@ -128,7 +129,7 @@ int cmd_reproduce(int argc, char **argv)
     }
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
-    cli_run_result res;
+    exp_result res;
     rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, &res);
     if (rc)
         return rc;

@@ -7,15 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cblas.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <sqlite3.h>
-
+#include "base/clock.h"
 #include "cli/cli.h"
-#include "cli/record.h"
-#include "cli/train.h"
-#include "ledger/lake.h"
+#include "exp/experiment.h"
 
 static const char usage[] =
     "usage: marlsim run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--force] [--quiet] [--json]\n"
@@ -45,7 +39,7 @@ static void progress(const trainer_status *st, void *ctx)
     progress_ctx *p = ctx;
     if (!p->enabled)
         return;
-    double el = cli_now() - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
+    double el = ms_now() - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
     double eta = rate > 0 ? (double)(st->total_env_steps - st->env_steps) / rate : 0;
     int width = 24, done = st->total_env_steps ? (int)(width * st->env_steps / st->total_env_steps) : width;
     char bar[32];
@@ -58,64 +52,11 @@ static void progress(const trainer_status *st, void *ctx)
     fflush(stderr);
 }
 
-void cli_build_facts(const ms_config *c, char *buf, size_t n)
-{
-    openblas_set_num_threads(c->blas_threads);
-    snprintf(buf, n,
-             "{\"marlsim\":\"%s\",\"compiler\":\"gcc %s\",\"sqlite\":\"%s\",\"openssl\":\"%s\","
-             "\"openblas\":\"%s\",\"openblas_core\":\"%s\",\"blas_threads\":%d,\"simd_tanh\":%d}",
-             MARLSIM_VERSION, __VERSION__, sqlite3_libversion(), OpenSSL_version(OPENSSL_VERSION),
-             openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), mlp_cpu_simd());
-}
-
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
-                       cli_run_result *res)
+                       exp_result *res)
 {
-    ms_err e;
-    memset(res, 0, sizeof *res);
-    snprintf(res->db, sizeof res->db, "%s", path);
-    char text[MS_CONFIG_TEXT_MAX], facts[1024];
-    ms_config_render(c, text, sizeof text);
-    ms_config_hash(c, res->config_sha256);
-    cli_build_facts(c, facts, sizeof facts);
-
-    /* The run id names the experiment and its key material, deterministically:
-     * identical runs have identical lakes. */
-    ms_keys keys;
-    int rc = ms_keys_dev(&keys, c->seed, 0, &e);
-    if (rc) {
-        cli_error("%s", e.msg);
-        return EXIT_USAGE;
-    }
-    char idsrc[256];
-    int idn = snprintf(idsrc, sizeof idsrc, "marlsim-run-v1|%s|%s", res->config_sha256, keys.fingerprint);
-    unsigned char md[32];
-    EVP_Digest(idsrc, (size_t)idn, md, NULL, EVP_sha256(), NULL);
-    ms_hex(md, 16, res->run_id);
-    fprintf(stderr, "marlsim: no [keys] keyring: using a development key derived from the seed (key %s); "
-                    "the lake is marked dev_key\n", keys.key_id);
-
-    char key_ids[64];
-    snprintf(key_ids, sizeof key_ids, "[\"%s\"]", keys.key_id);
-    static const char *const sync_names[] = {"off", "normal", "full", "extra"};
-    lake_run_info info = {.run_id = res->run_id, .name = c->name, .seed = c->seed, .config_text = text,
-                          .config_sha256 = res->config_sha256, .version = MARLSIM_VERSION, .build_facts = facts,
-                          .key_ids = key_ids, .dev_key = 1, .started_at = NULL,
-                          .synchronous = sync_names[c->synchronous]};
-    lake *L = NULL;
-    recorder *rec = NULL;
-    trainer *tr = NULL;
-    rc = lake_create(&L, path, &info, force, &e);
-    if (rc) {
-        cli_error("%s", e.msg);
-        return EXIT_USAGE;
-    }
-    rc = recorder_init(&rec, L, c, &e);
-    if (!rc)
-        rc = trainer_init(&tr, c, rec, &e);
-    if (!rc)
-        trainer_stop_at(tr, interrupt_at);
-
+    fprintf(stderr, "marlsim: no [keys] keyring: using a development key derived from the seed; "
+                    "the lake is marked dev_key\n");
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -123,56 +64,21 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     stop_requested = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-
-    progress_ctx pc = {cli_now(), show_progress};
-    int interrupted = 0;
-    if (!rc)
-        rc = trainer_run(tr, &stop_requested, progress, &pc, &interrupted, &e);
-    double elapsed = cli_now() - pc.t0;
-    if (show_progress)
+    progress_ctx pc = {ms_now(), show_progress};
+    exp_options o = {.path = path, .overwrite = force, .interrupt_at = interrupt_at, .stop = &stop_requested,
+                     .progress = progress, .progress_ctx = &pc};
+    ms_err e;
+    int rc = exp_run(c, &o, res, &e);
+    if (show_progress && res->status[0])
         fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-
-    const char *status = rc ? "failed" : interrupted ? "interrupted" : "completed";
-    if (tr) {
-        const trainer_status *st = trainer_get_status(tr);
-        res->env_steps = st->env_steps;
-        res->eval_reward = st->eval_score;
-        res->updates = st->updates;
-        res->gates = st->gates;
-        res->rejected = st->rejected;
-        res->poisoned = st->poisoned;
-        res->poisoned_rejected = st->poisoned_rejected;
-        const trainer_times *tt = trainer_get_times(tr);
-        res->t_env = tt->env;
-        res->t_act = tt->act;
-        res->t_update = tt->update;
-        res->t_eval = tt->eval;
-        res->t_record = recorder_seconds(rec);
-        res->t_record_in_env = recorder_step_seconds(rec);
-    }
-    res->seconds = elapsed;
-    ms_err fe;
-    int frc = lake_finish(L, status, res->env_steps, res->eval_reward, tr != NULL && !rc, &fe);
-    if (!frc)
-        snprintf(res->head_hash, sizeof res->head_hash, "%s", lake_head_hex(L));
-    /* When the lake could not be finished, it says what it last committed. */
-    snprintf(res->status, sizeof res->status, "%s", frc ? "running" : status);
-    trainer_free(tr);
-    recorder_free(rec);
-    lake_close(L);
     if (rc)
-        cli_error("%s%s", e.msg, frc ? "" : " (the lake is marked failed)");
-    if (frc)
-        cli_error("%s (the lake could not be finished: it stays 'running' at its last commit; "
-                  "marlsim verify %s shows how far it got)", fe.msg, path);
-    if (rc)
-        return cli_exit_for(rc) == EXIT_OK ? EXIT_USAGE : cli_exit_for(rc);
-    return frc ? EXIT_USAGE : EXIT_OK;
+        cli_error("%s", e.msg);
+    return cli_exit_for(rc);
 }
 
-static void print_summary(const ms_config *c, const cli_run_result *r, int json)
+static void print_summary(const ms_config *c, const exp_result *r, int json)
 {
     double sps = r->seconds > 0 ? (double)r->env_steps / r->seconds : 0;
     if (json) {
@@ -211,24 +117,6 @@ static void print_summary(const ms_config *c, const cli_run_result *r, int json)
     printf("db: %s\n", r->db);
 }
 
-int cli_default_out(const ms_config *c, const char *out, char *path, size_t n)
-{
-    if (out) {
-        snprintf(path, n, "%s", out);
-        return EXIT_OK;
-    }
-    if (c->out[0]) {
-        snprintf(path, n, "%s", c->out);
-        return EXIT_OK;
-    }
-    if (mkdir("runs", 0777) && errno != EEXIST) {
-        cli_error("cannot create runs/: %s", strerror(errno));
-        return EXIT_USAGE;
-    }
-    snprintf(path, n, "runs/%s-s%llu.db", c->name, (unsigned long long)c->seed);
-    return EXIT_OK;
-}
-
 int cmd_run(int argc, char **argv)
 {
     cli_args a;
@@ -241,9 +129,12 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return rc;
     char path[MS_PATH_MAX + 64];
-    if ((rc = cli_default_out(&c, a.out, path, sizeof path)))
-        return rc;
-    cli_run_result res;
+    ms_err e;
+    if (exp_default_out(&c, a.out, path, sizeof path, &e)) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    exp_result res;
     rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), 0, &res);
     if (res.status[0])
         print_summary(&c, &res, a.json);

@@ -2,7 +2,6 @@
 
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
 static void verror(const char *fmt, va_list ap)
 {
@@ -127,11 +126,4 @@ void cli_json_string(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
-}
-
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

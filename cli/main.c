@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("marlsim %s\n", MARLSIM_VERSION);
+        printf("marlsim %s\n", MS_VERSION);
         return EXIT_OK;
     }
     if (!strcmp(cmd, "run"))

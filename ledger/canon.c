@@ -196,13 +196,3 @@ int lk_genesis(lk_hasher *h, const char *run_id, size_t run_id_len, const char *
         rc = lk_hash_end(h, out, e);
     return rc;
 }
-
-void lk_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t k = 0; k < n; k++) {
-        out[2 * k] = digits[in[k] >> 4];
-        out[2 * k + 1] = digits[in[k] & 15];
-    }
-    out[2 * n] = '\0';
-}

@@ -54,7 +54,8 @@
 #include <string.h>
 
 #include "ledger/schema.h"
-#include "sim/err.h"
+#include "base/err.h"
+#include "base/hash.h"
 
 #define LK_HASH_LEN 32
 /* Longest TEXT or BLOB value the lake accepts (bytes). */
@@ -129,7 +130,5 @@ int lk_sha256(lk_hasher *h, const void *p, size_t n, unsigned char out[LK_HASH_L
 int lk_genesis(lk_hasher *h, const char *run_id, size_t run_id_len, const char *config_text,
                size_t config_len, uint64_t seed, unsigned char out[LK_HASH_LEN], ms_err *e);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
-void lk_hex(const unsigned char *in, size_t n, char *out);
 
 #endif

@@ -183,7 +183,7 @@ static void roll_back(lake *L)
         sqlite3_reset(L->tx_rollback);
     }
     L->cur = L->committed;
-    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 }
 
 /* Marks the handle broken after an SQLite/libcrypto failure. */
@@ -234,7 +234,7 @@ static int update_runs(lake *L, ms_err *e)
 {
     char counts[1024], head[2 * LK_HASH_LEN + 1];
     row_counts_json(L, counts, sizeof counts);
-    lk_hex(L->cur.head, LK_HASH_LEN, head);
+    ms_hex(L->cur.head, LK_HASH_LEN, head);
     sqlite3_stmt *st = L->upd_runs;
     int b = sqlite3_bind_text(st, 1, head, -1, SQLITE_TRANSIENT);
     b |= sqlite3_bind_int64(st, 2, L->cur.seq);
@@ -316,7 +316,7 @@ static int check_digest(lake *L, const lk_table *T, int row, const lk_value *v, 
         return MS_EIO;
     if (T->digest_hex) {
         char hex[2 * LK_HASH_LEN + 1];
-        lk_hex(d, LK_HASH_LEN, hex);
+        ms_hex(d, LK_HASH_LEN, hex);
         if (dig->n != 2 * LK_HASH_LEN || memcmp(dig->p, hex, 2 * LK_HASH_LEN) != 0)
             return ms_fail(e, MS_EINPUT,
                            "lake: %s row %d: %s must be SHA-256(%s) in lowercase hex (%s)",
@@ -400,7 +400,7 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
     if (add_entry(L, T->name, step, first, (uint32_t)n_rows, e))
         return broken(L, MS_EIO);
     L->cur.rows[table] += n_rows;
-    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 
     if (own_tx)
         return commit_now(L, e);
@@ -560,7 +560,7 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
 
     /* The runs row. */
     char genesis_hex[2 * LK_HASH_LEN + 1], now[32], counts[1024];
-    lk_hex(L->genesis, LK_HASH_LEN, genesis_hex);
+    ms_hex(L->genesis, LK_HASH_LEN, genesis_hex);
     row_counts_json(L, counts, sizeof counts);
     if (!in->started_at)
         utc_now(now);
@@ -700,7 +700,7 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
         lake_close(L);
         return rc;
     }
-    lk_hex(d, LK_HASH_LEN, hex);
+    ms_hex(d, LK_HASH_LEN, hex);
     if (strcmp(hex, in->config_sha256) != 0) {
         lake_close(L);
         return ms_fail(e, MS_EINPUT, "lake: config_sha256 %s is not SHA-256(config_text) = %s",
@@ -713,7 +713,7 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     }
     memcpy(L->cur.head, L->genesis, LK_HASH_LEN);
     L->committed = L->cur;
-    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 
     /* Built beside the lake (same directory, so the move is one rename) under
      * a name no run uses; a crash before the move leaves only that. */
@@ -797,7 +797,7 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
     /* The runs row's final values, then the seal over them. */
     char now[32], genesis_hex[2 * LK_HASH_LEN + 1];
     utc_now(now);
-    lk_hex(L->genesis, LK_HASH_LEN, genesis_hex);
+    ms_hex(L->genesis, LK_HASH_LEN, genesis_hex);
     sqlite3_stmt *st = L->fin_runs;
     int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     b |= has_eval ? sqlite3_bind_double(st, 2, eval_reward) : sqlite3_bind_null(st, 2);
@@ -833,7 +833,7 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
         lk_put_row(&L->buf, seal, LK_SEAL_NCOLS, e) ||
         add_entry(L, "runs", env_steps, 1, 1, e))
         return broken(L, MS_EIO);
-    lk_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
     int rc = commit_now(L, e);
     if (rc)
         return rc;

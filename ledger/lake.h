@@ -40,7 +40,7 @@
 
 #include "ledger/canon.h"
 #include "ledger/schema.h"
-#include "sim/err.h"
+#include "base/err.h"
 
 typedef struct lake lake;
 

@@ -54,7 +54,7 @@
 
 #include <stddef.h>
 
-#include "sim/err.h"
+#include "base/err.h"
 
 #define LK_APPLICATION_ID 0x4D41524C /* "MARL" */
 #define LK_SCHEMA_VERSION 1

@@ -604,7 +604,7 @@ static int walk_rows(rd *R, int t, int64_t seq, int64_t step, int64_t first, int
             } else {
                 if ((rc = lk_sha256(&R->hd, src->p, src->n, d, e)))
                     return rc;
-                lk_hex(d, LK_HASH_LEN, hex);
+                ms_hex(d, LK_HASH_LEN, hex);
                 ok = T->digest_hex
                          ? dig->type == LK_TEXT && dig->n == HEX_LEN && memcmp(dig->p, hex, HEX_LEN) == 0
                          : dig->type == LK_BLOB && dig->n == LK_HASH_LEN &&
@@ -714,8 +714,8 @@ static int walk_ledger(rd *R, const runs_row *run, walk_state *w, lake_verify_re
         if (c[5].n != LK_HASH_LEN || memcmp(c[5].p, hash, LK_HASH_LEN) != 0) {
             char stored[HEX_LEN + 1] = "(not 32 bytes)", recomputed[HEX_LEN + 1];
             if (c[5].n == LK_HASH_LEN)
-                lk_hex(c[5].p, LK_HASH_LEN, stored);
-            lk_hex(hash, LK_HASH_LEN, recomputed);
+                ms_hex(c[5].p, LK_HASH_LEN, stored);
+            ms_hex(hash, LK_HASH_LEN, recomputed);
             if (seal)
                 rc = fail_at(rep, "runs", expect, e, MS_ECHECK,
                              "ledger seq %" PRId64 " (runs seal): hash differs (stored %s, "
@@ -766,7 +766,7 @@ static int check_totals(rd *R, const runs_row *run, const walk_state *w, lake_ve
                        " (the ledger tail was removed or added to)",
                        v[LKR_LEDGER_ROWS].i, w->entries);
     char head[HEX_LEN + 1];
-    lk_hex(w->head, LK_HASH_LEN, head);
+    ms_hex(w->head, LK_HASH_LEN, head);
     if (!vtext_is(&v[LKR_HEAD_HASH], head)) {
         char stored[HEX_LEN + 1];
         safe_text(stored, sizeof stored, &v[LKR_HEAD_HASH]);
@@ -875,7 +875,7 @@ int lake_verify(const char *path, lake_verify_report *rep, ms_err *e)
     char hex[HEX_LEN + 1], stored[HEX_LEN + 1];
     if ((rc = lk_sha256(&R.hd, v[LKR_CONFIG_TEXT].p, v[LKR_CONFIG_TEXT].n, d, e)))
         goto out;
-    lk_hex(d, LK_HASH_LEN, hex);
+    ms_hex(d, LK_HASH_LEN, hex);
     if (!vtext_is(&v[LKR_CONFIG_SHA256], hex)) {
         safe_text(stored, sizeof stored, &v[LKR_CONFIG_SHA256]);
         rc = fail_at(rep, "runs", 0, e, MS_ECHECK,
@@ -887,7 +887,7 @@ int lake_verify(const char *path, lake_verify_report *rep, ms_err *e)
     if ((rc = lk_genesis(&R.hd, v[LKR_RUN_ID].p, v[LKR_RUN_ID].n, v[LKR_CONFIG_TEXT].p,
                          v[LKR_CONFIG_TEXT].n, (uint64_t)v[LKR_SEED].i, w.head, e)))
         goto out;
-    lk_hex(w.head, LK_HASH_LEN, rep->genesis);
+    ms_hex(w.head, LK_HASH_LEN, rep->genesis);
     if (!vtext_is(&v[LKR_GENESIS], rep->genesis)) {
         safe_text(stored, sizeof stored, &v[LKR_GENESIS]);
         rc = fail_at(rep, "runs", 0, e, MS_ECHECK,
@@ -922,7 +922,7 @@ int lake_verify(const char *path, lake_verify_report *rep, ms_err *e)
     rep->env_steps = v[LKR_ENV_STEPS].i;
     rep->sealed = w.sealed;
     rep->complete = st == 1;
-    lk_hex(w.head, LK_HASH_LEN, rep->head);
+    ms_hex(w.head, LK_HASH_LEN, rep->head);
     rep->table[0] = '\0';
     rep->seq = 0;
 out:
@@ -1294,7 +1294,7 @@ int lake_read_snapshot(const char *path, const char *agent, void **blob, size_t 
     }
     if ((rc = lk_sha256(&R.hd, p.p, p.n, d, e)))
         goto out;
-    lk_hex(d, LK_HASH_LEN, hex);
+    ms_hex(d, LK_HASH_LEN, hex);
     if (!vtext_is(&h, hex)) {
         rc = ms_fail(e, MS_ECHECK,
                      "policy_snapshots snapshot_id %" PRId64 " agent %s: sha256 differs from "

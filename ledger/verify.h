@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "ledger/schema.h"
-#include "sim/err.h"
+#include "base/err.h"
 
 typedef struct lake_verify_report {
     int64_t rows[LKT_COUNT]; /* rows per event table (each ledger-covered) */

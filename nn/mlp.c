@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include "sim/rng.h"
+#include "base/rng.h"
 
 static const unsigned char blob_magic[8] = {'M', 'S', 'M', 'L', 'P', 0, 'v', '1'};
 

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/err.h"
+#include "base/err.h"
 
 enum {
     MLP_MAX_HIDDEN = 4,     /* hidden layers: 1 .. MLP_MAX_HIDDEN */

@@ -45,8 +45,8 @@
 
 #include "nn/adam.h"
 #include "nn/mlp.h"
-#include "sim/err.h"
-#include "sim/rng.h"
+#include "base/err.h"
+#include "base/rng.h"
 
 enum { PPO_OUT = 3, PPO_MAX_EPOCHS = 1000 };
 

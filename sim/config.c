@@ -109,16 +109,6 @@ _Static_assert(NKEYS <= MS_CONFIG_MAX_KEYS, "ms_config.key_line has room for eve
 static const char *const sections[] = {"run", "sim", "agents", "train", "rules", "gate", "telemetry", "keys"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
-void ms_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 /* ---- value parsing: each returns NULL or a description of what is wrong. */
 
 static void allowed(const kspec *k, char *buf, size_t n)

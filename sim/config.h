@@ -24,7 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/err.h"
+#include "base/err.h"
+#include "base/hash.h"
 
 enum { MS_CLASS_BENIGN, MS_CLASS_SPAM, MS_CLASS_PHISHING, MS_CLASS_MALWARE, MS_NCLASS };
 enum { MS_OUT_DELIVERED, MS_OUT_PREVIEWED, MS_OUT_QUARANTINED, MS_OUT_IGNORED, MS_NOUTCOME_REWARD };
@@ -134,7 +135,5 @@ size_t ms_config_render_documented(char *buf, size_t n);
  * rollouts of envs × rollout. */
 int64_t ms_config_run_steps(const ms_config *c);
 
-/* Lowercase hex of n bytes into out (2n+1 bytes). Shared helper. */
-void ms_hex(const unsigned char *in, size_t n, char *out);
 
 #endif

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "sim/config.h"
-#include "sim/rng.h"
+#include "base/rng.h"
 
 /* Feature layout (also the order inside the broadcast's arrays). */
 enum {

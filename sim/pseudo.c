@@ -9,7 +9,7 @@
 #include <openssl/params.h>
 
 #include "sim/config.h"
-#include "sim/rng.h"
+#include "base/rng.h"
 
 int ms_hmac_init(ms_hmac *h, ms_err *e)
 {

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/err.h"
+#include "base/err.h"
 
 
 typedef struct ms_hmac {

@@ -7,7 +7,7 @@
 
 #include "nn/adam.h"
 #include "nn/mlp.h"
-#include "sim/rng.h"
+#include "base/rng.h"
 #include "tests/check.h"
 
 static void fill_normal(ms_rng *r, float *x, size_t n, double scale)

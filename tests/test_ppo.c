@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "nn/ppo.h"
-#include "sim/rng.h"
+#include "base/rng.h"
 #include "tests/check.h"
 
 static const ppo_hparams base_hp = {

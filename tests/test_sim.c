@@ -17,7 +17,7 @@
 #include "sim/env.h"
 #include "sim/policy.h"
 #include "sim/pseudo.h"
-#include "sim/rng.h"
+#include "base/rng.h"
 #include "sim/rules.h"
 #include "sim/sim.h"
 #include "tests/check.h"

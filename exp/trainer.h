@@ -28,13 +28,13 @@
  * the evaluation row names the updates undone. The initial policy is
  * evaluated first as the baseline incumbent.
  */
-#ifndef MS_CLI_TRAIN_H
-#define MS_CLI_TRAIN_H
+#ifndef MS_EXP_TRAINER_H
+#define MS_EXP_TRAINER_H
 
 #include <signal.h>
 #include <stdint.h>
 
-#include "cli/record.h"
+#include "exp/recorder.h"
 #include "nn/ppo.h"
 #include "sim/policy.h"
 

@@ -1,5 +1,4 @@
-#include "cli/cli.h"
-#include "cli/record.h"
+#include "exp/recorder.h"
 
 #include <assert.h>
 #include <math.h>
@@ -7,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
 #include <openssl/evp.h>
+
+#include "base/clock.h"
 
 #define MAX_KEYS MS_MAX_KEY_GENERATIONS /* ms_config_finish bounds a run's generations */
 
@@ -203,9 +202,9 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e);
 static int record_step(void *ctx, const ms_step *s, ms_err *e)
 {
     recorder *r = ctx;
-    double t0 = cli_now();
+    double t0 = ms_now();
     int rc = record_step_rows(r, s, e);
-    double dt = cli_now() - t0;
+    double dt = ms_now() - t0;
     r->seconds += dt;
     r->step_seconds += dt;
     return rc;
@@ -326,9 +325,9 @@ static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e);
 
 int recorder_credit(recorder *r, const credit_row *rows, int n, ms_err *e)
 {
-    double t0 = cli_now();
+    double t0 = ms_now();
     int rc = credit_rows(r, rows, n, e);
-    r->seconds += cli_now() - t0;
+    r->seconds += ms_now() - t0;
     return rc;
 }
 
@@ -414,11 +413,11 @@ int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
 
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e)
 {
-    double t0 = cli_now();
+    double t0 = ms_now();
     lake_set_env_steps(r->L, env_steps);
     int rc = lake_commit(r->L, e);
     if (!rc)
         rc = lake_begin(r->L, e);
-    r->seconds += cli_now() - t0;
+    r->seconds += ms_now() - t0;
     return rc;
 }

@@ -14,8 +14,8 @@
  * half-written commit. A NULL recorder is valid everywhere and records
  * nothing (telemetry off, used by benchmarks).
  */
-#ifndef MS_CLI_RECORD_H
-#define MS_CLI_RECORD_H
+#ifndef MS_EXP_RECORDER_H
+#define MS_EXP_RECORDER_H
 
 #include <stdint.h>
 

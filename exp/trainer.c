@@ -1,5 +1,4 @@
-#include "cli/cli.h"
-#include "cli/train.h"
+#include "exp/trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <cblas.h>
 #include <openssl/evp.h>
 
+#include "base/clock.h"
 #include "ledger/verify.h"
 
 struct trainer {
@@ -67,7 +67,7 @@ static int trainer_act(void *ctx, ms_step *s, ms_err *e)
 {
     (void)e;
     trainer *tr = ctx;
-    double t0 = cli_now();
+    double t0 = ms_now();
     int n = s->envs;
     for (int a = 0; a < MS_NAGENT; a++) {
         const double *u = NULL;
@@ -94,7 +94,7 @@ static int trainer_act(void *ctx, ms_step *s, ms_err *e)
         }
     }
     if (!tr->greedy) /* greedy acting is part of the gate evaluation's time */
-        tr->times.act += cli_now() - t0;
+        tr->times.act += ms_now() - t0;
     return MS_OK;
 }
 
@@ -128,14 +128,14 @@ static int trainer_record(void *ctx, const ms_step *s, ms_err *e)
 
 static int evaluate(trainer *tr, double *score, ms_err *e)
 {
-    double t0 = cli_now();
+    double t0 = ms_now();
     ms_policy stage = {trainer_act, tr};
     ms_tally tally;
     tr->greedy = 1;
     int rc = ms_evaluate(&tr->eval_sim, &stage, tr->cfg->eval_episodes, NULL, 0, &tally, e);
     tr->greedy = 0;
     *score = tally.env_steps ? tally.reward_sum / (double)tally.env_steps : 0.0;
-    tr->times.eval += cli_now() - t0;
+    tr->times.eval += ms_now() - t0;
     return rc;
 }
 
@@ -241,7 +241,7 @@ static int emit_credit(trainer *tr, int rows_t, int64_t update_id, ms_err *e)
 
 static int update(trainer *tr, int final, ms_err *e)
 {
-    double t0 = cli_now();
+    double t0 = ms_now();
     const ms_config *c = tr->cfg;
     int T = tr->T, N = tr->N, rc;
     size_t rows = (size_t)T * (size_t)N;
@@ -307,7 +307,7 @@ static int update(trainer *tr, int final, ms_err *e)
     }
     tr->status.updates++;
     tr->updates_since_gate++;
-    tr->times.update += cli_now() - t0;
+    tr->times.update += ms_now() - t0;
 
     const char *decision = NULL;
     if (tr->updates_since_gate >= c->gate_every || final)
@@ -475,10 +475,10 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
         sinks[nsinks++] = recorder_step_sink(tr->rec);
     int64_t total_steps = tr->status.total_env_steps / c->envs;
     for (int64_t k = 0; k < total_steps; k++) {
-        double t0 = cli_now(), act0 = tr->times.act;
+        double t0 = ms_now(), act0 = tr->times.act;
         if ((rc = ms_sim_step(&tr->sim, &stage, sinks, nsinks, e)))
             return rc;
-        tr->times.env += cli_now() - t0 - (tr->times.act - act0);
+        tr->times.env += ms_now() - t0 - (tr->times.act - act0);
         tr->status.env_steps += c->envs;
         if (tr->t == tr->T) {
             if ((rc = update(tr, k + 1 == total_steps, e)))

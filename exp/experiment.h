@@ -1,0 +1,60 @@
+/* experiment.h — one experiment from config to finished lake: the run id,
+ * the build facts, and the orchestration of lake, recorder and trainer.
+ *
+ * Library code: it neither prints nor chooses exit codes. Progress goes to
+ * the caller's callback; failures come back as a status with one sentence
+ * in the ms_err (base/err.h).
+ *
+ * Outcomes of exp_run (besides MS_OK):
+ *   MS_EINPUT  the lake could not be created (an existing file without
+ *              overwrite, a bad path): nothing was written, res->status "";
+ *   MS_EIO / MS_EINPUT / MS_ECHECK from the run itself: the lake exists and
+ *              says how far the run got — status 'failed' when it could be
+ *              finished, else 'running' at its last commit (res->status
+ *              tells which; the message says so too).
+ * An interruption (*stop, or interrupt_at) is not a failure: MS_OK with
+ * res->status "interrupted".
+ */
+#ifndef MS_EXP_EXPERIMENT_H
+#define MS_EXP_EXPERIMENT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/version.h"
+#include "exp/trainer.h"
+#include "sim/config.h"
+
+/* What one run produced (filled even when it failed part-way). */
+typedef struct exp_result {
+    char run_id[33], config_sha256[65], head_hash[65], status[16];
+    char db[MS_PATH_MAX + 64];
+    int64_t env_steps, updates, gates, rejected, poisoned, poisoned_rejected;
+    double eval_reward, seconds;
+    /* where the time went (seconds): environment + sinks (recording
+     * included), acting, updates, gate evaluations, and recording alone */
+    double t_env, t_act, t_update, t_eval, t_record, t_record_in_env;
+} exp_result;
+
+typedef struct exp_options {
+    const char *path;            /* the lake to create */
+    int overwrite;               /* replace an existing lake at path */
+    int64_t interrupt_at;        /* > 0: behave as interrupted after that many
+                                    env-steps (reproduce of an interrupted run) */
+    volatile sig_atomic_t *stop; /* may be NULL; nonzero stops at the next step boundary */
+    void (*progress)(const trainer_status *, void *ctx); /* may be NULL */
+    void *progress_ctx;
+} exp_options;
+
+int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e);
+
+/* The build facts JSON recorded in the lake (sets the BLAS thread count to
+ * the config's first, so the figure is the one the run uses). */
+void exp_build_facts(const ms_config *c, char *buf, size_t n);
+
+/* The output path: out if not NULL, else [run] out, else
+ * runs/<name>-s<seed>.db (creating runs/). MS_OK or MS_EIO. */
+int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, ms_err *e);
+
+#endif
