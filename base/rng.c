@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 static void put_u64le(unsigned char *p, uint64_t v)
@@ -11,19 +12,16 @@ static void put_u64le(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
+/* The state from SHA-256 of in[0..n). */
+static void seed_from(ms_rng *r, const unsigned char *in, size_t n)
 {
-    static const char tag[] = "marlsim-rng-v1";
-    unsigned char in[sizeof tag - 1 + 24], md[32];
+    unsigned char md[32];
     unsigned int mdlen = 0;
-    memcpy(in, tag, sizeof tag - 1);
-    put_u64le(in + sizeof tag - 1, seed);
-    put_u64le(in + sizeof tag - 1 + 8, stream);
-    put_u64le(in + sizeof tag - 1 + 16, index);
     /* EVP_Digest with a built-in algorithm cannot fail short of memory
      * exhaustion inside libcrypto; the all-zero state it would leave is
      * replaced below, so a generator is always usable. */
-    EVP_Digest(in, sizeof in, md, &mdlen, EVP_sha256(), NULL);
+    if (EVP_Digest(in, n, md, &mdlen, EVP_sha256(), NULL) != 1)
+        memset(md, 0, sizeof md);
     for (int i = 0; i < 4; i++) {
         uint64_t v = 0;
         for (int b = 0; b < 8; b++)
@@ -34,6 +32,29 @@ void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
         r->s[0] = 0x9e3779b97f4a7c15ull; /* xoshiro's one forbidden state */
     r->spare = 0;
     r->has_spare = 0;
+}
+
+void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
+{
+    static const char tag[] = "marlsim-rng-v1";
+    unsigned char in[sizeof tag - 1 + 24];
+    memcpy(in, tag, sizeof tag - 1);
+    put_u64le(in + sizeof tag - 1, seed);
+    put_u64le(in + sizeof tag - 1 + 8, stream);
+    put_u64le(in + sizeof tag - 1 + 16, index);
+    seed_from(r, in, sizeof in);
+}
+
+void ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index)
+{
+    static const char tag[] = "marlsim-rng-key-v1";
+    unsigned char in[sizeof tag - 1 + 32 + 16];
+    memcpy(in, tag, sizeof tag - 1);
+    memcpy(in + sizeof tag - 1, key, 32);
+    put_u64le(in + sizeof tag - 1 + 32, stream);
+    put_u64le(in + sizeof tag - 1 + 40, index);
+    seed_from(r, in, sizeof in);
+    OPENSSL_cleanse(in, sizeof in);
 }
 
 uint32_t ms_rng_below(ms_rng *r, uint32_t n)

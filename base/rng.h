@@ -30,6 +30,8 @@ enum ms_stream {
     MS_STREAM_DEVKEY = 8,  /* development key material */
     MS_STREAM_REF_POLICY = 9, /* the random reference policy, index = mailbox
                                * (never the trainer's sampling stream) */
+    MS_STREAM_PERSONAL = 10, /* raw personal data, index = mailbox; keyed by a
+                              * key generation's secret (ms_rng_seed_key) */
 };
 
 typedef struct ms_rng {
@@ -40,6 +42,11 @@ typedef struct ms_rng {
 
 /* Seeds r for (seed, stream, index). Cannot fail. */
 void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index);
+
+/* Seeds r from a 32-byte secret instead of a public seed: the state is the
+ * first 32 bytes of SHA-256("marlsim-rng-key-v1" || key || stream ||
+ * index), so nobody without the key can reproduce the draws. */
+void ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index);
 
 /* Next raw 64-bit output of xoshiro256**. */
 static inline uint64_t ms_rng_u64(ms_rng *r)

@@ -22,6 +22,7 @@
 
 #include "base/clock.h"
 #include "exp/experiment.h"
+#include "keys/keyring.h"
 #include "sim/policy.h"
 
 static void machine(void)
@@ -64,7 +65,13 @@ static int bench_env(void)
     ms_err e;
     ms_sim sim;
     ms_ref_policy p;
-    if (ms_sim_init(&sim, &c, MS_STREAM_ENV, &e) || ms_ref_policy_init(&p, MS_REF_RANDOM, &c, 1, &e)) {
+    ms_keyring *kr = NULL;
+    if (ms_keyring_dev(c.seed, &kr, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
+    ms_key_source ks = {kr, 0, 1, 0};
+    if (ms_sim_init(&sim, &c, MS_STREAM_ENV, &ks, &e) || ms_ref_policy_init(&p, MS_REF_RANDOM, &c, 1, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         return 1;
     }
@@ -85,6 +92,7 @@ static int bench_env(void)
            n, dt, n / dt, 1e6 * dt / n);
     ms_ref_policy_release(&p);
     ms_sim_release(&sim);
+    ms_keyring_free(kr);
     return 0;
 }
 
@@ -95,7 +103,13 @@ static int bench_train(int64_t steps)
     c.env_steps = steps;
     ms_err e;
     trainer *tr;
-    if (trainer_init(&tr, &c, NULL, &e)) {
+    ms_keyring *kr = NULL;
+    if (ms_keyring_dev(c.seed, &kr, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
+    ms_key_source ks = {kr, 0, ms_config_key_generations(&c), 0};
+    if (trainer_init(&tr, &c, NULL, &ks, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         return 1;
     }
@@ -118,6 +132,7 @@ static int bench_train(int64_t steps)
            c.envs, c.rollout, c.epochs, c.minibatch, n, dt, n / dt, 100 * t->env / dt, 100 * t->act / dt,
            100 * t->update / dt, 100 * t->eval / dt, n / (dt - t->eval));
     trainer_free(tr);
+    ms_keyring_free(kr);
     return 0;
 }
 

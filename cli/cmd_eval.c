@@ -4,15 +4,20 @@
 
 #include "cli/cli.h"
 #include "exp/trainer.h"
+#include "ledger/verify.h"
 #include "sim/policy.h"
 
 static const char usage[] =
     "usage: marlsim eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--set section.key=value]... [--json]\n"
+    "       marlsim eval --policy RUN.db [--pubkey KEY | --keyring K] [--set ...] [--json]\n"
     "\n"
     "Plays [gate] eval_episodes x [sim] envs held-out episodes (evaluation seed\n"
     "stream, greedy actions) and prints the mean reward per env-step and the\n"
-    "outcome counts per message class. RUN.db uses the last promoted policy\n"
-    "stored in that lake. --json prints one JSON object on stdout.\n";
+    "outcome counts per message class. RUN.db: the lake is verified first (a\n"
+    "tampered lake is refused, exit 1, nothing evaluated; with a trusted key its\n"
+    "checkpoints too) and the policy its chain records as last promoted is used\n"
+    "(named on stderr); without CONFIG the lake's own config is used.\n"
+    "--json prints one JSON object on stdout.\n";
 
 static void print_tally(const char *policy, const ms_config *c, const ms_tally *t, int json)
 {
@@ -58,30 +63,86 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
     }
 }
 
+/* The lake's own config (after verifying it), for eval --policy RUN.db
+ * without a CONFIG. */
+static int config_from_lake(const char *db, const lake_verify_opts *vo, ms_config *c, char **sets, int nsets)
+{
+    ms_err e;
+    lake_verify_report rep;
+    int rc = lake_verify(db, vo, &rep, &e);
+    if (rc) {
+        if (rc == MS_ECHECK)
+            printf("TAMPERED %s\n%s\n", db, e.msg);
+        else
+            cli_error("%s", e.msg);
+        return cli_exit_for(rc);
+    }
+    lake_run_meta m;
+    if ((rc = lake_read_run(db, &m, &e))) {
+        cli_error("%s", e.msg);
+        return cli_exit_for(rc);
+    }
+    char origin[MS_PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s:runs.config_text", db);
+    ms_config_defaults(c);
+    rc = ms_config_load_stored(c, m.config_text, origin, &e);
+    lake_run_meta_release(&m);
+    for (int i = 0; i < nsets && !rc; i++)
+        rc = ms_config_set(c, sets[i], &e);
+    if (!rc)
+        rc = ms_config_finish(c, &e);
+    if (rc) {
+        cli_error("%s", e.msg);
+        return cli_exit_for(rc);
+    }
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, CLI_OPT_JSON | CLI_OPT_SET | CLI_OPT_POLICY, usage, "CONFIG.ini", &a);
+    int rc = cli_parse(argc, argv, CLI_OPT_JSON | CLI_OPT_SET | CLI_OPT_POLICY | CLI_OPT_PUBKEY | CLI_OPT_KEYRING,
+                       usage, "CONFIG.ini", 0, 1, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     const char *policy = a.policy;
-    ms_config c;
-    rc = cli_load_config(&c, a.file, a.sets, a.nsets, NULL);
-    if (rc)
-        return rc;
-
-    ms_err e;
-    ms_sim sim;
-    ms_tally t;
     int kind = -1;
     for (int k = 0; k < MS_NREF; k++)
         if (!strcmp(policy, ms_ref_names[k]))
             kind = k;
+    if (kind < 0 && access(policy, F_OK) != 0) {
+        cli_error("--policy %s: not a reference policy (random, heuristic, oracle) and no such lake file", policy);
+        return EXIT_USAGE;
+    }
+    if (kind >= 0 && !a.file)
+        return cli_usage(usage, "missing CONFIG.ini (only a lake carries its own config)");
+
+    /* A lake is verified before anything is taken from it, with the
+     * trusted key when there is one. */
+    ms_note_verifier trusted;
+    int have = 0;
+    lake_verify_opts vo = {0};
+    if (kind < 0) {
+        if ((rc = cli_trusted_key(a.pubkey, a.keyring, &trusted, &have, NULL)))
+            return rc;
+        vo.trusted = have ? &trusted : NULL;
+    }
+    ms_config c;
+    if (a.file)
+        rc = cli_load_config(&c, a.file, a.sets, a.nsets, NULL);
+    else
+        rc = config_from_lake(policy, &vo, &c, a.sets, a.nsets);
+    if (rc)
+        return rc;
+
+    ms_err e;
+    ms_tally t;
     if (kind >= 0) {
+        ms_sim sim;
         ms_ref_policy p;
         rc = ms_ref_policy_init(&p, kind, &c, c.eval_seed, &e);
         if (!rc) {
-            rc = ms_sim_init(&sim, &c, MS_STREAM_EVAL, &e);
+            rc = ms_sim_init(&sim, &c, MS_STREAM_EVAL, NULL, &e);
             if (!rc) {
                 ms_policy stage = ms_ref_policy_stage(&p);
                 rc = ms_evaluate(&sim, &stage, c.eval_episodes, NULL, 0, &t, &e);
@@ -89,11 +150,24 @@ int cmd_eval(int argc, char **argv)
             }
             ms_ref_policy_release(&p);
         }
-    } else if (access(policy, F_OK) != 0) {
-        cli_error("--policy %s: not a reference policy (random, heuristic, oracle) and no such lake file", policy);
-        return EXIT_USAGE;
     } else {
-        rc = train_eval_lake_policy(&c, policy, &t, &e);
+        lake_policy_blob info[MS_NAGENT];
+        lake_verify_report rep;
+        rc = train_eval_lake_policy(&c, policy, &vo, &t, info, &rep, &e);
+        if (rc == MS_ECHECK) {
+            printf("TAMPERED %s\n%s\nnothing was evaluated\n", policy, e.msg);
+            return EXIT_CHECK;
+        }
+        if (!rc) {
+            fprintf(stderr, "marlsim: %s verified (%s); evaluating the policy it promoted last: evaluation %lld, "
+                            "update %lld, snapshots", policy, rep.authenticated ? "signed by the trusted key"
+                                                                                : "UNAUTHENTICATED: no trusted key",
+                    (long long)info[0].eval_id, (long long)info[0].update_id);
+            for (int k = 0; k < MS_NAGENT; k++)
+                fprintf(stderr, " %s #%lld (sha256 %.12s)", ms_agent_names[k], (long long)info[k].snapshot_id,
+                        info[k].sha256);
+            fputc('\n', stderr);
+        }
     }
     if (rc) {
         cli_error("%s", e.msg);

@@ -7,20 +7,27 @@
 
 #include "cli/cli.h"
 #include "exp/experiment.h"
+#include "keys/keyring.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
-    "usage: marlsim reproduce RUN.db [--out PATH.db] [--force]\n"
+    "usage: marlsim reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
     "\n"
-    "Verifies RUN.db, re-runs the canonical config and seed stored in it (with\n"
-    "the same key material) into a new lake (default RUN.db.reproduce.db,\n"
-    "replaced if it exists; an existing --out only with --force) and compares\n"
-    "the two ledgers row by row. Reports identical, or the first divergent row\n"
-    "(step, table, env, agent). An interrupted run is replayed up to its\n"
-    "interruption; a run that died (status running or failed) is compared as\n"
-    "the prefix it is. Warns when this machine's OpenBLAS core or thread count\n"
-    "differs from the recorded build facts.\n"
-    "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not check.\n";
+    "Verifies RUN.db (with your keyring's signing key when it has one), re-runs\n"
+    "the canonical config and seed stored in it with the same key material (the\n"
+    "generations its identity names, from --keyring K, $MARLSIM_KEYRING or your\n"
+    "keyring; a development-key run needs none) into a new lake, and compares the\n"
+    "two ledgers row by row. Reports identical, or the first divergent row (step,\n"
+    "table, env, agent). The reproduction signs its checkpoints with the origin\n"
+    "marlsim/<run id>/reproduce. Its lake goes to --out (an existing one only\n"
+    "with --force), or to RUN.db.reproduce.db, which is removed again when the\n"
+    "two are identical. An interrupted run is replayed up to its interruption;\n"
+    "a run that died (status running or failed) is compared as the prefix it\n"
+    "is. Settings outside the hashed config (out, keyring) never come from the\n"
+    "lake. Warns when this machine's OpenBLAS core or thread count differs\n"
+    "from the recorded build facts.\n"
+    "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not\n"
+    "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n";
 
 /* Copies the value of "key":"..." or "key":N from a flat JSON object. */
 static void json_field(const char *json, const char *key, char *out, size_t n)
@@ -40,57 +47,114 @@ static void json_field(const char *json, const char *key, char *out, size_t n)
     out[k] = 0;
 }
 
+/* The first generation of key_ids ["k3","k4",...] or ["dev0",...]: its
+ * number, or -1 when the text is not such a list. */
+static int first_generation(const char *key_ids, int *dev)
+{
+    const char *p = key_ids;
+    if (!p || strncmp(p, "[\"", 2))
+        return -1;
+    p += 2;
+    *dev = !strncmp(p, "dev", 3);
+    p += *dev ? 3 : (*p == 'k' ? 1 : 0);
+    if (p[-1] != 'k' && !*dev)
+        return -1;
+    char *end;
+    long g = strtol(p, &end, 10);
+    if (end == p || *end != '"' || g < 0 || g > 1000000)
+        return -1;
+    return (int)g;
+}
+
 int cmd_reproduce(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_FORCE, usage, "RUN.db", &a);
+    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_FORCE | CLI_OPT_KEYRING, usage, "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     const char *db = a.file, *out = a.out;
     ms_err e;
+    /* The original's identity first: its key material decides the rest. */
+    lake_run_meta m;
+    if ((rc = lake_read_run(db, &m, &e))) {
+        if (rc == MS_ECHECK)
+            printf("TAMPERED %s\n%s\n", db, e.msg);
+        else
+            cli_error("%s", e.msg);
+        return cli_exit_for(rc);
+    }
+    int dev = 0, first = first_generation(m.key_ids, &dev);
+    if (first < 0 || dev != m.dev_key) {
+        printf("TAMPERED %s\nruns.key_ids is not a list of key ids marlsim writes\n", db);
+        lake_run_meta_release(&m);
+        return EXIT_CHECK;
+    }
+    ms_keyring *kr = NULL;
+    if (m.dev_key) {
+        ms_err de;
+        if (ms_keyring_dev(m.seed, &kr, &de)) {
+            cli_error("%s", de.msg);
+            lake_run_meta_release(&m);
+            return EXIT_USAGE;
+        }
+        cli_notice("%s was made with the development key: reproducing it with the key derived from its seed", db);
+    } else if ((rc = cli_keyring(a.keyring, NULL, 0, CLI_KR_EXISTING, &kr))) {
+        lake_run_meta_release(&m);
+        return rc;
+    }
+
     /* Comparing rows cannot notice a broken chain or altered hashes, so the
-     * lake is verified first. A lake that does not verify is still
-     * reproduced: the first divergent row shows where its content was
-     * altered (the verdict stays "does not verify", exit 1). */
+     * lake is verified first (its checkpoints with this keyring's key). A
+     * lake that does not verify is still reproduced: the first divergent
+     * row shows where its content was altered (the verdict stays "does not
+     * verify", exit 1). */
+    ms_note_verifier trusted;
+    lake_verify_opts vo = {0};
+    if (!m.dev_key && ms_keyring_can_sign(kr)) {
+        unsigned char pub[32];
+        const char *name = ms_keyring_signer_name(kr);
+        if (!ms_keyring_public_key(kr, pub, &e) && !ms_note_key_id(name, pub, trusted.key_id, &e)) {
+            snprintf(trusted.name, sizeof trusted.name, "%s", name);
+            memcpy(trusted.pub, pub, 32);
+            vo.trusted = &trusted;
+        }
+    }
     lake_verify_report v;
-    rc = lake_verify(db, &v, &e);
+    rc = lake_verify(db, &vo, &v, &e);
     int tampered = rc == MS_ECHECK;
     if (tampered)
         printf("TAMPERED %s: %s\n", db, e.msg);
     else if (rc) {
         cli_error("%s", e.msg);
+        lake_run_meta_release(&m);
+        ms_keyring_free(kr);
         return EXIT_USAGE;
     }
     /* From here on, a failure to read what a tampered lake stores is part
      * of its not verifying (exit 1), not bad input. */
     const int fail_exit = tampered ? EXIT_CHECK : EXIT_USAGE;
-    lake_run_meta m;
-    rc = lake_read_run(db, &m, &e);
-    if (rc) {
-        cli_error("%s", e.msg);
-        return fail_exit;
-    }
-    /* How the original ended decides what is compared: a completed run
-     * whole; an interrupted one replayed to its interruption (its recorded
-     * env-steps are sealed); one that died (running, failed) as a prefix. */
     int complete = !strcmp(m.status, "completed"), interrupted = !strcmp(m.status, "interrupted");
     int64_t interrupt_at = interrupted ? m.env_steps : 0;
-    char status[16], head[65];
+    char status[16], head[65], run_id[64];
     snprintf(status, sizeof status, "%s", m.status);
     snprintf(head, sizeof head, "%s", m.head_hash);
+    snprintf(run_id, sizeof run_id, "%s", m.run_id);
     ms_config c;
     ms_config_defaults(&c);
     char origin[MS_PATH_MAX + 32];
     snprintf(origin, sizeof origin, "%s:runs.config_text", db);
-    rc = ms_config_load_string(&c, m.config_text, origin, &e);
-    if (!rc)
-        rc = ms_config_finish(&c, &e);
+    rc = ms_config_load_stored(&c, m.config_text, origin, &e);
     if (!rc && c.seed != m.seed)
         rc = ms_fail(&e, MS_EINPUT, "%s: runs.seed %llu differs from the stored config's seed %llu", db,
                      (unsigned long long)m.seed, (unsigned long long)c.seed);
-    if (!rc && !m.dev_key)
-        rc = ms_fail(&e, MS_EINPUT, "%s: the run used keyring keys %s; this build can only reproduce runs made with "
-                     "the development key", db, m.key_ids);
+    /* The same key material, or nothing to compare: each generation the run
+     * named must be in the keyring and usable, and give the same run id. */
+    exp_identity_t id;
+    if (!rc && (rc = exp_identity(&c, kr, first, &id, &e)) == MS_ECHECK)
+        rc = ms_fail(&e, MS_EINPUT, "%s: the run can no longer be reproduced (crypto-shredding): %s", db, e.msg);
+    if (!rc && strcmp(id.run_id, run_id))
+        rc = ms_fail(&e, MS_EINPUT, "%s: keyring %s is not the one the run used: with it the run id would be %s, the "
+                     "lake's is %.40s", db, ms_keyring_origin(kr), id.run_id, run_id);
     char facts[1024], rec_core[64], rec_threads[16], cur_core[64], cur_threads[16];
     if (!rc) {
         exp_build_facts(&c, facts, sizeof facts);
@@ -99,42 +163,46 @@ int cmd_reproduce(int argc, char **argv)
         json_field(facts, "openblas_core", cur_core, sizeof cur_core);
         json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
         if (strcmp(rec_core, cur_core) || strcmp(rec_threads, cur_threads))
-            fprintf(stderr, "marlsim: warning: the run was recorded with OpenBLAS core %s and %s thread(s); this "
-                            "machine has core %s and %s thread(s): results may differ in the last bits\n",
-                    rec_core, rec_threads, cur_core, cur_threads);
+            cli_notice("warning: the run was recorded with OpenBLAS core %s and %s thread(s); this machine has core "
+                       "%s and %s thread(s): results may differ in the last bits", rec_core, rec_threads, cur_core,
+                       cur_threads);
     }
     lake_run_meta_release(&m);
     if (rc) {
         cli_error("%s", e.msg);
-        return fail_exit;
+        ms_keyring_free(kr);
+        return rc == MS_ECHECK ? EXIT_CHECK : tampered ? fail_exit : EXIT_USAGE;
     }
     char path[MS_PATH_MAX + 64];
     if (out)
         snprintf(path, sizeof path, "%s", out);
     else
         snprintf(path, sizeof path, "%s.reproduce.db", db);
-    /* Never the original, nor its -wal / -shm (by name or by identity). */
+    /* Never the original, nor its -wal / -shm / .checkpoint (by name or by identity). */
     struct stat so;
     int out_exists = stat(path, &so) == 0;
-    static const char *const sides[] = {"", "-wal", "-shm"};
-    for (int k = 0; k < 3; k++) {
+    static const char *const sides[] = {"", "-wal", "-shm", ".checkpoint"};
+    for (int k = 0; k < 4; k++) {
         char orig[MS_PATH_MAX + 16];
         struct stat sd;
         snprintf(orig, sizeof orig, "%s%s", db, sides[k]);
         if (!strcmp(orig, path) ||
             (out_exists && stat(orig, &sd) == 0 && sd.st_dev == so.st_dev && sd.st_ino == so.st_ino)) {
             cli_error("--out %s is %s", path, k ? "a side file of the lake being reproduced" : "the lake being reproduced");
+            ms_keyring_free(kr);
             return EXIT_USAGE;
         }
     }
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
     exp_result res;
-    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, &res);
+    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, kr, first, 1, &res);
+    ms_keyring_free(kr);
     if (rc)
-        return rc;
+        return rc == EXIT_CHECK ? EXIT_USAGE : rc;
     if (interrupted ? res.env_steps != interrupt_at : strcmp(res.status, "completed") != 0) {
-        cli_error("the reproduction was interrupted at %lld env-steps: nothing compared", (long long)res.env_steps);
+        cli_error("the reproduction was interrupted at %lld env-steps: nothing compared (its lake: %s)",
+                  (long long)res.env_steps, path);
         return EXIT_USAGE;
     }
     lake_diff_report d;
@@ -143,6 +211,9 @@ int cmd_reproduce(int argc, char **argv)
         cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
+    if (d.build_differs)
+        cli_notice("note: %s (the build, not the run: not counted as divergence)", d.build_what);
+    int keep = out != NULL;
     if (d.identical && tampered) {
         printf("the rows of %s are identical to the reproduction in %s, but its chain does not verify (see above)\n",
                db, path);
@@ -150,22 +221,30 @@ int cmd_reproduce(int argc, char **argv)
     }
     if (d.identical && d.prefix) {
         printf("identical prefix: the %lld ledger entries of %s (an unfinished run, status %s) are the first %lld "
-               "of %lld in %s\n", (long long)d.entries_a, db, status, (long long)d.entries_a,
-               (long long)d.entries_b, path);
-        return EXIT_OK;
-    }
-    if (d.identical) {
-        printf("identical: %lld ledger entries of %s reproduced in %s\nhead_hash: %s\n", (long long)d.entries_a, db,
-               path, res.head_hash);
+               "of %lld in the reproduction\n", (long long)d.entries_a, db, status, (long long)d.entries_a,
+               (long long)d.entries_b);
+    } else if (d.identical) {
+        printf("identical: %lld ledger entries of %s reproduced\nhead_hash: %s\n", (long long)d.entries_a, db,
+               res.head_hash);
         if (strcmp(res.head_hash, head))
-            printf("(the original's head is %s: the seal covers the build facts, which differ)\n", head);
-        return EXIT_OK;
+            printf("(the original's head is %s: the chain covers the build facts, which differ)\n", head);
+    } else {
+        printf("DIVERGENT at ledger entry %lld: table %s, step %lld", (long long)d.seq, d.table, (long long)d.step);
+        if (d.env >= 0)
+            printf(", env %lld", (long long)d.env);
+        if (d.agent[0])
+            printf(", agent %s", d.agent);
+        printf("\n%s\n", d.what);
+        keep = 1;
     }
-    printf("DIVERGENT at ledger entry %lld: table %s, step %lld", (long long)d.seq, d.table, (long long)d.step);
-    if (d.env >= 0)
-        printf(", env %lld", (long long)d.env);
-    if (d.agent[0])
-        printf(", agent %s", d.agent);
-    printf("\n%s\n", d.what);
-    return EXIT_CHECK;
+    if (keep) {
+        printf("reproduction: %s\n", path);
+    } else {
+        char side[MS_PATH_MAX + 80];
+        unlink(path); /* identical: nothing in it that the original lacks */
+        snprintf(side, sizeof side, "%s.checkpoint", path);
+        unlink(side);
+        printf("reproduction removed (identical; --out PATH keeps it)\n");
+    }
+    return d.identical ? EXIT_OK : EXIT_CHECK;
 }

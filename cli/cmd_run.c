@@ -4,29 +4,38 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "cli/cli.h"
 #include "exp/experiment.h"
+#include "keys/keyring.h"
 
 static const char usage[] =
-    "usage: marlsim run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--force] [--quiet] [--json]\n"
+    "usage: marlsim run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--keyring K]\n"
+    "                  [--force] [--quiet] [--json]\n"
     "\n"
     "Trains GET, OPEN and BIN with PPO for [run] env_steps env-steps and records\n"
     "every broadcast, observation, action and credit assignment in a hash-chained\n"
-    "SQLite lake (default runs/<name>-s<seed>.db). An existing lake is never\n"
-    "overwritten unless --force is given. Progress goes to stderr on a terminal\n"
-    "(--quiet silences it); the summary goes to stdout, as JSON with --json.\n"
-    "SIGINT/SIGTERM stop at the next step boundary; the lake is marked interrupted.\n";
+    "SQLite lake (default runs/<name>-s<seed>.db), with signed checkpoints (RFC\n"
+    "6962 tree heads) every [telemetry] checkpoint_every ledger entries and at the\n"
+    "end; the newest is also written to PATH.db.checkpoint: keep it elsewhere.\n"
+    "An existing lake is never overwritten unless --force is given.\n"
+    "\n"
+    "Keys: --keyring K, else [keys] keyring, else $MARLSIM_KEYRING, else your\n"
+    "keyring ${XDG_DATA_HOME:-~/.local/share}/marlsim/keyring (created on first\n"
+    "use). K is a path, cmd:COMMAND (its output is the keyring) or dev (the\n"
+    "development key derived from the seed: nothing signed, lake marked dev_key).\n"
+    "\n"
+    "Progress goes to stderr on a terminal (--quiet silences it); the summary\n"
+    "goes to stdout, as JSON with --json. SIGINT/SIGTERM stop at the next\n"
+    "rollout boundary; the lake is marked interrupted (exit 130 / 143).\n";
 
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    stop_requested = sig;
 }
 
 typedef struct progress_ctx {
@@ -53,10 +62,8 @@ static void progress(const trainer_status *st, void *ctx)
 }
 
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
-                       exp_result *res)
+                       const ms_keyring *kr, int first_gen, int reproduce, exp_result *res)
 {
-    fprintf(stderr, "marlsim: no [keys] keyring: using a development key derived from the seed; "
-                    "the lake is marked dev_key\n");
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -65,17 +72,22 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     progress_ctx pc = {ms_now(), show_progress};
-    exp_options o = {.path = path, .overwrite = force, .interrupt_at = interrupt_at, .stop = &stop_requested,
-                     .progress = progress, .progress_ctx = &pc};
+    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen, .reproduce = reproduce,
+                     .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
+                     .progress_ctx = &pc};
     ms_err e;
     int rc = exp_run(c, &o, res, &e);
     if (show_progress && res->status[0])
         fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (rc)
+    if (rc) {
         cli_error("%s", e.msg);
-    return cli_exit_for(rc);
+        return cli_exit_for(rc);
+    }
+    if (!strcmp(res->status, "interrupted") && stop_requested)
+        return stop_requested == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
+    return EXIT_OK;
 }
 
 static void print_summary(const ms_config *c, const exp_result *r, int json)
@@ -84,15 +96,25 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
     if (json) {
         printf("{\"run_id\":\"%s\",\"config_sha256\":\"%s\",\"seed\":%llu,\"status\":\"%s\",\"env_steps\":%lld,"
                "\"seconds\":%.3f,\"steps_per_second\":%.1f,\"eval_reward_per_step\":%.6f,\"updates\":%lld,"
-               "\"gates\":%lld,\"rejected_broadcasts\":%lld",
+               "\"gates\":%lld,\"rejected_broadcasts\":%lld,\"dev_key\":%s,\"key_ids\":%s",
                r->run_id, r->config_sha256, (unsigned long long)c->seed, r->status, (long long)r->env_steps,
-               r->seconds, sps, r->eval_reward, (long long)r->updates, (long long)r->gates, (long long)r->rejected);
+               r->seconds, sps, r->eval_reward, (long long)r->updates, (long long)r->gates, (long long)r->rejected,
+               r->dev_key ? "true" : "false", r->key_ids);
         if (c->poison_rate > 0)
             printf(",\"detection\":{\"poisoned\":%lld,\"detected\":%lld}", (long long)r->poisoned,
                    (long long)r->poisoned_rejected);
         printf(",\"head_hash\":");
         if (r->head_hash[0])
             printf("\"%s\"", r->head_hash);
+        else
+            printf("null");
+        if (r->checkpoint_size)
+            printf(",\"checkpoint_size\":%lld,\"checkpoint_root\":\"%s\",\"signer\":", (long long)r->checkpoint_size,
+                   r->checkpoint_root);
+        else
+            printf(",\"checkpoint_size\":null,\"checkpoint_root\":null,\"signer\":");
+        if (r->signer[0])
+            cli_json_string(stdout, r->signer);
         else
             printf("null");
         printf(",\"db\":");
@@ -113,7 +135,13 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
     if (c->poison_rate > 0)
         printf("detection: %lld of %lld tampered broadcasts rejected\n", (long long)r->poisoned_rejected,
                (long long)r->poisoned);
+    printf("keys: %s%s\n", r->key_ids, r->dev_key ? " (development key: unsigned, for tests and demos only)" : "");
     printf("head_hash: %s\n", r->head_hash[0] ? r->head_hash : "(none)");
+    if (r->checkpoint_size)
+        printf("checkpoint: size %lld, root %s, signed by %s (%s.checkpoint)\n", (long long)r->checkpoint_size,
+               r->checkpoint_root, r->signer, r->db);
+    else
+        printf("checkpoint: none (the development key signs nothing)\n");
     printf("db: %s\n", r->db);
 }
 
@@ -121,7 +149,7 @@ int cmd_run(int argc, char **argv)
 {
     cli_args a;
     int rc = cli_parse_args(argc, argv, CLI_OPT_JSON | CLI_OPT_QUIET | CLI_OPT_FORCE | CLI_OPT_SEED | CLI_OPT_OUT |
-                            CLI_OPT_SET, usage, "CONFIG.ini", &a);
+                            CLI_OPT_SET | CLI_OPT_KEYRING, usage, "CONFIG.ini", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     ms_config c;
@@ -134,8 +162,12 @@ int cmd_run(int argc, char **argv)
         cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
+    ms_keyring *kr;
+    if ((rc = cli_keyring(a.keyring, c.keyring, c.seed, CLI_KR_CREATE, &kr)))
+        return rc;
     exp_result res;
-    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), 0, &res);
+    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), 0, kr, -1, 0, &res);
+    ms_keyring_free(kr);
     if (res.status[0])
         print_summary(&c, &res, a.json);
     return rc;

@@ -1,44 +1,152 @@
-/* marlsim verify: re-derive every hash of a lake. */
+/* marlsim verify: re-derive every hash of a lake and check its signed
+ * checkpoints against a trusted key. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "keys/keyring.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
-    "usage: marlsim verify RUN.db\n"
+    "usage: marlsim verify RUN.db [--checkpoint FILE] [--pubkey KEY | --keyring K] [--allow-incomplete] [--json]\n"
     "\n"
-    "Opens the lake read-only, treats it as hostile, re-hashes every payload from\n"
-    "its stored bytes, checks every link of the hash chain, the head and the row\n"
-    "counts. Prints OK with counts, or the first broken row.\n"
-    "Exit 0 intact, 1 tampered, 2 could not check (missing file, not a marlsim\n"
-    "lake, unsupported schema version, unreadable or malformed file).\n";
+    "Opens the lake read-only (creating and changing nothing, not even a -shm),\n"
+    "treats it as hostile, re-hashes every payload from its stored bytes, checks\n"
+    "every link of the hash chain, the head, the row counts and every checkpoint\n"
+    "(RFC 6962 root over the ledger at its size). The trusted key is --pubkey\n"
+    "(a verifier key NAME+ID+KEY as `marlsim keys pubkey` prints it, or a file\n"
+    "holding one), else the signing key of --keyring K, $MARLSIM_KEYRING or your\n"
+    "keyring — never a key read from the lake. With it, every checkpoint must be\n"
+    "signed by it and the newest must state how the run ended; without any key\n"
+    "only the chain is checked and the verdict says UNAUTHENTICATED.\n"
+    "--checkpoint FILE checks a checkpoint kept elsewhere (e.g. an earlier\n"
+    "RUN.db.checkpoint): the lake must contain that tree (a shorter lake is\n"
+    "truncated, another root rewritten).\n"
+    "Exit 0 intact and complete; 1 tampered, signed by another key, truncated\n"
+    "against the checkpoint, or incomplete (running, interrupted, failed)\n"
+    "without --allow-incomplete; 2 could not check (missing file, not a marlsim\n"
+    "lake, unsupported schema version, a key or checkpoint file that cannot be\n"
+    "read, a key generation the keyring lacks).\n";
+
+/* The lake's key generations must be in the keyring (a destroyed one
+ * counts: its fingerprint is kept). */
+static int check_key_id(void *ctx, const char *key_id, ms_err *e)
+{
+    ms_key_generation g;
+    return ms_keyring_find(ctx, key_id, &g, e);
+}
+
+static void print_json(const char *db, const char *verdict, const lake_verify_report *r, const char *msg)
+{
+    printf("{\"path\":");
+    cli_json_string(stdout, db);
+    printf(",\"verdict\":\"%s\"", verdict);
+    if (msg) {
+        printf(",\"error\":");
+        cli_json_string(stdout, msg);
+        printf(",\"table\":");
+        cli_json_string(stdout, r->table);
+        printf(",\"seq\":%lld}\n", (long long)r->seq);
+        return;
+    }
+    printf(",\"authenticated\":%s,\"run_id\":\"%s\",\"status\":\"%s\",\"complete\":%s,\"env_steps\":%lld,"
+           "\"entries\":%lld,\"rows\":%lld,\"head_hash\":\"%s\",\"checkpoints\":%lld,\"dev_key\":%s",
+           r->authenticated ? "true" : "false", r->run_id, r->status, r->complete ? "true" : "false",
+           (long long)r->env_steps, (long long)r->entries, (long long)r->total_rows, r->head,
+           (long long)r->checkpoints, r->dev_key ? "true" : "false");
+    if (r->checkpoints)
+        printf(",\"checkpoint_size\":%lld,\"checkpoint_root\":\"%s\"", (long long)r->cp_size, r->cp_root);
+    if (r->ext_size || verdict[0] == 'O')
+        printf(",\"external_checkpoint_size\":%lld", (long long)r->ext_size);
+    printf(",\"row_counts\":{");
+    for (int t = 0; t < LKT_COUNT; t++)
+        printf("%s\"%s\":%lld", t ? "," : "", lk_tables[t].name, (long long)r->rows[t]);
+    printf("}}\n");
+}
 
 int cmd_verify(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, 0, usage, "RUN.db", &a);
+    int rc = cli_parse_args(argc, argv, CLI_OPT_CHECKPOINT | CLI_OPT_PUBKEY | CLI_OPT_KEYRING |
+                            CLI_OPT_ALLOW_INCOMPLETE | CLI_OPT_JSON, usage, "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
+    if (a.pubkey && a.keyring)
+        return cli_usage(usage, "--pubkey and --keyring both name a trusted key; give one");
     const char *db = a.file;
+    ms_note_verifier trusted;
+    int have = 0;
+    ms_keyring *kr = NULL;
+    if ((rc = cli_trusted_key(a.pubkey, a.keyring, &trusted, &have, &kr)))
+        return rc;
+    lake_verify_opts o = {0};
+    o.trusted = have ? &trusted : NULL;
+    if (kr && !ms_keyring_is_dev(kr)) {
+        o.check_key_id = check_key_id;
+        o.check_ctx = kr;
+    }
+    char *cp = NULL;
+    size_t cpn = 0;
+    if (a.checkpoint) {
+        if (!have) {
+            ms_keyring_free(kr);
+            cli_error("--checkpoint %s: a checkpoint proves nothing without the key that signed it: give --pubkey "
+                      "or --keyring", a.checkpoint);
+            return EXIT_USAGE;
+        }
+        if ((rc = cli_read_file(a.checkpoint, 65536, &cp, &cpn))) {
+            ms_keyring_free(kr);
+            return rc;
+        }
+        o.checkpoint = cp;
+        o.checkpoint_len = cpn;
+    }
     lake_verify_report rep;
     ms_err e;
-    rc = lake_verify(db, &rep, &e);
+    rc = lake_verify(db, &o, &rep, &e);
+    free(cp);
+    ms_keyring_free(kr);
     if (rc == MS_ECHECK) {
-        printf("TAMPERED %s\n%s\n", db, e.msg);
+        if (a.json)
+            print_json(db, "TAMPERED", &rep, e.msg);
+        else
+            printf("TAMPERED %s\n%s\n", db, e.msg);
         return EXIT_CHECK;
     }
     if (rc) {
+        if (a.json)
+            print_json(db, "ERROR", &rep, e.msg);
         cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
-    printf("OK %s: %lld ledger entries, %lld rows, head %s\n", db, (long long)rep.entries,
+    int incomplete = !rep.complete && !a.allow_incomplete;
+    const char *verdict = incomplete ? "INCOMPLETE" : rep.authenticated ? "OK" : "UNAUTHENTICATED";
+    if (a.json) {
+        print_json(db, verdict, &rep, NULL);
+        return incomplete ? EXIT_CHECK : EXIT_OK;
+    }
+    printf("%s %s: %lld ledger entries, %lld rows, head %s\n", verdict, db, (long long)rep.entries,
            (long long)rep.total_rows, rep.head);
     for (int t = 0; t < LKT_COUNT; t++)
         printf("  %-22s %lld\n", lk_tables[t].name, (long long)rep.rows[t]);
+    if (rep.authenticated)
+        printf("signed: %lld checkpoint%s by the trusted key %s+%02x%02x%02x%02x; newest: size %lld, root %s%s%s\n",
+               (long long)rep.checkpoints, rep.checkpoints == 1 ? "" : "s", trusted.name, trusted.key_id[0],
+               trusted.key_id[1], trusted.key_id[2], trusted.key_id[3], (long long)rep.cp_size, rep.cp_root,
+               rep.cp_status[0] ? ", status " : "", rep.cp_status);
+    else if (rep.dev_key)
+        printf("UNAUTHENTICATED: a development-key lake (nothing signed): the chain is intact, but anyone with the "
+               "file could have rewritten and re-chained it\n");
+    else
+        printf("UNAUTHENTICATED: no trusted key (--pubkey, --keyring, $MARLSIM_KEYRING or your keyring): the chain "
+               "and %lld checkpoint%s (signed by %s) agree, but anyone with the file could have rewritten all of them\n",
+               (long long)rep.checkpoints, rep.checkpoints == 1 ? "" : "s", rep.signer[0] ? rep.signer : "nobody");
+    if (a.checkpoint)
+        printf("checkpoint %s: the lake contains its tree (size %lld)\n", a.checkpoint, (long long)rep.ext_size);
     if (rep.complete)
         printf("status: completed (%lld env-steps)\n", (long long)rep.env_steps);
     else
-        printf("status: %s — an intact but INCOMPLETE prefix of the run (%lld env-steps recorded)\n", rep.status,
-               (long long)rep.env_steps);
-    return EXIT_OK;
+        printf("status: %s — an intact but INCOMPLETE prefix of the run (%lld env-steps recorded)%s\n", rep.status,
+               (long long)rep.env_steps, incomplete ? "; --allow-incomplete accepts it" : "");
+    return incomplete ? EXIT_CHECK : EXIT_OK;
 }

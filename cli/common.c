@@ -1,9 +1,17 @@
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static void verror(const char *fmt, va_list ap)
+#include "keys/keyring.h"
+#include "ledger/note.h"
+
+static void vprint(const char *fmt, va_list ap)
 {
     fputs("marlsim: ", stderr);
     vfprintf(stderr, fmt, ap);
@@ -14,7 +22,15 @@ void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    verror(fmt, ap);
+    vprint(fmt, ap);
+    va_end(ap);
+}
+
+void cli_notice(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint(fmt, ap);
     va_end(ap);
 }
 
@@ -22,67 +38,102 @@ int cli_usage(const char *usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    verror(fmt, ap);
+    vprint(fmt, ap);
     va_end(ap);
     fputs(usage, stderr);
     return EXIT_USAGE;
 }
 
-int cli_parse_args(int argc, char **argv, unsigned allowed, const char *usage, const char *what, cli_args *a)
+typedef struct opt_spec {
+    const char *name;
+    unsigned bit;
+    size_t field; /* offsetof the const char * in cli_args; 0 = a flag */
+} opt_spec;
+
+#define FIELD(f) offsetof(cli_args, f)
+static const opt_spec opts[] = {
+    {"--json", CLI_OPT_JSON, 0}, {"--quiet", CLI_OPT_QUIET, 0}, {"--force", CLI_OPT_FORCE, 0},
+    {"--allow-incomplete", CLI_OPT_ALLOW_INCOMPLETE, 0},
+    {"--seed", CLI_OPT_SEED, FIELD(seed)}, {"--out", CLI_OPT_OUT, FIELD(out)}, {"--set", CLI_OPT_SET, 1},
+    {"--policy", CLI_OPT_POLICY, FIELD(policy)}, {"--keyring", CLI_OPT_KEYRING, FIELD(keyring)},
+    {"--pubkey", CLI_OPT_PUBKEY, FIELD(pubkey)}, {"--checkpoint", CLI_OPT_CHECKPOINT, FIELD(checkpoint)},
+    {"--entry", CLI_OPT_ENTRY, FIELD(entry)}, {"--size", CLI_OPT_SIZE, FIELD(size)},
+    {"--from", CLI_OPT_FROM, FIELD(from)}, {"--to", CLI_OPT_TO, FIELD(to)}, {"--check", CLI_OPT_CHECK, FIELD(check)},
+    {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)}};
+#undef FIELD
+
+int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const char *what, int min_pos,
+              int max_pos, cli_args *a)
 {
-    static const struct { const char *name; unsigned bit; int takes_value; } opts[] = {
-        {"--json", CLI_OPT_JSON, 0}, {"--quiet", CLI_OPT_QUIET, 0}, {"--force", CLI_OPT_FORCE, 0},
-        {"--seed", CLI_OPT_SEED, 1}, {"--out", CLI_OPT_OUT, 1}, {"--set", CLI_OPT_SET, 1},
-        {"--policy", CLI_OPT_POLICY, 1}};
     memset(a, 0, sizeof *a);
     unsigned seen = 0;
+    int no_more_opts = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        if (!no_more_opts && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
             fputs(usage, stdout);
             return -1;
         }
-        int k = -1;
-        for (int j = 0; j < (int)(sizeof opts / sizeof opts[0]); j++)
-            if ((opts[j].bit & allowed) && !strcmp(arg, opts[j].name))
-                k = j;
-        if (k < 0) {
-            if (arg[0] == '-')
-                return cli_usage(usage, "unknown option '%s'", arg);
-            if (a->file)
-                return cli_usage(usage, "unexpected argument '%s'", arg);
-            a->file = arg;
+        if (!no_more_opts && !strcmp(arg, "--")) {
+            no_more_opts = 1;
             continue;
         }
+        if (no_more_opts || arg[0] != '-' || !arg[1]) {
+            if (a->npos == max_pos || a->npos == CLI_MAX_POS)
+                return cli_usage(usage, "unexpected argument '%s'", arg);
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+        int k = -1;
+        for (int j = 0; j < (int)(sizeof opts / sizeof opts[0]); j++)
+            if ((opts[j].bit & allowed) && strlen(opts[j].name) == nl && !strncmp(arg, opts[j].name, nl))
+                k = j;
+        if (k < 0)
+            return cli_usage(usage, "unknown option '%.*s'", (int)nl, arg);
         /* A single-valued option given twice is ambiguous, not "last wins". */
         if (opts[k].bit != CLI_OPT_SET && (seen & opts[k].bit))
-            return cli_usage(usage, "%s given twice", arg);
+            return cli_usage(usage, "%s given twice", opts[k].name);
         seen |= opts[k].bit;
         const char *v = NULL;
-        if (opts[k].takes_value) {
-            if (i + 1 >= argc)
-                return cli_usage(usage, "%s needs a value", arg);
-            v = argv[++i];
+        if (opts[k].field) {
+            if (eq) {
+                v = eq + 1;
+            } else {
+                if (i + 1 >= argc)
+                    return cli_usage(usage, "%s needs a value", opts[k].name);
+                v = argv[++i];
+            }
+        } else if (eq) {
+            return cli_usage(usage, "%s takes no value", opts[k].name);
         }
         switch (opts[k].bit) {
         case CLI_OPT_JSON: a->json = 1; break;
         case CLI_OPT_QUIET: a->quiet = 1; break;
         case CLI_OPT_FORCE: a->force = 1; break;
-        case CLI_OPT_SEED: a->seed = v; break;
-        case CLI_OPT_OUT: a->out = v; break;
-        case CLI_OPT_POLICY: a->policy = v; break;
-        case CLI_OPT_SET:
+        case CLI_OPT_ALLOW_INCOMPLETE: a->allow_incomplete = 1; break;
+        case CLI_OPT_SET: {
             if (a->nsets == CLI_MAX_SETS)
                 return cli_usage(usage, "more than %d --set options", CLI_MAX_SETS);
-            a->sets[a->nsets++] = argv[i];
+            a->sets[a->nsets++] = (char *)v;
             break;
         }
+        default:
+            *(const char **)((char *)a + opts[k].field) = v;
+        }
     }
-    if (!a->file)
+    if (a->npos < min_pos)
         return cli_usage(usage, "missing %s", what);
+    a->file = a->npos ? a->pos[0] : NULL;
     if ((allowed & CLI_OPT_POLICY) && !a->policy)
         return cli_usage(usage, "missing --policy");
     return EXIT_OK;
+}
+
+int cli_parse_args(int argc, char **argv, unsigned allowed, const char *usage, const char *what, cli_args *a)
+{
+    return cli_parse(argc, argv, allowed, usage, what, 1, 1, a);
 }
 
 int cli_exit_for(int status)
@@ -126,4 +177,124 @@ void cli_json_string(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+int cli_keyring(const char *opt, const char *cfg, uint64_t dev_seed, int mode, ms_keyring **kr)
+{
+    ms_err e;
+    ms_keyring_source src;
+    *kr = NULL;
+    if (ms_keyring_resolve(opt, cfg, &src, &e)) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    if (src.kind == MS_KEYRING_DEV) {
+        if (ms_keyring_dev(dev_seed, kr, &e)) {
+            cli_error("%s", e.msg);
+            return EXIT_USAGE;
+        }
+        cli_notice("using the development key derived from the seed (keyring = dev, from %s): for tests and demos "
+                   "only; nothing is signed and the lake is marked dev_key", src.origin);
+        return EXIT_OK;
+    }
+    if (src.kind == MS_KEYRING_FILE && !strcmp(src.origin, "default")) {
+        struct stat sb;
+        if (lstat(src.spec, &sb) != 0 && errno == ENOENT) {
+            if (mode == CLI_KR_OPTIONAL)
+                return EXIT_OK;
+            if (mode == CLI_KR_CREATE) {
+                if (ms_keyring_create(src.spec, "marlsim", &e)) {
+                    cli_error("%s", e.msg);
+                    return EXIT_USAGE;
+                }
+                cli_notice("created your keyring %s (signing key \"marlsim\"; keep it, and back it up: lakes are "
+                           "verified and reproduced with it)", src.spec);
+            }
+        }
+    }
+    if (ms_keyring_load(&src, kr, &e)) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cli_read_file(const char *path, size_t max, char **out, size_t *n)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: cannot open: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    char *buf = malloc(max + 1);
+    if (!buf) {
+        fclose(f);
+        cli_error("%s: out of memory", path);
+        return EXIT_USAGE;
+    }
+    size_t got = fread(buf, 1, max + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got > max) {
+        free(buf);
+        cli_error("%s: %s", path, err ? "read error" : "larger than expected");
+        return EXIT_USAGE;
+    }
+    buf[got] = 0;
+    *out = buf;
+    *n = got;
+    return EXIT_OK;
+}
+
+int cli_trusted_key(const char *pubkey, const char *keyring, ms_note_verifier *v, int *have, ms_keyring **kr_out)
+{
+    ms_err e;
+    *have = 0;
+    if (kr_out)
+        *kr_out = NULL;
+    if (pubkey) {
+        if (ms_note_verifier_parse(pubkey, strlen(pubkey), v, &e) == MS_OK) {
+            *have = 1;
+            return EXIT_OK;
+        }
+        char *text;
+        size_t n;
+        if (!strchr(pubkey, '+') || access(pubkey, F_OK) == 0) {
+            if (cli_read_file(pubkey, 4096, &text, &n))
+                return EXIT_USAGE;
+            size_t line = strcspn(text, "\n");
+            int rc = ms_note_verifier_parse(text, line, v, &e);
+            free(text);
+            if (rc) {
+                cli_error("--pubkey %s: the file's first line is not a verifier key: %s", pubkey, e.msg);
+                return EXIT_USAGE;
+            }
+            *have = 1;
+            return EXIT_OK;
+        }
+        cli_error("--pubkey: %s", e.msg);
+        return EXIT_USAGE;
+    }
+    ms_keyring *kr;
+    int rc = cli_keyring(keyring, NULL, 0, keyring ? CLI_KR_EXISTING : CLI_KR_OPTIONAL, &kr);
+    if (rc || !kr)
+        return rc;
+    if (ms_keyring_can_sign(kr)) {
+        unsigned char pub[32];
+        const char *name = ms_keyring_signer_name(kr);
+        if (ms_keyring_public_key(kr, pub, &e) || ms_note_key_id(name, pub, v->key_id, &e)) {
+            ms_keyring_free(kr);
+            cli_error("%s", e.msg);
+            return EXIT_USAGE;
+        }
+        snprintf(v->name, sizeof v->name, "%s", name);
+        memcpy(v->pub, pub, 32);
+        *have = 1;
+    }
+    if (kr_out)
+        *kr_out = kr;
+    else
+        ms_keyring_free(kr);
+    return EXIT_OK;
 }

@@ -7,24 +7,47 @@ static const char usage[] =
     "usage: marlsim COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
-    "  run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--force] [--quiet] [--json]\n"
-    "                       train the three agents, recording everything in a lake\n"
-    "  eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--set ...] [--json]\n"
+    "  run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--keyring K] [--force] [--quiet] [--json]\n"
+    "                       train the three agents, recording everything in a signed lake\n"
+    "  eval [CONFIG.ini] --policy random|heuristic|oracle|RUN.db [--set ...] [--json]\n"
     "                       greedy play of the held-out evaluation episodes\n"
-    "  verify RUN.db        re-derive every hash of a lake (exit 0 intact, 1 tampered, 2 unreadable)\n"
-    "  reproduce RUN.db [--out PATH.db] [--force]\n"
+    "  verify RUN.db [--checkpoint FILE] [--pubkey KEY | --keyring K] [--allow-incomplete] [--json]\n"
+    "                       re-derive every hash and check the signed checkpoints\n"
+    "  prove RUN.db --entry I [--size N] | --from N1 --to N2;  prove --check PROOF\n"
+    "                       RFC 6962 inclusion and consistency proofs\n"
+    "  reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
     "                       re-run a lake's config and seed and compare ledgers row by row\n"
+    "  keys init|rotate|list|pubkey|destroy GEN [--keyring K]\n"
+    "                       the keyring: key generations and the signing key\n"
     "\n"
-    "  marlsim COMMAND --help   details of one command\n"
+    "  marlsim help COMMAND | marlsim COMMAND --help   details of one command\n"
     "  marlsim --version\n"
     "\n"
-    "exit codes: 0 success, 1 a check failed, 2 bad usage or bad input\n";
+    "exit codes: 0 success, 1 a check failed, 2 bad usage, bad input or I/O failure,\n"
+    "130/143 a run stopped by SIGINT/SIGTERM (after committing)\n";
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int, char **);
+} command;
+
+static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {"verify", cmd_verify},
+                                   {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove}};
+#define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return cli_usage(usage, "missing command");
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc == 3) { /* help COMMAND = COMMAND --help */
+        for (int k = 0; k < NCOMMANDS; k++)
+            if (!strcmp(argv[2], commands[k].name)) {
+                char *args[] = {argv[2], "--help", NULL};
+                return commands[k].fn(2, args);
+            }
+        return cli_usage(usage, "help: unknown command '%s'", argv[2]);
+    }
     int global = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help") || !strcmp(cmd, "--version");
     if (global && argc > 2)
         return cli_usage(usage, "%s takes no arguments (got '%s')", cmd, argv[2]);
@@ -36,13 +59,8 @@ int main(int argc, char **argv)
         printf("marlsim %s\n", MS_VERSION);
         return EXIT_OK;
     }
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(cmd, "verify"))
-        return cmd_verify(argc - 1, argv + 1);
-    if (!strcmp(cmd, "reproduce"))
-        return cmd_reproduce(argc - 1, argv + 1);
+    for (int k = 0; k < NCOMMANDS; k++)
+        if (!strcmp(cmd, commands[k].name))
+            return commands[k].fn(argc - 1, argv + 1);
     return cli_usage(usage, "unknown command '%s'", cmd);
 }

@@ -5,9 +5,22 @@
  * the caller's callback; failures come back as a status with one sentence
  * in the ms_err (base/err.h).
  *
+ * Key material: the run uses ms_config_key_generations(c) consecutive
+ * generations of the keyring (the newest ones, unless first_gen says which)
+ * for pseudonyms, broadcast MACs and the secret personal streams; its
+ * commitment key salts behavioural entries; its signing key signs the
+ * checkpoints. The development keyring signs nothing (no checkpoints).
+ * The run id is the first 128 bits of SHA-256("marlsim-run-v2|" config hash
+ * "|" first generation's fingerprint "|" signing public key, hex, or "dev"):
+ * identical runs have identical lakes, another keyring another run id.
+ *
  * Outcomes of exp_run (besides MS_OK):
- *   MS_EINPUT  the lake could not be created (an existing file without
- *              overwrite, a bad path): nothing was written, res->status "";
+ *   MS_EINPUT  the run cannot start (the keyring holds too few usable
+ *              generations — the message says how many more `marlsim keys
+ *              rotate` must add — a generation is missing, or the lake could
+ *              not be created: an existing file without overwrite, a bad
+ *              path): nothing was written, res->status "";
+ *   MS_ECHECK  a generation the run needs was destroyed: nothing written;
  *   MS_EIO / MS_EINPUT / MS_ECHECK from the run itself: the lake exists and
  *              says how far the run got — status 'failed' when it could be
  *              finished, else 'running' at its last commit (res->status
@@ -26,10 +39,17 @@
 #include "exp/trainer.h"
 #include "sim/config.h"
 
+struct ms_keyring;
+
 /* What one run produced (filled even when it failed part-way). */
 typedef struct exp_result {
     char run_id[33], config_sha256[65], head_hash[65], status[16];
     char db[MS_PATH_MAX + 64];
+    char key_ids[256];         /* the generations used, e.g. ["k3","k4"] (truncated beyond 256 bytes) */
+    int dev_key;
+    int64_t checkpoint_size;   /* newest checkpoint (0: none, development key) */
+    char checkpoint_root[64];  /* its root, base64 */
+    char signer[200];          /* verifier key of the signing key ("" for dev) */
     int64_t env_steps, updates, gates, rejected, poisoned, poisoned_rejected;
     double eval_reward, seconds;
     /* where the time went (seconds): environment + sinks (recording
@@ -40,6 +60,12 @@ typedef struct exp_result {
 typedef struct exp_options {
     const char *path;            /* the lake to create */
     int overwrite;               /* replace an existing lake at path */
+    const struct ms_keyring *kr; /* the key material (keys/keyring.h): a keyring,
+                                    or the development keyring of the seed */
+    int first_gen;               /* the keyring generation the run starts with
+                                    (reproduce: the recorded one); -1: the
+                                    newest generations the run needs */
+    int reproduce;               /* checkpoints use origin marlsim/<run id>/reproduce */
     int64_t interrupt_at;        /* > 0: behave as interrupted after that many
                                     env-steps (reproduce of an interrupted run) */
     volatile sig_atomic_t *stop; /* may be NULL; nonzero stops at the next step boundary */
@@ -48,6 +74,18 @@ typedef struct exp_options {
 } exp_options;
 
 int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e);
+
+/* Who a run of c with keyring kr is, without running it: the generations
+ * (first_gen as in exp_options), their key ids, the signer and the run id.
+ * The same outcomes as exp_run's before anything is written. */
+typedef struct exp_identity_t {
+    char run_id[33], config_sha256[65];
+    char key_ids[MS_MAX_KEY_GENERATIONS * 8 + 8]; /* JSON array */
+    int first_gen, ngen, dev_key;
+    char signer[200];              /* verifier key; "" for the development key */
+    unsigned char signer_key_id[4];
+} exp_identity_t;
+int exp_identity(const ms_config *c, const struct ms_keyring *kr, int first_gen, exp_identity_t *id, ms_err *e);
 
 /* The build facts JSON recorded in the lake (sets the BLAS thread count to
  * the config's first, so the figure is the one the run uses). */

@@ -33,9 +33,6 @@ struct recorder {
     char key_fp[MAX_KEYS][33], bkey_fp[MAX_KEYS][33];
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
     int keys_written; /* generations whose hmac_keys rows are in the lake */
-    char key_ids_json[MAX_KEYS * (MS_KEY_ID_MAX + 4) + 4];
-    size_t key_ids_len; /* its length; it lists the first key_ids_listed ids */
-    int key_ids_listed;
 };
 
 double recorder_seconds(const recorder *r) { return r ? r->seconds : 0.0; }
@@ -65,11 +62,12 @@ int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
     /* JSON arrays of fired rule names, one per subset of rules. */
     for (unsigned m = 0; m < (1u << MS_NRULE); m++) {
         char *p = r->rules_json[m];
-        p += sprintf(p, "[");
+        char *end = r->rules_json[m] + sizeof r->rules_json[m];
+        p += snprintf(p, (size_t)(end - p), "[");
         for (int k = 0; k < MS_NRULE; k++)
             if (m & (1u << k))
-                p += sprintf(p, "%s\"%s\"", p[-1] == '[' ? "" : ",", ms_rule_names[k]);
-        sprintf(p, "]");
+                p += snprintf(p, (size_t)(end - p), "%s\"%s\"", p[-1] == '[' ? "" : ",", ms_rule_names[k]);
+        snprintf(p, (size_t)(end - p), "]");
     }
     int rc = lake_begin(L, e);
     if (rc) {
@@ -153,8 +151,8 @@ static int aggregate(recorder *r, const ms_step *s, ms_err *e)
 
 /* Appends the hmac_keys rows of the generations not yet written, up to (not
  * including) generation `upto`; the open one (the last) ends at last_step.
- * Then runs.key_ids lists every generation seen (written at the next
- * commit), so a crash loses at most the open generation's rows. */
+ * (runs.key_ids names every generation the run uses from its start: it is
+ * part of the identity entry.) */
 static int write_keys(recorder *r, int upto, int64_t last_step, ms_err *e)
 {
     int rc;
@@ -169,13 +167,7 @@ static int write_keys(recorder *r, int upto, int64_t last_step, ms_err *e)
             return rc;
         r->keys_written = i + 1;
     }
-    /* The JSON list grows by the new ids only (no rebuild per rotation). */
-    for (; r->key_ids_listed < r->nkeys; r->key_ids_listed++) {
-        size_t at = r->key_ids_len ? r->key_ids_len - 1 : 0; /* over the closing ']' */
-        r->key_ids_len = at + (size_t)sprintf(r->key_ids_json + at, "%s\"%s\"]", at ? "," : "[",
-                                              r->key_id[r->key_ids_listed]);
-    }
-    return lake_set_key_ids(r->L, r->key_ids_json, e);
+    return MS_OK;
 }
 
 /* Follows the key generations; a new one closes the previous one, whose
@@ -191,7 +183,9 @@ static int track_key(recorder *r, const ms_keys *k, int64_t step, ms_err *e)
     snprintf(r->key_id[i], sizeof r->key_id[i], "%s", k->key_id);
     snprintf(r->key_fp[i], sizeof r->key_fp[i], "%s", k->fingerprint);
     unsigned char md[32];
-    EVP_Digest(k->broadcast_key, 32, md, NULL, EVP_sha256(), NULL);
+    int rc = ms_sha256(k->broadcast_key, 32, md, e);
+    if (rc)
+        return rc;
     ms_hex(md, 16, r->bkey_fp[i]);
     r->key_first[i] = r->key_last[i] = step;
     return write_keys(r, i, step, e);
@@ -254,8 +248,8 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
     for (int i = 0; i < n; i++) {
         const char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
         unsigned char *md = r->digests + (size_t)i * 32;
-        if (!EVP_Digest(b, (size_t)s->bcast_len[i], md, NULL, EVP_sha256(), NULL))
-            return ms_fail(e, MS_EIO, "libcrypto: SHA-256 failed");
+        if ((rc = ms_sha256(b, (size_t)s->bcast_len[i], md, e)))
+            return rc;
         *v++ = lk_int(step);
         *v++ = lk_int(i);
         *v++ = lk_textn(b, (size_t)s->bcast_len[i]);

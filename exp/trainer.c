@@ -153,8 +153,8 @@ static int snapshot_incumbent(trainer *tr, int64_t update_id, ms_err *e)
          * re-derives it); the parameter hash is in optimizer_steps. */
         if (tr->rec) {
             unsigned char md[32];
-            if (!EVP_Digest(tr->blob[a], tr->blob_size[a], md, NULL, EVP_sha256(), NULL))
-                return ms_fail(e, MS_EIO, "libcrypto: SHA-256 failed");
+            if ((rc = ms_sha256(tr->blob[a], tr->blob_size[a], md, e)))
+                return rc;
             ms_hex(md, 32, hex);
             rc = recorder_snapshot(tr->rec, ++tr->snapshot_id, tr->eval_id, update_id, a, hex, tr->blob[a],
                                    tr->blob_size[a], e);
@@ -327,7 +327,7 @@ static int update(trainer *tr, int final, ms_err *e)
 
 /* ---- lifecycle ---- */
 
-int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e)
+int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks, ms_err *e)
 {
     *out = NULL;
     trainer *tr = calloc(1, sizeof *tr);
@@ -340,8 +340,8 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e)
     size_t rows = (size_t)tr->T * (size_t)tr->N;
     openblas_set_num_threads(c->blas_threads);
 
-    int rc = ms_sim_init(&tr->sim, c, MS_STREAM_ENV, e);
-    if (!rc && (rc = ms_sim_init(&tr->eval_sim, c, MS_STREAM_EVAL, e))) {
+    int rc = ms_sim_init(&tr->sim, c, MS_STREAM_ENV, ks, e);
+    if (!rc && (rc = ms_sim_init(&tr->eval_sim, c, MS_STREAM_EVAL, NULL, e))) {
         ms_sim_release(&tr->sim);
         free(tr);
         return rc;
@@ -486,18 +486,13 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
             if (progress)
                 progress(&tr->status, progress_ctx);
         }
+        /* An interruption takes effect at a rollout boundary, where the lake
+         * has just committed: it adds nothing an uninterrupted run would not
+         * have there, so the chain stays a prefix of the uninterrupted one
+         * and a resumed run continues it exactly. */
         int stop_now = (stop && *stop) || (tr->stop_at > 0 && tr->status.env_steps >= tr->stop_at);
-        if (stop_now && k + 1 < total_steps) {
+        if (stop_now && tr->t == 0 && k + 1 < total_steps) {
             *interrupted = 1;
-            /* Updates since the last gate are judged now, so the lake never
-             * shows an update as surviving that no evaluation accepted. */
-            const char *decision;
-            if (tr->updates_since_gate > 0 && (rc = gate(tr, tr->next_update_id, &decision, e)))
-                return rc;
-            /* The partial rollout was never consumed by an update. */
-            if ((rc = emit_credit(tr, tr->t, -1, e)))
-                return rc;
-            tr->t = 0;
             break;
         }
     }
@@ -508,10 +503,9 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
                 void *progress_ctx, int *interrupted, ms_err *e)
 {
     int rc = run_loop(tr, stop, progress, progress_ctx, interrupted, e);
-    /* After a failure nothing more is appended: the lake then holds exactly
-     * what a reproduction holds at that point (so reproduce compares it as a
-     * prefix); the open key generation is still named in runs.key_ids. */
-    if (rc || !tr->rec)
+    /* After a failure or an interruption nothing more is appended: the lake
+     * then holds exactly what an uninterrupted run holds at that point. */
+    if (rc || *interrupted || !tr->rec)
         return rc;
     if ((rc = recorder_flush(tr->rec, tr->sim.s.step - 1, e)))
         return rc;
@@ -547,33 +541,33 @@ static int lake_policy_act(void *ctx, ms_step *s, ms_err *e)
     return MS_OK;
 }
 
-int train_eval_lake_policy(const ms_config *c, const char *db, ms_tally *t, ms_err *e)
+int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify_opts *vo, ms_tally *t,
+                           lake_policy_blob info[MS_NAGENT], lake_verify_report *rep, ms_err *e)
 {
     lake_policy p;
     memset(&p, 0, sizeof p);
-    int rc = MS_OK;
     openblas_set_num_threads(c->blas_threads);
+    int rc = lake_read_policy(db, vo, ms_agent_names, MS_NAGENT, info, rep, e);
+    if (rc)
+        return rc;
     int dims[MS_NAGENT];
     for (int a = 0; a < MS_NAGENT; a++)
         dims[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];
     for (int a = 0; a < MS_NAGENT && !rc; a++) {
-        void *blob = NULL;
-        size_t n = 0;
-        char sha[65];
-        rc = lake_read_snapshot(db, ms_agent_names[a], &blob, &n, sha, e);
-        if (!rc) {
-            rc = mlp_init_from_blob(&p.net[a], blob, n, c->envs, e);
-            free(blob);
-        }
+        rc = mlp_init_from_blob(&p.net[a], info[a].blob, info[a].n, c->envs, e);
         if (!rc && (mlp_in(&p.net[a]) != dims[a] || mlp_out(&p.net[a]) != PPO_OUT))
             rc = ms_fail(e, MS_EINPUT, "%s: the %s policy takes %d inputs, but this config's observations have %d "
                          "([agents] observe must match the run's)", db, ms_agent_names[a], mlp_in(&p.net[a]), dims[a]);
+    }
+    for (int a = 0; a < MS_NAGENT; a++) {
+        free(info[a].blob); /* the identity (ids, sha256) stays for the caller */
+        info[a].blob = NULL;
     }
     if (!rc && !(ALLOC(p.out, (size_t)c->envs * PPO_OUT) && ALLOC(p.act, c->envs) && ALLOC(p.prob, c->envs)))
         rc = ms_fail(e, MS_EIO, "out of memory");
     if (!rc) {
         ms_sim sim;
-        rc = ms_sim_init(&sim, c, MS_STREAM_EVAL, e);
+        rc = ms_sim_init(&sim, c, MS_STREAM_EVAL, NULL, e);
         if (!rc) {
             ms_policy stage = {lake_policy_act, &p};
             rc = ms_evaluate(&sim, &stage, c->eval_episodes, NULL, 0, t, e);

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "exp/recorder.h"
+#include "ledger/verify.h"
 #include "nn/ppo.h"
 #include "sim/policy.h"
 
@@ -58,8 +59,10 @@ typedef struct trainer_times {
     double env, act, update, eval;
 } trainer_times;
 
-/* rec may be NULL (no telemetry). */
-int trainer_init(trainer **out, const ms_config *c, recorder *rec, ms_err *e);
+/* rec may be NULL (no telemetry). ks: the run's key generations
+ * (sim/pseudo.h; copied, its keyring must outlive the trainer); the
+ * held-out streams use their public evaluation keys. */
+int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks, ms_err *e);
 void trainer_free(trainer *t);
 
 /* Makes trainer_run behave as if *stop became nonzero once env_steps
@@ -68,8 +71,10 @@ void trainer_free(trainer *t);
 void trainer_stop_at(trainer *t, int64_t env_steps);
 
 /* Runs to the configured env-steps, or until *stop becomes nonzero (checked
- * at every step boundary; then *interrupted = 1). progress, if not NULL, is
- * called after every rollout. */
+ * at every rollout boundary, right after the lake committed the rollout;
+ * then *interrupted = 1 and nothing more is recorded). progress, if not
+ * NULL, is called after every rollout. On completion the recorder's open
+ * aggregate window and key generation are flushed and committed. */
 int trainer_run(trainer *t, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
                 void *progress_ctx, int *interrupted, ms_err *e);
 
@@ -78,8 +83,12 @@ const trainer_times *trainer_get_times(const trainer *t);
 /* SHA-256 (hex) of agent a's current parameters. */
 int trainer_params_hex(const trainer *t, int agent, char hex[65], ms_err *e);
 
-/* eval --policy RUN.db: loads the last promoted policy of each agent from
- * the lake and plays the held-out episodes of config c. */
-int train_eval_lake_policy(const ms_config *c, const char *db, ms_tally *t, ms_err *e);
+/* eval --policy RUN.db: verifies the lake (lake_read_policy with vo, so a
+ * tampered lake is refused before anything is evaluated: MS_ECHECK), loads
+ * the policy the verified chain records as last promoted (snapshots in
+ * info[MS_NAGENT], blobs released) and plays the held-out episodes of
+ * config c. rep receives the verification report. */
+int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify_opts *vo, ms_tally *t,
+                           lake_policy_blob info[MS_NAGENT], lake_verify_report *rep, ms_err *e);
 
 #endif

@@ -5,6 +5,8 @@
 
 #include <openssl/evp.h>
 
+#include "base/hmac.h"
+
 int lk_buf_reserve(lk_buf *b, size_t extra, ms_err *e)
 {
     if (extra <= b->cap - b->len)
@@ -195,4 +197,20 @@ int lk_genesis(lk_hasher *h, const char *run_id, size_t run_id_len, const char *
     if (!rc)
         rc = lk_hash_end(h, out, e);
     return rc;
+}
+
+int lk_salt(ms_hmac *mac, const char *run_id, int64_t seq, unsigned char out[LK_HASH_LEN], ms_err *e)
+{
+    static const char tag[] = "marlsim-salt-v1";
+    size_t rl = strlen(run_id);
+    unsigned char buf[sizeof tag - 1 + 4 + 256 + 8], *d = buf;
+    if (rl > 256)
+        return ms_fail(e, MS_EINPUT, "lake: run id longer than 256 bytes");
+    memcpy(d, tag, sizeof tag - 1);
+    d = put_u32(d + sizeof tag - 1, (uint32_t)rl);
+    memcpy(d, run_id, rl);
+    d = put_u64(d + rl, (uint64_t)seq);
+    if (ms_hmac_compute(mac, buf, (size_t)(d - buf), out))
+        return ms_fail(e, MS_EIO, "libcrypto: HMAC of a salt failed");
+    return MS_OK;
 }

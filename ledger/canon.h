@@ -29,19 +29,40 @@
  *   u64 seq || u32 len || tbl || i64 step || i64 first_rowid
  *   || u32 n_rows || u32 ncols
  *
+ * Rows of an entry, in rowid order:  for each row: u32 length || row bytes.
+ *
  * Entry hash:
  *   hash_seq = SHA-256( hash_{seq-1} (32 bytes; genesis for seq 1)
- *                       || entry header
- *                       || for each covered row in rowid order:
- *                            u32 length of its row bytes || row bytes )
+ *                       || entry header || body )
+ *   body = the rows of the entry, for operational and security tables and
+ *          the runs entries;
+ *        = commitment = SHA-256( salt (32 bytes) || the rows of the entry ),
+ *          for behavioural tables (lk_table_salted). The commitment is stored
+ *          in ledger.commitment and the salt in salts, so verify needs no key
+ *          to check an unpurged entry (it re-derives the commitment from salt
+ *          and rows) and, once a purge has removed rows and salt, the chain
+ *          still checks through the stored commitment, while the purged
+ *          payload cannot be recovered by hashing guesses without the salt.
+ *   salt   = HMAC-SHA256( commitment key of the keyring,
+ *                         "marlsim-salt-v1" (15 bytes) || u32 len || run_id
+ *                         || u64 seq ) — deterministic, so a reproduction
+ *          with the same keyring is byte-identical; never derivable from the
+ *          lake.
  * The head is the hash of the last entry (the genesis when there is none).
  *
- * Seal: a finished run's last entry has tbl = "runs", step = env_steps,
- * first_rowid = the runs row's rowid (1), n_rows = 1, ncols = 13, and its
- * "row" is the runs row's columns listed in lk_seal_columns (run_id, name,
- * seed, config_text, config_sha256, version, build_facts, key_ids, dev_key,
- * status, genesis, env_steps, eval_reward_per_step). Wall-clock columns,
- * head_hash, ledger_rows and row_counts are never hashed.
+ * Entries over the runs row (lk_runs_entries, ledger/schema.h): tbl is
+ * "runs.identity" (seq 1: run_id, name, seed, config_sha256, version,
+ * key_ids, dev_key), "runs.build" (seq 2: build_facts) or "runs.seal" (the
+ * last entry of a completed run: status, env_steps, eval_reward_per_step),
+ * first_rowid = the runs row's rowid (1), n_rows = 1, ncols = the number of
+ * covered columns, step = 0 (identity, build) or env_steps (seal); the row
+ * is those columns' values. Wall-clock columns, origin, head_hash,
+ * ledger_rows, row_counts and (unless sealed) status and env_steps are never
+ * hashed; an unfinished run's status is stated by its last signed
+ * checkpoint instead.
+ *
+ * Merkle tree (checkpoints, `prove`): leaf i (from 0) is the hash of entry
+ * seq = i + 1; RFC 6962 leaf and node hashing (ledger/merkle.h).
  *
  * Ownership: lk_value never owns what p points to. lk_buf and lk_hasher own
  * their memory and are released with their _release function.
@@ -125,6 +146,11 @@ int lk_hash_add(lk_hasher *h, const void *p, size_t n, ms_err *e);
 int lk_hash_end(lk_hasher *h, unsigned char out[LK_HASH_LEN], ms_err *e);
 /* One-shot SHA-256 of p[0..n). */
 int lk_sha256(lk_hasher *h, const void *p, size_t n, unsigned char out[LK_HASH_LEN], ms_err *e);
+
+/* The salt of entry seq of run run_id: HMAC with mac, which must be keyed
+ * with the commitment key (layout above). MS_OK or MS_EIO. */
+struct ms_hmac;
+int lk_salt(struct ms_hmac *mac, const char *run_id, int64_t seq, unsigned char out[LK_HASH_LEN], ms_err *e);
 
 /* The genesis hash (layout above). */
 int lk_genesis(lk_hasher *h, const char *run_id, size_t run_id_len, const char *config_text,

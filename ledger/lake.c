@@ -13,6 +13,11 @@
 
 #include <sqlite3.h>
 
+#include "base/b64.h"
+#include "base/file.h"
+#include "base/hmac.h"
+#include "ledger/note.h"
+
 enum { ST_IDLE, ST_TX, ST_BROKEN, ST_FINISHED };
 
 /* Longest lake path handled, side-file suffixes included. */
@@ -21,28 +26,45 @@ enum { ST_IDLE, ST_TX, ST_BROKEN, ST_FINISHED };
 /* Flush the row buffer into the hash once it holds this much. */
 #define FLUSH_BYTES (256u * 1024u)
 
+/* A checkpoint note fits here (origin, size, root, status, signature). */
+#define CP_NOTE_MAX 2048
+
 /* Ledger state that moves forward on append and is restored on rollback. */
 typedef struct chain_state {
     int64_t seq;
     unsigned char head[LK_HASH_LEN];
     int64_t rows[LKT_COUNT];
+    ms_merkle_acc tree;  /* RFC 6962 compact range over the entry hashes */
+    int64_t cp_count;    /* checkpoint rows */
+    int64_t cp_size;     /* tree size of the newest checkpoint (0 = none) */
+    unsigned char cp_root[LK_HASH_LEN];
+    int64_t env_steps;   /* runs.env_steps as of this state */
 } chain_state;
 
 struct lake {
     sqlite3 *db;
     sqlite3_stmt *ins[LKT_COUNT];
-    sqlite3_stmt *ins_ledger, *upd_runs, *fin_runs, *tx_begin, *tx_commit, *tx_rollback;
+    sqlite3_stmt *ins_ledger, *ins_salt, *ins_cp, *upd_runs, *fin_runs, *tx_begin, *tx_commit,
+        *tx_rollback;
     lk_hasher h;   /* entry hashes */
     lk_hasher hd;  /* digest columns */
+    lk_hasher hc;  /* commitments of salted entries */
+    ms_hmac salt_mac; /* keyed with the commitment key */
     lk_buf buf;    /* canonical row bytes of the current append */
     int state;
     chain_state cur, committed;
     unsigned char genesis[LK_HASH_LEN];
     int64_t env_steps;
     /* copies of lake_run_info strings */
-    char *run_id, *name, *config_text, *config_sha256, *version, *build_facts, *key_ids;
+    char *run_id, *name, *config_text, *config_sha256, *version, *build_facts, *key_ids, *origin;
+    char *path;
     uint64_t seed;
     int dev_key;
+    const ms_note_signer *signer;
+    int64_t cp_every;
+    int cp_file;
+    char cp_note[CP_NOTE_MAX]; /* the newest checkpoint made in the open transaction */
+    size_t cp_note_len;        /* 0 = none pending for the file */
     char head_hex[2 * LK_HASH_LEN + 1];
 };
 
@@ -183,6 +205,7 @@ static void roll_back(lake *L)
         sqlite3_reset(L->tx_rollback);
     }
     L->cur = L->committed;
+    L->cp_note_len = 0;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 }
 
@@ -218,35 +241,36 @@ int lake_begin(lake *L, ms_err *e)
     return MS_OK;
 }
 
-static void row_counts_json(const lake *L, char *out, size_t n)
-{
-    size_t k = 0;
-    k += (size_t)snprintf(out + k, n - k, "{");
-    for (int t = 0; t < LKT_COUNT && k < n; t++)
-        k += (size_t)snprintf(out + k, n - k, "%s\"%s\":%lld", t ? "," : "", lk_tables[t].name,
-                              (long long)L->cur.rows[t]);
-    if (k < n)
-        snprintf(out + k, n - k, "}");
-}
-
 /* Binds and runs the runs-row update of lake_commit (inside the tx). */
 static int update_runs(lake *L, ms_err *e)
 {
     char counts[1024], head[2 * LK_HASH_LEN + 1];
-    row_counts_json(L, counts, sizeof counts);
+    lk_row_counts_json(L->cur.rows, counts, sizeof counts);
     ms_hex(L->cur.head, LK_HASH_LEN, head);
+    L->cur.env_steps = L->env_steps;
     sqlite3_stmt *st = L->upd_runs;
     int b = sqlite3_bind_text(st, 1, head, -1, SQLITE_TRANSIENT);
     b |= sqlite3_bind_int64(st, 2, L->cur.seq);
     b |= sqlite3_bind_text(st, 3, counts, -1, SQLITE_TRANSIENT);
     b |= sqlite3_bind_int64(st, 4, L->env_steps);
-    b |= sqlite3_bind_text(st, 5, L->key_ids, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 6, L->run_id, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 5, L->run_id, -1, SQLITE_STATIC);
     if (b != SQLITE_OK)
         return sqlfail(L, e, "bind runs update");
     int rc = run_stmt(L, st, "update runs", e);
     if (!rc && sqlite3_changes(L->db) != 1)
         rc = ms_fail(e, MS_EIO, "lake: the runs row is missing");
+    return rc;
+}
+
+/* PATH.checkpoint, when this lake writes one. */
+static int write_cp_file(lake *L, ms_err *e)
+{
+    if (!L->cp_file || !L->cp_note_len)
+        return MS_OK;
+    char p[MS_LAKE_PATH_MAX];
+    snprintf(p, sizeof p, "%s.checkpoint", L->path);
+    int rc = ms_write_atomic(p, L->cp_note, L->cp_note_len, 0644, 1, e);
+    L->cp_note_len = 0;
     return rc;
 }
 
@@ -256,6 +280,10 @@ static int commit_now(lake *L, ms_err *e)
         return broken(L, MS_EIO);
     L->committed = L->cur;
     L->state = ST_IDLE;
+    if (write_cp_file(L, e)) {
+        L->state = ST_BROKEN;
+        return MS_EIO;
+    }
     return MS_OK;
 }
 
@@ -271,39 +299,102 @@ int lake_commit(lake *L, ms_err *e)
 
 /* ---- append ------------------------------------------------------------ */
 
-/* Hashes the entry (rows already in L->buf or flushed) and inserts it. */
-static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
-                     uint32_t n_rows, ms_err *e)
+/* Makes checkpoint number cur.cp_count + 1 over the current tree, with an
+ * optional status line, inserts its row and keeps its note for the file. */
+static int make_checkpoint(lake *L, const char *status, ms_err *e)
 {
-    unsigned char hash[LK_HASH_LEN];
-    if (lk_hash_add(&L->h, L->buf.p, L->buf.len, e) || lk_hash_end(&L->h, hash, e))
+    if (!L->signer)
+        return MS_OK;
+    unsigned char root[LK_HASH_LEN];
+    char body[1024], ext[64];
+    const char *exts[1] = {ext};
+    size_t blen = 0, nlen = 0;
+    int rc = ms_merkle_acc_root(&L->cur.tree, root, e);
+    if (status)
+        snprintf(ext, sizeof ext, "status: %s", status);
+    if (!rc)
+        rc = ms_checkpoint_format(L->origin, (uint64_t)L->cur.seq, root, exts, status ? 1 : 0, body, sizeof body,
+                                  &blen, e);
+    if (!rc)
+        rc = ms_note_sign(body, blen, L->signer, L->cp_note, sizeof L->cp_note, &nlen, e);
+    if (rc)
+        return rc == MS_EINPUT ? MS_EIO : rc; /* our own text: a refusal is an internal failure */
+    sqlite3_stmt *st = L->ins_cp;
+    int b = sqlite3_bind_int64(st, 1, L->cur.cp_count + 1);
+    b |= sqlite3_bind_int64(st, 2, L->cur.seq);
+    b |= status ? sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 3);
+    b |= sqlite3_bind_text(st, 4, L->cp_note, (int)nlen, SQLITE_STATIC);
+    if (b != SQLITE_OK)
+        return sqlfail(L, e, "bind checkpoint");
+    if (run_stmt(L, st, "insert checkpoint", e))
+        return MS_EIO;
+    L->cur.cp_count++;
+    L->cur.cp_size = L->cur.seq;
+    memcpy(L->cur.cp_root, root, LK_HASH_LEN);
+    L->cp_note_len = nlen;
+    return MS_OK;
+}
+
+/* Hashes the entry (its rows already hashed into L->h, or into L->hc for a
+ * salted entry) and inserts it, with its commitment and salt. */
+static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
+                     uint32_t n_rows, int salted, const unsigned char salt[LK_HASH_LEN], ms_err *e)
+{
+    unsigned char hash[LK_HASH_LEN], commit[LK_HASH_LEN];
+    lk_hasher *body = salted ? &L->hc : &L->h;
+    if (lk_hash_add(body, L->buf.p, L->buf.len, e))
         return MS_EIO;
     L->buf.len = 0;
+    if (salted && (lk_hash_end(&L->hc, commit, e) || lk_hash_add(&L->h, commit, LK_HASH_LEN, e)))
+        return MS_EIO;
+    if (lk_hash_end(&L->h, hash, e))
+        return MS_EIO;
+    int64_t seq = L->cur.seq + 1;
     sqlite3_stmt *st = L->ins_ledger;
-    int b = sqlite3_bind_int64(st, 1, L->cur.seq + 1);
+    int b = sqlite3_bind_int64(st, 1, seq);
     b |= sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int64(st, 3, step);
     b |= sqlite3_bind_int64(st, 4, first_rowid);
     b |= sqlite3_bind_int64(st, 5, n_rows);
-    b |= sqlite3_bind_blob(st, 6, hash, LK_HASH_LEN, SQLITE_STATIC);
+    b |= salted ? sqlite3_bind_blob(st, 6, commit, LK_HASH_LEN, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
+    b |= sqlite3_bind_blob(st, 7, hash, LK_HASH_LEN, SQLITE_STATIC);
     if (b != SQLITE_OK)
         return sqlfail(L, e, "bind ledger");
     if (run_stmt(L, st, "insert ledger", e))
         return MS_EIO;
-    L->cur.seq++;
+    if (salted) {
+        st = L->ins_salt;
+        b = sqlite3_bind_int64(st, 1, seq);
+        b |= sqlite3_bind_blob(st, 2, salt, LK_HASH_LEN, SQLITE_STATIC);
+        if (b != SQLITE_OK)
+            return sqlfail(L, e, "bind salt");
+        if (run_stmt(L, st, "insert salt", e))
+            return MS_EIO;
+    }
+    unsigned char leaf[LK_HASH_LEN];
+    if (ms_merkle_leaf_hash(hash, LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&L->cur.tree, leaf, e))
+        return MS_EIO;
+    L->cur.seq = seq;
     memcpy(L->cur.head, hash, LK_HASH_LEN);
+    if (L->signer && seq % L->cp_every == 0)
+        return make_checkpoint(L, NULL, e);
     return MS_OK;
 }
 
-/* Starts the entry hash: previous hash || header. */
+/* Starts the entry hash: previous hash || header; for a salted entry also
+ * the commitment: salt || (rows follow). */
 static int start_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
-                       uint32_t n_rows, uint32_t ncols, ms_err *e)
+                       uint32_t n_rows, uint32_t ncols, int salted, unsigned char salt[LK_HASH_LEN],
+                       ms_err *e)
 {
     unsigned char hdr[64 + 32];
     size_t hn = lk_entry_header(hdr, L->cur.seq + 1, tbl, step, first_rowid, n_rows, ncols);
     L->buf.len = 0;
     if (lk_hash_begin(&L->h, e) || lk_hash_add(&L->h, L->cur.head, LK_HASH_LEN, e) ||
         lk_hash_add(&L->h, hdr, hn, e))
+        return MS_EIO;
+    if (salted && (lk_salt(&L->salt_mac, L->run_id, L->cur.seq + 1, salt, e) || lk_hash_begin(&L->hc, e) ||
+                   lk_hash_add(&L->hc, salt, LK_HASH_LEN, e)))
         return MS_EIO;
     return MS_OK;
 }
@@ -365,7 +456,10 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
 
     /* 2. Insert, encode, hash. */
     const int64_t first = L->cur.rows[table] + 1;
-    if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, e))
+    const int salted = lk_table_salted(table);
+    lk_hasher *body = salted ? &L->hc : &L->h;
+    unsigned char salt[LK_HASH_LEN];
+    if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, salted, salt, e))
         return broken(L, MS_EIO);
     sqlite3_stmt *st = L->ins[table];
     for (int r = 0; r < n_rows; r++) {
@@ -392,12 +486,12 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
         if (lk_put_row(&L->buf, v, nc, e))
             return broken(L, MS_EIO);
         if (L->buf.len >= FLUSH_BYTES) {
-            if (lk_hash_add(&L->h, L->buf.p, L->buf.len, e))
+            if (lk_hash_add(body, L->buf.p, L->buf.len, e))
                 return broken(L, MS_EIO);
             L->buf.len = 0;
         }
     }
-    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, e))
+    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, salted, salt, e))
         return broken(L, MS_EIO);
     L->cur.rows[table] += n_rows;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
@@ -462,10 +556,15 @@ static void remove_with_sides(const char *path)
 static int check_info(const lake_run_info *in, int *sync, ms_err *e)
 {
     if (!in || !in->run_id || !*in->run_id || !in->name || !in->config_text ||
-        !in->config_sha256 || !in->version || !in->build_facts || !in->key_ids)
+        !in->config_sha256 || !in->version || !in->build_facts || !in->key_ids || !in->commit_key)
         return ms_fail(e, MS_EINPUT,
                        "lake: run info needs run_id, name, config_text, config_sha256, "
-                       "version, build_facts and key_ids");
+                       "version, build_facts, key_ids and the commitment key");
+    if (strlen(in->run_id) > 256)
+        return ms_fail(e, MS_EINPUT, "lake: run id longer than 256 bytes");
+    if (in->signer && in->checkpoint_every < 1)
+        return ms_fail(e, MS_EINPUT, "lake: checkpoint_every %lld (allowed: >= 1)",
+                       (long long)in->checkpoint_every);
     *sync = 1;
     if (in->synchronous) {
         *sync = -1;
@@ -512,17 +611,100 @@ static int journal_is_wal(lake *L, const char *pragma, int *wal, ms_err *e)
     return MS_OK;
 }
 
+static void finalize_stmts(lake *L)
+{
+    for (int t = 0; t < LKT_COUNT; t++) {
+        sqlite3_finalize(L->ins[t]);
+        L->ins[t] = NULL;
+    }
+    sqlite3_stmt **all[] = {&L->ins_ledger, &L->ins_salt, &L->ins_cp, &L->upd_runs, &L->fin_runs,
+                            &L->tx_begin, &L->tx_commit, &L->tx_rollback};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
+        sqlite3_finalize(*all[k]);
+        *all[k] = NULL;
+    }
+}
+
 static void close_conn(lake *L)
 {
+    finalize_stmts(L);
     sqlite3_close(L->db);
     L->db = NULL;
 }
 
+/* The writer's prepared statements on L->db. */
+static int prepare_stmts(lake *L, ms_err *e)
+{
+    char q[1024];
+    int rc;
+    for (int t = 0; t < LKT_COUNT; t++) {
+        const lk_table *T = &lk_tables[t];
+        size_t k = (size_t)snprintf(q, sizeof q, "INSERT INTO %s VALUES (", T->name);
+        for (int c = 0; c < T->ncols; c++)
+            k += (size_t)snprintf(q + k, sizeof q - k, "%s?%d", c ? "," : "", c + 1);
+        snprintf(q + k, sizeof q - k, ")");
+        if ((rc = prep(L, q, &L->ins[t], e)))
+            return rc;
+    }
+    if ((rc = prep(L, "INSERT INTO ledger VALUES (?1,?2,?3,?4,?5,?6,?7)", &L->ins_ledger, e)) ||
+        (rc = prep(L, "INSERT INTO salts VALUES (?1,?2)", &L->ins_salt, e)) ||
+        (rc = prep(L, "INSERT INTO checkpoints VALUES (?1,?2,?3,?4)", &L->ins_cp, e)) ||
+        (rc = prep(L,
+                   "UPDATE runs SET head_hash = ?1, ledger_rows = ?2, row_counts = ?3, "
+                   "env_steps = ?4 WHERE run_id = ?5",
+                   &L->upd_runs, e)) ||
+        (rc = prep(L,
+                   "UPDATE runs SET status = ?1, eval_reward_per_step = ?2, finished_at = ?3, "
+                   "env_steps = ?4 WHERE run_id = ?5",
+                   &L->fin_runs, e)) ||
+        (rc = prep(L, "BEGIN IMMEDIATE", &L->tx_begin, e)) ||
+        (rc = prep(L, "COMMIT", &L->tx_commit, e)) ||
+        (rc = prep(L, "ROLLBACK", &L->tx_rollback, e)))
+        return rc;
+    return MS_OK;
+}
+
+/* The runs row's values as the ledger's runs entries see them. */
+static void runs_values(const lake *L, const char *status, int64_t env_steps, double eval_reward, int has_eval,
+                        lk_value all[LKR_NCOLS])
+{
+    for (int c = 0; c < LKR_NCOLS; c++)
+        all[c] = lk_null();
+    all[LKR_RUN_ID] = lk_text(L->run_id);
+    all[LKR_NAME] = lk_text(L->name);
+    all[LKR_SEED] = lk_int((int64_t)L->seed);
+    all[LKR_CONFIG_TEXT] = lk_text(L->config_text);
+    all[LKR_CONFIG_SHA256] = lk_text(L->config_sha256);
+    all[LKR_VERSION] = lk_text(L->version);
+    all[LKR_BUILD_FACTS] = lk_text(L->build_facts);
+    all[LKR_KEY_IDS] = lk_text(L->key_ids);
+    all[LKR_DEV_KEY] = lk_int(L->dev_key);
+    all[LKR_ORIGIN] = lk_text(L->origin);
+    all[LKR_STATUS] = lk_text(status);
+    all[LKR_ENV_STEPS] = lk_int(env_steps);
+    all[LKR_EVAL_REWARD] = has_eval ? lk_real(eval_reward) : lk_null();
+}
+
+/* Appends ledger entry `kind` (LK_RUNS_*) over the runs row (rowid 1). */
+static int runs_entry(lake *L, int kind, int64_t step, const lk_value all[LKR_NCOLS], ms_err *e)
+{
+    const lk_runs_entry *R = &lk_runs_entries[kind];
+    lk_value row[LKR_NCOLS];
+    for (int k = 0; k < R->ncols; k++)
+        row[k] = all[R->cols[k]];
+    unsigned char unused[LK_HASH_LEN];
+    if (start_entry(L, R->tbl, step, 1, 1, (uint32_t)R->ncols, 0, unused, e) ||
+        lk_put_row(&L->buf, row, R->ncols, e) || add_entry(L, R->tbl, step, 1, 1, 0, NULL, e))
+        return MS_EIO;
+    return MS_OK;
+}
+
 /* Phase 1 of creation: the new lake's first committed state — file
- * pragmas, WAL mode, schema and the runs row with the genesis — built in the
- * private file tmp and closed (closing the last connection checkpoints the
- * WAL into the file and removes it), so that the file placed at the lake's
- * path is a complete, verifiable empty run from its first byte on. */
+ * pragmas, WAL mode, schema, the runs row with the genesis and the
+ * identity and build entries — built in the private file tmp and closed
+ * (closing the last connection checkpoints the WAL into the file and
+ * removes it), so that the file placed at the lake's path is a complete,
+ * verifiable empty run from its first byte on. */
 static int build_file(lake *L, const char *tmp, const lake_run_info *in, int sync, ms_err *e)
 {
     int rc;
@@ -561,11 +743,11 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     /* The runs row. */
     char genesis_hex[2 * LK_HASH_LEN + 1], now[32], counts[1024];
     ms_hex(L->genesis, LK_HASH_LEN, genesis_hex);
-    row_counts_json(L, counts, sizeof counts);
+    lk_row_counts_json(L->cur.rows, counts, sizeof counts);
     if (!in->started_at)
         utc_now(now);
-    if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,'running',?10,?10,0,"
-                      "?11,0,NULL,?12,NULL)",
+    if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,'running',?11,?11,0,"
+                      "?12,0,NULL,?13,NULL)",
                    &st, e)))
         return rc;
     int b = sqlite3_bind_text(st, 1, in->run_id, -1, SQLITE_STATIC);
@@ -577,15 +759,25 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     b |= sqlite3_bind_text(st, 7, in->build_facts, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(st, 8, in->key_ids, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int64(st, 9, in->dev_key ? 1 : 0);
-    b |= sqlite3_bind_text(st, 10, genesis_hex, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 11, counts, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 12, in->started_at ? in->started_at : now, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 10, L->origin, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 11, genesis_hex, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 12, counts, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(st, 13, in->started_at ? in->started_at : now, -1, SQLITE_STATIC);
     int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     sqlite3_finalize(st);
     if (s != SQLITE_DONE || sqlite3_last_insert_rowid(L->db) != 1)
         return sqlfail(L, e, "insert runs");
+
+    /* The identity and build entries, then the runs row's head. */
+    lk_value all[LKR_NCOLS];
+    runs_values(L, "running", 0, 0, 0, all);
+    if ((rc = prepare_stmts(L, e)) || (rc = runs_entry(L, LK_RUNS_IDENTITY, 0, all, e)) ||
+        (rc = runs_entry(L, LK_RUNS_BUILD, 0, all, e)) || (rc = update_runs(L, e)))
+        return rc;
+    finalize_stmts(L);
     if ((rc = exec_sql(L, "COMMIT", e)))
         return rc;
+    L->committed = L->cur;
     if (sqlite3_close(L->db) != SQLITE_OK)
         return sqlfail(L, e, "close");
     L->db = NULL;
@@ -609,7 +801,7 @@ static int place_file(const char *tmp, const char *path, int overwrite, ms_err *
         return MS_OK;
     }
     if (link(tmp, path) == 0) {
-        unlink(tmp);
+        unlink(tmp); /* the lake is in place; the private name only goes */
         return MS_OK;
     }
     int err = errno;
@@ -636,30 +828,7 @@ static int open_writer(lake *L, const char *path, int sync, ms_err *e)
         return rc;
     if (!wal)
         return ms_fail(e, MS_EIO, "lake: %s is not in WAL mode after creation", path);
-    char q[1024];
-    for (int t = 0; t < LKT_COUNT; t++) {
-        const lk_table *T = &lk_tables[t];
-        size_t k = (size_t)snprintf(q, sizeof q, "INSERT INTO %s VALUES (", T->name);
-        for (int c = 0; c < T->ncols; c++)
-            k += (size_t)snprintf(q + k, sizeof q - k, "%s?%d", c ? "," : "", c + 1);
-        snprintf(q + k, sizeof q - k, ")");
-        if ((rc = prep(L, q, &L->ins[t], e)))
-            return rc;
-    }
-    if ((rc = prep(L, "INSERT INTO ledger VALUES (?1,?2,?3,?4,?5,?6)", &L->ins_ledger, e)) ||
-        (rc = prep(L,
-                   "UPDATE runs SET head_hash = ?1, ledger_rows = ?2, row_counts = ?3, "
-                   "env_steps = ?4, key_ids = ?5 WHERE run_id = ?6",
-                   &L->upd_runs, e)) ||
-        (rc = prep(L,
-                   "UPDATE runs SET status = ?1, eval_reward_per_step = ?2, finished_at = ?3 "
-                   "WHERE run_id = ?4",
-                   &L->fin_runs, e)) ||
-        (rc = prep(L, "BEGIN IMMEDIATE", &L->tx_begin, e)) ||
-        (rc = prep(L, "COMMIT", &L->tx_commit, e)) ||
-        (rc = prep(L, "ROLLBACK", &L->tx_rollback, e)))
-        return rc;
-    return MS_OK;
+    return prepare_stmts(L, e);
 }
 
 int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
@@ -674,6 +843,8 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     lake *L = calloc(1, sizeof *L);
     if (!L)
         return ms_fail(e, MS_EIO, "lake: out of memory");
+    char origin[300];
+    snprintf(origin, sizeof origin, "marlsim/%s", in->run_id);
     L->run_id = dup_str(in->run_id);
     L->name = dup_str(in->name);
     L->config_text = dup_str(in->config_text);
@@ -681,14 +852,21 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     L->version = dup_str(in->version);
     L->build_facts = dup_str(in->build_facts);
     L->key_ids = dup_str(in->key_ids);
+    L->origin = dup_str(in->origin ? in->origin : origin);
+    L->path = dup_str(path);
     L->seed = in->seed;
     L->dev_key = in->dev_key ? 1 : 0;
+    L->signer = in->signer;
+    L->cp_every = in->checkpoint_every;
+    L->cp_file = in->checkpoint_file;
+    ms_merkle_acc_init(&L->cur.tree);
     if (!L->run_id || !L->name || !L->config_text || !L->config_sha256 || !L->version ||
-        !L->build_facts || !L->key_ids) {
+        !L->build_facts || !L->key_ids || !L->origin || !L->path) {
         lake_close(L);
         return ms_fail(e, MS_EIO, "lake: out of memory");
     }
-    if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e))) {
+    if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e)) || (rc = lk_hasher_init(&L->hc, e)) ||
+        (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = ms_hmac_setkey(&L->salt_mac, in->commit_key, 32, e))) {
         lake_close(L);
         return rc;
     }
@@ -726,7 +904,13 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     }
     mode_t mask = umask(0);
     umask(mask);
-    fchmod(fd, 0644 & ~mask); /* as SQLite would create it */
+    if (fchmod(fd, 0644 & ~mask) != 0) { /* as SQLite would create it */
+        rc = ms_fail(e, MS_EIO, "lake: cannot set the mode of %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        lake_close(L);
+        return rc;
+    }
     close(fd);
     if ((rc = build_file(L, tmp, in, sync, e))) {
         if (L->db)
@@ -756,19 +940,18 @@ void lake_set_env_steps(lake *L, int64_t env_steps)
         L->env_steps = env_steps;
 }
 
-int lake_set_key_ids(lake *L, const char *json, ms_err *e)
+int64_t lake_committed_env_steps(const lake *L)
 {
-    int rc = state_check(L, e);
-    if (rc)
-        return rc;
-    if (!json || !is_json(L, json))
-        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
-    char *p = dup_str(json);
-    if (!p)
-        return ms_fail(e, MS_EIO, "lake: out of memory");
-    free(L->key_ids);
-    L->key_ids = p;
-    return MS_OK;
+    return L ? L->committed.env_steps : 0;
+}
+
+int64_t lake_checkpoint(const lake *L, char root_b64[64])
+{
+    root_b64[0] = 0;
+    if (!L || !L->committed.cp_size)
+        return 0;
+    ms_b64_encode(L->committed.cp_root, LK_HASH_LEN, root_b64);
+    return L->committed.cp_size;
 }
 
 int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_reward,
@@ -785,53 +968,43 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
                        status ? status : "(null)");
     if (has_eval && !isfinite(eval_reward))
         return ms_fail(e, MS_EINPUT, "lake: final evaluation reward is not finite");
-    if (L->state == ST_BROKEN) {
+    int completed = strcmp(status, "completed") == 0;
+    if (completed && L->state == ST_BROKEN)
+        return ms_fail(e, MS_EINPUT, "lake: a run whose lake failed cannot be completed");
+    /* Only a completed run keeps what the open transaction holds; any other
+     * end keeps the last commit, a clean prefix to resume from. */
+    if (L->state == ST_BROKEN || (!completed && L->state == ST_TX)) {
         roll_back(L);
         L->state = ST_IDLE;
     }
+    if (!completed)
+        env_steps = L->committed.env_steps;
     L->env_steps = env_steps;
     if (L->state == ST_IDLE && run_stmt(L, L->tx_begin, "BEGIN", e))
         return broken(L, MS_EIO);
     L->state = ST_TX;
 
-    /* The runs row's final values, then the seal over them. */
-    char now[32], genesis_hex[2 * LK_HASH_LEN + 1];
+    char now[32];
     utc_now(now);
-    ms_hex(L->genesis, LK_HASH_LEN, genesis_hex);
     sqlite3_stmt *st = L->fin_runs;
     int b = sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     b |= has_eval ? sqlite3_bind_double(st, 2, eval_reward) : sqlite3_bind_null(st, 2);
     b |= sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(st, 4, L->run_id, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_int64(st, 4, env_steps);
+    b |= sqlite3_bind_text(st, 5, L->run_id, -1, SQLITE_STATIC);
     if (b != SQLITE_OK) {
         sqlfail(L, e, "bind finish");
         return broken(L, MS_EIO);
     }
     if (run_stmt(L, st, "finish runs", e))
         return broken(L, MS_EIO);
-
-    lk_value all[LKR_NCOLS], seal[LK_SEAL_NCOLS];
-    for (int c = 0; c < LKR_NCOLS; c++)
-        all[c] = lk_null();
-    all[LKR_RUN_ID] = lk_text(L->run_id);
-    all[LKR_NAME] = lk_text(L->name);
-    all[LKR_SEED] = lk_int((int64_t)L->seed);
-    all[LKR_CONFIG_TEXT] = lk_text(L->config_text);
-    all[LKR_CONFIG_SHA256] = lk_text(L->config_sha256);
-    all[LKR_VERSION] = lk_text(L->version);
-    all[LKR_BUILD_FACTS] = lk_text(L->build_facts);
-    all[LKR_KEY_IDS] = lk_text(L->key_ids);
-    all[LKR_DEV_KEY] = lk_int(L->dev_key);
-    all[LKR_STATUS] = lk_text(status);
-    all[LKR_GENESIS] = lk_text(genesis_hex);
-    all[LKR_ENV_STEPS] = lk_int(env_steps);
-    all[LKR_EVAL_REWARD] = has_eval ? lk_real(eval_reward) : lk_null();
-    for (int k = 0; k < LK_SEAL_NCOLS; k++)
-        seal[k] = all[lk_seal_columns[k]];
-
-    if (start_entry(L, "runs", env_steps, 1, 1, LK_SEAL_NCOLS, e) ||
-        lk_put_row(&L->buf, seal, LK_SEAL_NCOLS, e) ||
-        add_entry(L, "runs", env_steps, 1, 1, e))
+    if (completed) {
+        lk_value all[LKR_NCOLS];
+        runs_values(L, status, env_steps, eval_reward, has_eval, all);
+        if (runs_entry(L, LK_RUNS_SEAL, env_steps, all, e))
+            return broken(L, MS_EIO);
+    }
+    if (make_checkpoint(L, status, e))
         return broken(L, MS_EIO);
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
     int rc = commit_now(L, e);
@@ -859,19 +1032,13 @@ void lake_close(lake *L)
         return;
     if (L->db) {
         if (!sqlite3_get_autocommit(L->db))
-            sqlite3_exec(L->db, "ROLLBACK", NULL, NULL, NULL);
-        for (int t = 0; t < LKT_COUNT; t++)
-            sqlite3_finalize(L->ins[t]);
-        sqlite3_finalize(L->ins_ledger);
-        sqlite3_finalize(L->upd_runs);
-        sqlite3_finalize(L->fin_runs);
-        sqlite3_finalize(L->tx_begin);
-        sqlite3_finalize(L->tx_commit);
-        sqlite3_finalize(L->tx_rollback);
-        sqlite3_close(L->db);
+            sqlite3_exec(L->db, "ROLLBACK", NULL, NULL, NULL); /* closing: nothing to report */
+        close_conn(L);
     }
     lk_hasher_release(&L->h);
     lk_hasher_release(&L->hd);
+    lk_hasher_release(&L->hc);
+    ms_hmac_release(&L->salt_mac);
     lk_buf_release(&L->buf);
     free(L->run_id);
     free(L->name);
@@ -880,5 +1047,7 @@ void lake_close(lake *L)
     free(L->version);
     free(L->build_facts);
     free(L->key_ids);
+    free(L->origin);
+    free(L->path);
     free(L);
 }

@@ -16,6 +16,14 @@
  * prefix verifies, with status 'running'. An append outside
  * lake_begin/lake_commit is its own transaction.
  *
+ * Checkpoints (SPEC §5): with a signer, every checkpoint_every-th entry
+ * (tree sizes that are multiples of it) gets a checkpoint row inside the
+ * transaction that appends it: a C2SP tlog-checkpoint (origin, tree size,
+ * base64 RFC 6962 root over the entry hashes) signed as a C2SP signed note;
+ * lake_finish adds the final one with a "status: <status>" extension line.
+ * They are statements about the chain, not entries in it: an interrupted
+ * run's chain is a prefix of the completed run's.
+ *
  * Outcomes of every call (besides MS_OK):
  *   MS_EINPUT  bad arguments or a value the lake refuses (wrong type for the
  *              column, NULL in a NOT NULL column, a non-finite REAL — SQLite
@@ -39,21 +47,32 @@
 #include <stdint.h>
 
 #include "ledger/canon.h"
+#include "ledger/merkle.h"
 #include "ledger/schema.h"
 #include "base/err.h"
 
 typedef struct lake lake;
+struct ms_note_signer;
 
 typedef struct lake_run_info {
-    const char *run_id;        /* required, non-empty */
+    const char *run_id;        /* required, non-empty, at most 256 bytes */
     const char *name;          /* [run] name */
     uint64_t seed;
     const char *config_text;   /* canonical configuration text */
     const char *config_sha256; /* 64 lowercase hex digits; must equal SHA-256(config_text) */
     const char *version;       /* marlsim version */
     const char *build_facts;   /* a JSON document */
-    const char *key_ids;       /* a JSON document (lake_set_key_ids can update it) */
+    const char *key_ids;       /* a JSON array of the key ids the run uses */
     int dev_key;               /* 1 when the development key is used */
+    const char *origin;        /* checkpoint origin; NULL = "marlsim/<run_id>" */
+    const unsigned char *commit_key; /* 32 bytes: keys the salts of behavioural
+                                  entries (ledger/canon.h); copied into an
+                                  HMAC context, never stored */
+    const struct ms_note_signer *signer; /* signs checkpoints (ledger/note.h);
+                                  NULL = no checkpoints (development key) */
+    int64_t checkpoint_every;  /* ledger entries between checkpoints, >= 1 */
+    int checkpoint_file;       /* 1: also write the newest checkpoint
+                                  atomically to PATH.checkpoint */
     const char *started_at;    /* wall clock (never hashed); NULL = now, UTC */
     const char *synchronous;   /* "off" | "normal" | "full" | "extra"; NULL = "normal" */
 } lake_run_info;
@@ -63,16 +82,17 @@ typedef struct lake_run_info {
  * case it is replaced. Sets every pragma explicitly (journal_mode=WAL,
  * checked; synchronous; application_id; user_version; foreign_keys=ON;
  * trusted_schema=OFF; SQLITE_DBCONFIG_DEFENSIVE), creates the schema and
- * inserts the runs row with status 'running' and the genesis hash — all in
- * a private file beside it (path.creating-XXXXXX) that is then moved into place
- * in one step (link(), which refuses an existing path, or rename() over it
+ * inserts the runs row with status 'running', the genesis hash, and the
+ * ledger's first two entries (runs.identity, runs.build) — all in a private
+ * file beside it (path.creating-XXXXXX) that is then moved into place in
+ * one step (link(), which refuses an existing path, or rename() over it
  * when overwriting). So at path there is, at every moment, either nothing
- * (or the old file) or a complete lake that verifies as an empty prefix;
- * a crash during creation leaves at most a .creating-XXXXXX file.
+ * (or the old file) or a complete lake that verifies as an empty prefix; a
+ * crash during creation leaves at most a .creating-XXXXXX file.
  * Errors: MS_EINPUT (bad info: missing field, config hash mismatch, invalid
- * JSON, unknown synchronous; existing file), MS_EIO (the file could not be
- * created, written or moved). On error *out is NULL and every file this call
- * created is removed. */
+ * JSON, unknown synchronous, checkpoint_every < 1; existing file), MS_EIO
+ * (the file could not be created, written or moved; libcrypto failed). On
+ * error *out is NULL and every file this call created is removed. */
 int lake_create(lake **out, const char *path, const lake_run_info *info, int overwrite,
                 ms_err *e);
 
@@ -86,23 +106,34 @@ int lake_begin(lake *L, ms_err *e);
  * written. */
 int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *vals, ms_err *e);
 
-/* Updates the runs row (head, counts, env_steps, key_ids) and commits. */
+/* Updates the runs row (head, counts, env_steps) and commits; then, when
+ * the transaction made a checkpoint and info.checkpoint_file, writes the
+ * newest one to PATH.checkpoint (atomically; a failure there is MS_EIO and
+ * breaks the handle, the lake itself keeps the commit). */
 int lake_commit(lake *L, ms_err *e);
 
 /* Progress recorded in runs.env_steps at the next commit. */
 void lake_set_env_steps(lake *L, int64_t env_steps);
 
-/* Replaces runs.key_ids (a JSON document) at the next commit / finish.
- * MS_EINPUT if json is not valid JSON. */
-int lake_set_key_ids(lake *L, const char *json, ms_err *e);
-
-/* Ends the run: status is "completed", "interrupted" or "failed"; records
- * env_steps, the final evaluation reward (NULL unless has_eval; must be
- * finite), finished_at (wall clock), appends the seal entry and commits,
- * joining the open transaction if there is one. Afterwards the lake accepts
- * no more appends. */
+/* Ends the run. status "completed": records env_steps, the final
+ * evaluation reward (NULL unless has_eval; must be finite) and finished_at,
+ * appends the seal entry (ledger/canon.h), joining the open transaction,
+ * and a final checkpoint stating the status. "interrupted" or "failed":
+ * rolls back the open transaction (the lake keeps its last commit, so a
+ * resumed run continues from a clean prefix), records the status, the
+ * committed env_steps (the argument is ignored), the reward when given, and
+ * a final checkpoint at the committed tree size stating the status; no
+ * chain entry is added. Afterwards the lake accepts no more appends. Works
+ * after an MS_EIO broke the handle (it continues from the last commit). */
 int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_reward,
                 int has_eval, ms_err *e);
+
+/* env_steps as of the last commit (what a non-completed finish records). */
+int64_t lake_committed_env_steps(const lake *L);
+
+/* The newest checkpoint: tree size and root (base64) — of the last commit
+ * or finish. 0 / "" when there is none (development key, or none yet). */
+int64_t lake_checkpoint(const lake *L, char root_b64[64]);
 
 /* Hash of the last ledger entry appended (committed or not), or the genesis,
  * as 64 lowercase hex digits. Valid until the next call on L. */

@@ -175,7 +175,8 @@ const lk_column lk_runs_columns[LKR_NCOLS] = {
     {"build_facts", LK_TEXT, 0, "JSON: compiler, SQLite and OpenBLAS versions, cores, threads"},
     {"key_ids", LK_TEXT, 0, "JSON: ids of the keys used"},
     {"dev_key", LK_INT, 0, "1 when the development key derived from the seed was used"},
-    {"status", LK_TEXT, 0, "running | completed | interrupted | failed"},
+    {"origin", LK_TEXT, 0, "checkpoint origin: marlsim/<run_id>, or marlsim/<run_id>/reproduce for a reproduction"},
+    {"status", LK_TEXT, 0, "running | completed | interrupted | failed (completed is sealed in the chain; the others are stated by the last signed checkpoint)"},
     {"genesis", LK_TEXT, 0, "genesis hash (hex) of the ledger chain"},
     {"head_hash", LK_TEXT, 0, "hash (hex) of the last committed ledger entry"},
     {"ledger_rows", LK_INT, 0, "ledger entries committed"},
@@ -186,11 +187,38 @@ const lk_column lk_runs_columns[LKR_NCOLS] = {
     {"finished_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
 };
 
-const int lk_seal_columns[LK_SEAL_NCOLS] = {
-    LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_TEXT, LKR_CONFIG_SHA256,
-    LKR_VERSION, LKR_BUILD_FACTS, LKR_KEY_IDS, LKR_DEV_KEY, LKR_STATUS,
-    LKR_GENESIS, LKR_ENV_STEPS, LKR_EVAL_REWARD,
+static const int identity_cols[] = {LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_SHA256, LKR_VERSION, LKR_KEY_IDS,
+                                    LKR_DEV_KEY};
+static const int build_cols[] = {LKR_BUILD_FACTS};
+static const int seal_cols[] = {LKR_STATUS, LKR_ENV_STEPS, LKR_EVAL_REWARD};
+const lk_runs_entry lk_runs_entries[LK_RUNS_NENTRY] = {
+    {"runs.identity", (int)(sizeof identity_cols / sizeof identity_cols[0]), identity_cols},
+    {"runs.build", 1, build_cols},
+    {"runs.seal", (int)(sizeof seal_cols / sizeof seal_cols[0]), seal_cols},
 };
+
+int lk_runs_entry_find(const char *name, size_t len)
+{
+    if (!name)
+        return -1;
+    for (int k = 0; k < LK_RUNS_NENTRY; k++)
+        if (strlen(lk_runs_entries[k].tbl) == len && memcmp(lk_runs_entries[k].tbl, name, len) == 0)
+            return k;
+    return -1;
+}
+
+size_t lk_row_counts_json(const int64_t rows[LKT_COUNT], char *out, size_t n)
+{
+    size_t k = 0;
+#define ROOM (k < n ? n - k : 0)
+    k += (size_t)snprintf(out + k, ROOM, "{");
+    for (int t = 0; t < LKT_COUNT; t++)
+        k += (size_t)snprintf(out + k, ROOM, "%s\"%s\":%lld", t ? "," : "", lk_tables[t].name,
+                              (long long)rows[t]);
+    k += (size_t)snprintf(out + k, ROOM, "}");
+#undef ROOM
+    return k;
+}
 
 int lk_table_find(const char *name, size_t len)
 {
@@ -270,33 +298,28 @@ static void sb_columns(sbuf *b, const lk_column *cols, int n, const char *const 
 }
 
 static const char lake_overview[] =
-    "marlsim telemetry lake, schema v1 (PRAGMA user_version = 1,\n"
+    "marlsim telemetry lake, schema v2 (PRAGMA user_version = 2,\n"
     "application_id = 0x4D41524C 'MARL'). One SQLite file per run, WAL mode.\n"
     "\n"
     "runs is the one mutable table (a single row: the run's identity, status and\n"
-    "ledger head). Every other table is STRICT and append-only (triggers refuse\n"
-    "UPDATE and DELETE); each of its rows enters one SHA-256 hash chain, the\n"
-    "ledger table, as part of the entry that appended it:\n"
-    "  hash(entry) = SHA-256(hash(previous entry) || entry header || each row's\n"
-    "                canonical bytes), starting from a genesis hash bound to\n"
-    "                run_id, config_text, SHA-256(config_text) and seed.\n"
-    "A finished run ends with a seal entry over this row (table 'runs').\n"
+    "ledger head). Every event table is STRICT and append-only (triggers refuse\n"
+    "UPDATE and DELETE; only `marlsim purge` removes payloads, leaving\n"
+    "tombstones); each of its rows enters one SHA-256 hash chain, the ledger\n"
+    "table, as part of the entry that appended it:\n"
+    "  hash(entry) = SHA-256(hash(previous entry) || entry header || body),\n"
+    "  body = the rows' canonical bytes, or for behavioural tables the salted\n"
+    "  commitment SHA-256(salt || rows' bytes) kept in ledger.commitment (the\n"
+    "  salt, in table salts, goes with the payload when it is purged),\n"
+    "starting from a genesis hash bound to run_id, config_text and seed. The\n"
+    "first entry binds this row's identity, the second the build facts, and a\n"
+    "completed run ends with a seal entry (status, env_steps, final reward).\n"
+    "checkpoints holds signed RFC 6962 tree heads over the ledger entries (C2SP\n"
+    "signed notes): statements about the chain, not entries in it.\n"
     "`marlsim verify RUN.db` re-derives every hash; byte layout: ledger/canon.h.\n"
     "\n"
-    "Event tables [telemetry class]:\n"
-    "  environment_states   [behavioural] broadcast state S per mailbox per step\n"
-    "  agent_observations   [behavioural] what each agent extracted from S\n"
-    "  joint_actions        [behavioural] chosen/effective actions, rules, reward\n"
-    "  di_credit_assignment [behavioural] credit per agent, consuming update\n"
-    "  optimizer_steps      [operational] one row per agent per PPO update\n"
-    "  evaluations          [operational] gate evaluations and decisions\n"
-    "  policy_snapshots     [operational] parameters of promoted policies\n"
-    "  anomalies            [security]    broadcasts rejected by an agent\n"
-    "  hmac_keys            [security]    key ids and fingerprints (never keys)\n"
-    "  poison_truth         [security]    ground truth of tampered broadcasts\n"
-    "  behaviour_aggregates [behavioural] per-window aggregates\n"
+    "Tables and their telemetry class: SELECT * FROM v_table_classes.\n"
     "Views: v_learning_curve, v_rule_hits, v_credit_by_class, v_outcomes,\n"
-    "  v_gate_decisions, v_anomalies_by_reason, v_update_survival.\n"
+    "  v_gate_decisions, v_anomalies_by_reason, v_update_survival, v_table_classes.\n"
     "\n"
     "This row:";
 
@@ -365,18 +388,49 @@ int lk_schema_script(char **sql, ms_err *e)
     }
 
     sb_add(&b,
-           "CREATE TABLE ledger ( -- the hash chain: one entry per append call, covering\n"
-           "  -- rows first_rowid .. first_rowid + n_rows - 1 of table tbl (table 'runs':\n"
-           "  -- the seal over the finished run's row)\n"
+           "CREATE TABLE ledger ( -- [operational] the hash chain: one entry per append call,\n"
+           "  -- covering rows first_rowid .. first_rowid + n_rows - 1 of table tbl\n"
+           "  -- (runs.identity / runs.build / runs.seal: columns of the runs row)\n"
            "  seq INTEGER PRIMARY KEY, -- 1, 2, 3, ... with no gaps\n"
-           "  tbl TEXT NOT NULL, -- event table the entry covers\n"
-           "  step INTEGER NOT NULL, -- env-step the batch belongs to (the writer's label)\n"
+           "  tbl TEXT NOT NULL, -- event table (or runs entry) the entry covers\n"
+           "  step INTEGER NOT NULL, -- the writer's label: simulation step, or env-steps\n"
            "  first_rowid INTEGER NOT NULL, -- first covered rowid of tbl\n"
            "  n_rows INTEGER NOT NULL, -- rows covered (contiguous rowids)\n"
-           "  hash BLOB NOT NULL -- SHA-256(previous hash || header || rows), 32 bytes\n"
+           "  commitment BLOB, -- behavioural entries: SHA-256(salt || rows' bytes), 32 bytes; else NULL\n"
+           "  hash BLOB NOT NULL -- SHA-256(previous hash || header || body), 32 bytes\n"
            ") STRICT;\n");
     sb_append_only(&b, "ledger");
+    sb_add(&b,
+           "CREATE TABLE salts ( -- [behavioural] the salt of each behavioural ledger entry;\n"
+           "  -- purge removes it with the entry's rows, so a purged payload cannot be\n"
+           "  -- recovered by trying candidates against its commitment\n"
+           "  seq INTEGER PRIMARY KEY, -- the ledger entry\n"
+           "  salt BLOB NOT NULL -- 32 bytes, HMAC of the keyring's commitment key (never the key)\n"
+           ") STRICT;\n");
+    sb_append_only(&b, "salts");
+    sb_add(&b,
+           "CREATE TABLE checkpoints ( -- [operational] signed tree heads over the ledger, every\n"
+           "  -- [telemetry] checkpoint_every entries, at the end and at an interrupt; the\n"
+           "  -- newest is also RUN.db.checkpoint. Not chained: statements about the chain.\n"
+           "  cp_id INTEGER PRIMARY KEY, -- 1, 2, 3, ...\n"
+           "  tree_size INTEGER NOT NULL, -- ledger entries the tree covers (RFC 6962 leaves)\n"
+           "  status TEXT, -- final status the last checkpoint states; NULL for periodic ones\n"
+           "  note TEXT NOT NULL -- C2SP tlog-checkpoint signed as a C2SP signed note (Ed25519)\n"
+           ") STRICT;\n");
+    sb_append_only(&b, "checkpoints");
     sb_add(&b, "%s", views_sql);
+    /* The class of every table, from the same table descriptions. */
+    sb_add(&b, "CREATE VIEW v_table_classes AS -- every table, its telemetry class, whether the ledger chains its rows\n"
+               "  SELECT column1 AS name, column2 AS class, column3 AS chained, column4 AS what FROM (VALUES\n");
+    sb_add(&b, "    ('runs', 'operational', 1, 'the run: identity, status, ledger head'),\n");
+    for (int t = 0; t < LKT_COUNT; t++) {
+        const char *d = lk_tables[t].doc;
+        int n = (int)strcspn(d, "\n'");
+        sb_add(&b, "    ('%s', '%s', 1, '%.*s'),\n", lk_tables[t].name, lk_class_names[lk_tables[t].tclass], n, d);
+    }
+    sb_add(&b, "    ('ledger', 'operational', 0, 'the hash chain'),\n"
+               "    ('salts', 'behavioural', 0, 'salts of behavioural entries'),\n"
+               "    ('checkpoints', 'operational', 0, 'signed tree heads'));\n");
 
     if (b.oom) {
         free(b.p);

@@ -13,6 +13,12 @@
  * read. Changing a table, column, type, trigger or view below is a new schema
  * version (the verifier compares the stored CREATE text byte for byte).
  *
+ * Besides the event tables: `runs` (one row), `ledger` (the chain), `salts`
+ * (the salt of each behavioural entry, removed with its payload by a
+ * purge), `checkpoints` (signed tree heads: statements about the chain, not
+ * entries in it) and the view v_table_classes (every table's telemetry
+ * class).
+ *
  * Event tables (lk_tables[], indexed by LKT_*) are STRICT, append-only
  * (BEFORE UPDATE / BEFORE DELETE triggers RAISE(ABORT, '<table> is
  * append-only')) and every row of them enters the hash chain (ledger/canon.h).
@@ -53,11 +59,12 @@
 #define MS_LEDGER_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
 #define LK_APPLICATION_ID 0x4D41524C /* "MARL" */
-#define LK_SCHEMA_VERSION 1
+#define LK_SCHEMA_VERSION 2
 #define LK_MAX_COLS 16
 
 /* Value / column types. The numbers are the tag bytes of the canonical
@@ -110,15 +117,34 @@ extern const lk_table lk_tables[LKT_COUNT];
  * entry (the seal, see ledger/canon.h) covers. */
 enum {
     LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_TEXT, LKR_CONFIG_SHA256,
-    LKR_VERSION, LKR_BUILD_FACTS, LKR_KEY_IDS, LKR_DEV_KEY, LKR_STATUS,
-    LKR_GENESIS, LKR_HEAD_HASH, LKR_LEDGER_ROWS, LKR_ROW_COUNTS,
+    LKR_VERSION, LKR_BUILD_FACTS, LKR_KEY_IDS, LKR_DEV_KEY, LKR_ORIGIN,
+    LKR_STATUS, LKR_GENESIS, LKR_HEAD_HASH, LKR_LEDGER_ROWS, LKR_ROW_COUNTS,
     LKR_ENV_STEPS, LKR_EVAL_REWARD, LKR_STARTED_AT, LKR_FINISHED_AT,
     LKR_NCOLS
 };
 extern const lk_column lk_runs_columns[LKR_NCOLS];
-/* Indexes into lk_runs_columns of the sealed columns, in seal order. */
-#define LK_SEAL_NCOLS 13
-extern const int lk_seal_columns[LK_SEAL_NCOLS];
+
+/* The three ledger entries over the runs row (ledger/canon.h): the
+ * identity (the chain's first entry), the build facts (its second) and the
+ * seal (the last entry of a completed run). Each covers the listed runs
+ * columns, in this order. */
+enum { LK_RUNS_IDENTITY, LK_RUNS_BUILD, LK_RUNS_SEAL, LK_RUNS_NENTRY };
+typedef struct lk_runs_entry {
+    const char *tbl; /* the ledger's tbl value: "runs.identity", "runs.build", "runs.seal" */
+    int ncols;
+    const int *cols; /* indexes into lk_runs_columns */
+} lk_runs_entry;
+extern const lk_runs_entry lk_runs_entries[LK_RUNS_NENTRY];
+/* Index into lk_runs_entries of the entry called exactly name[0..len), or -1. */
+int lk_runs_entry_find(const char *name, size_t len);
+
+/* Behavioural tables' entries are salted commitments (ledger/canon.h). */
+static inline int lk_table_salted(int t) { return t >= 0 && t < LKT_COUNT && lk_tables[t].tclass == LK_BEHAVIOURAL; }
+
+/* "{"environment_states":N,...}": the runs.row_counts text for these
+ * counts, the one rendering the writer stores and the verifier compares.
+ * Returns the length (snprintf-like). */
+size_t lk_row_counts_json(const int64_t rows[LKT_COUNT], char *out, size_t n);
 
 /* Telemetry class names: "operational", "security", "behavioural". */
 extern const char *const lk_class_names[3];

@@ -1,26 +1,21 @@
-/* verify.h — checking, comparing and reading lakes (SPEC §2 verify, reproduce,
- * eval --policy RUN.db).
+/* verify.h — checking, comparing and reading lakes (SPEC §2 verify,
+ * reproduce, prove, eval --policy RUN.db).
  *
- * Every function here treats the file as hostile. It opens it read-only
- * (SQLITE_OPEN_READONLY; with no -wal file beside it — a cleanly closed lake —
- * also immutable, so not even a -shm is created; with a -wal file — a live or
- * killed writer — through the WAL, so every committed frame is seen), turns on
- * SQLITE_DBCONFIG_DEFENSIVE and trusted_schema=OFF, reads inside one read
- * transaction (a consistent snapshot), bounds every loop by what it has read,
- * and never writes.
+ * Every function here treats the file as hostile: it opens it through the
+ * read-only handle of ledger/reader.h (nothing is ever created or changed
+ * beside the lake, -shm included; every committed WAL frame is seen; one
+ * consistent read snapshot), bounds every loop by what it has read, never
+ * trusts a stored hash, never writes, and never takes an instruction from
+ * the lake (a key, a path, a command). A key that vouches for a lake comes
+ * from the caller (opts->trusted), never from the lake.
  *
- * Opening checks, common to all functions, in order (all MS_EINPUT, message
- * naming the file): missing or non-regular file; empty file; not an SQLite
- * database; a file shorter than its header says (truncated); SQLite reports
- * the file malformed (also later, mid-walk); application_id is not
- * LK_APPLICATION_ID (not a marlsim lake); user_version is not
- * LK_SCHEMA_VERSION (unsupported schema version). Then the schema check
- * (MS_ECHECK): sqlite_schema must hold exactly the objects the schema script
- * creates — every table as a table, every trigger and view — with the same
- * CREATE text byte for byte (an attacker cannot swap a table for a view,
- * drop an append-only trigger or add a trigger or view); only sqlite_stat*
- * tables (from ANALYZE) are tolerated in addition. MS_EIO: SQLite or
- * libcrypto failed for another reason (out of memory, I/O error).
+ * Opening errors, common to all functions (reader.h): MS_EINPUT for a file
+ * that cannot be checked (missing, not a regular file, not an SQLite
+ * database, truncated or malformed, not a marlsim lake, unsupported schema
+ * version); MS_ECHECK for a marlsim lake that was visibly altered (not in
+ * WAL mode, a rollback journal beside it, a schema that differs from the
+ * one this build writes, an unexpected object); MS_EIO when SQLite or
+ * libcrypto failed, or the file changed while it was read.
  */
 #ifndef MS_LEDGER_VERIFY_H
 #define MS_LEDGER_VERIFY_H
@@ -28,58 +23,113 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger/schema.h"
 #include "base/err.h"
+#include "ledger/note.h"
+#include "ledger/schema.h"
+
+typedef struct lake_verify_opts {
+    /* The key trusted to have signed the lake's checkpoints (the caller's
+     * --pubkey, keyring or the user's resolved keyring); NULL: none, the
+     * chain alone is checked and the report says unauthenticated. */
+    const ms_note_verifier *trusted;
+    /* A checkpoint kept elsewhere (a signed note, e.g. an old
+     * RUN.db.checkpoint), checked against the lake; NULL: none. Needs
+     * trusted (MS_EINPUT otherwise). */
+    const char *checkpoint;
+    size_t checkpoint_len;
+    /* Called for every key id the lake's identity names, unless the lake
+     * uses the development key: MS_OK when the caller's keyring has that
+     * generation, else an error (MS_EINPUT naming it) that verify returns.
+     * NULL: not checked. */
+    int (*check_key_id)(void *ctx, const char *key_id, ms_err *e);
+    void *check_ctx;
+} lake_verify_opts;
 
 typedef struct lake_verify_report {
     int64_t rows[LKT_COUNT]; /* rows per event table (each ledger-covered) */
     int64_t total_rows;      /* sum of rows[] */
-    int64_t entries;         /* ledger entries, the seal included */
+    int64_t entries;         /* ledger entries */
     int64_t env_steps;       /* runs.env_steps */
     char status[16];         /* runs.status */
-    int sealed;              /* the last entry is the seal of a finished run */
-    int complete;            /* status 'completed': the whole run is here */
+    char run_id[64];
+    char origin[300];
+    int dev_key;
+    int sealed;              /* the chain ends with the seal of a completed run */
+    int complete;            /* status 'completed' */
     char head[65];           /* hash of the last entry (= runs.head_hash) */
     char genesis[65];
+    /* Checkpoints in the lake: */
+    int64_t checkpoints;     /* rows in the checkpoints table (all checked
+                                against the chain: origin, size, root) */
+    int authenticated;       /* 1: a trusted key verified every checkpoint
+                                and the newest covers the status (below) */
+    int64_t cp_size;         /* newest checkpoint: tree size, root (base64), */
+    char cp_root[64];        /* stated status ("" for a periodic one) */
+    char cp_status[16];
+    char signer[160];        /* name+keyid of the lake's first signature ("" none) */
+    /* The external checkpoint, when given: */
+    int64_t ext_size;
     /* On MS_ECHECK: what is implicated ("" / 0 when nothing specific). */
     char table[32];
     int64_t seq;
 } lake_verify_report;
 
-/* Re-derives every hash of the lake at path from its stored bytes (never
- * trusting a stored hash) and checks its structure:
- *   - SQLite's PRAGMA quick_check passes (every b-tree page well formed, also
- *     pages the walk never reads; a failure is MS_EINPUT, malformed);
+/* Re-derives every hash of the lake at path from its stored bytes and
+ * checks its structure:
+ *   - SQLite's PRAGMA quick_check passes (every b-tree page well formed);
  *   - runs holds one row; config_sha256 = SHA-256(config_text); genesis =
- *     the genesis of (run_id, config_text, seed) (ledger/canon.h);
- *   - ledger seq runs 1..N without gaps; each entry names an event table (or
- *     'runs' for the seal, which must be last and present iff the status is
- *     not 'running'); the entries of each table cover rowids 1, 2, 3, ...
- *     contiguously; every covered row exists; environment_states.sha256 =
- *     SHA-256(broadcast) and policy_snapshots.sha256 = SHA-256(params) per
- *     row; every entry hash recomputes;
- *   - COUNT(*) of every event table = rows the ledger covers = runs.row_counts;
- *     runs.ledger_rows = N; runs.head_hash = the last entry's hash.
+ *     the genesis of (run_id, config_text, seed); origin is marlsim/<run_id>
+ *     or marlsim/<run_id>/reproduce;
+ *   - ledger seq runs 1..N without gaps; entry 1 is runs.identity, entry 2
+ *     runs.build, runs.seal only last and present iff the status is
+ *     'completed'; every other entry names an event table and covers its
+ *     rowids 1, 2, 3, ... contiguously; every covered row exists;
+ *     environment_states.sha256 and policy_snapshots.sha256 re-derived per
+ *     row; a behavioural entry's commitment re-derived from its salt and
+ *     rows (both present, or both purged); every entry hash recomputes;
+ *   - COUNT(*) of every event table = rows the ledger covers =
+ *     runs.row_counts; runs.ledger_rows = N; runs.head_hash = the last
+ *     entry's hash; salts holds exactly the behavioural entries; an
+ *     unsealed run's env_steps is that of its last update (0 before one);
+ *   - every checkpoint row: a well-formed signed note whose body's origin is
+ *     runs.origin, whose size and status are the row's, sizes increasing,
+ *     size <= N, and whose root is the RFC 6962 root of the first `size`
+ *     entry hashes; with opts->trusted also signed by that key;
+ *   - with opts->trusted: the lake must not use the development key, must
+ *     hold at least one checkpoint, and a finished run's newest checkpoint
+ *     must cover all N entries and state runs.status; then rep->authenticated;
+ *   - with opts->checkpoint: signed by the trusted key, same origin, its
+ *     size at most N (else "truncated") and its root the lake's root at
+ *     that size (else "rewritten");
+ *   - then opts->check_key_id for every key id of the identity.
  * Returns MS_OK and fills rep (complete = 0 for a running / interrupted /
- * failed run: an intact but incomplete prefix), MS_ECHECK with the first
- * broken thing in e (table, key such as step/env/agent or seq, what differs)
- * and rep->table / rep->seq, or an opening error above. rep may be NULL.
+ * failed run: an intact but incomplete prefix; authenticated = 0 without a
+ * trusted key), MS_ECHECK with the first broken thing in e (table, key such
+ * as step/env/agent or seq, what differs; never a recomputed hash an
+ * attacker could paste) and rep->table / rep->seq, MS_EINPUT for a checkpoint
+ * without a trusted key or a malformed external checkpoint, or an opening
+ * error above. rep may be NULL.
  *
- * What a hash chain cannot reveal: someone with write access who removes the
- * tail of an unfinished run and rewrites runs.head_hash / counts to match, or
- * rewrites everything from some entry on. A finished run's seal protects its
- * runs row; an external checkpoint protects the rest. */
-int lake_verify(const char *path, lake_verify_report *rep, ms_err *e);
+ * What a chain cannot reveal: someone with write access who removes the
+ * tail of an unfinished run and rewrites the runs row to match, or rewrites
+ * everything and re-chains. The signed checkpoints reveal the second (to a
+ * verifier with the trusted key); a checkpoint kept elsewhere reveals both. */
+int lake_verify(const char *path, const lake_verify_opts *opts, lake_verify_report *rep, ms_err *e);
 
 typedef struct lake_diff_report {
     int identical;          /* 1: same entries, same rows, in the same order */
     int prefix;             /* with LAKE_DIFF_PREFIX: a ended first (identical
                              * then means a's entries are b's first ones) */
     int same_genesis;       /* run_id, config_text and seed give the same genesis */
+    int build_differs;      /* the build facts or version differ (reported, not
+                               counted as divergence) */
+    char build_what[200];
     int64_t entries_a, entries_b;
+    int64_t purged_a;       /* a's entries whose rows were purged (compared
+                               through their commitments only) */
     /* The first difference (when !identical): */
     int64_t seq;            /* ledger entry */
-    char table[32];         /* table of a's entry ("runs" for the seal) */
+    char table[32];         /* table of a's entry (or runs.*) */
     int64_t step;           /* the row's step (entry step when the table has none) */
     int64_t env;            /* -1 when the table has no env column */
     char agent[16];         /* "" when the table has no agent column */
@@ -87,24 +137,24 @@ typedef struct lake_diff_report {
 } lake_diff_report;
 
 /* Compares the lakes a and b ledger entry by ledger entry, and inside the
- * first differing entry row by row (canonical row bytes, ledger/canon.h),
- * reporting the first divergent row — or a differing entry header, row count
- * or entry count. Compares what the ledgers cover, not the hashes (so lakes
- * whose run ids differ still compare by content); run lake_verify on each to
- * trust them. The seals' version and build_facts columns are not compared
- * (the same run on another build is still the same run; its head hash
- * differs only through them). With LAKE_DIFF_PREFIX in flags, a may be an
- * unfinished run: its seal (if any) is ignored and a ending before b is
- * not a difference (d->prefix = 1). Returns MS_OK with d filled (identical
- * or not), an opening error, or MS_ECHECK when a lake's ledger is not
- * walkable (unknown table, covered row missing). */
+ * first differing entry row by row (canonical row bytes), reporting the
+ * first divergent row — or a differing entry header, row count or entry
+ * count. Compares what the ledgers cover, not the hashes; run lake_verify on
+ * each to trust them. The build entry and the identity's version are not
+ * compared as divergence (the same run on another build is still the same
+ * run) but reported in build_differs. Entries whose rows a has purged are
+ * compared by commitment (equal salts and rows give equal commitments).
+ * With LAKE_DIFF_PREFIX in flags, a may be an unfinished run: a ending
+ * before b is not a difference (d->prefix = 1). Returns MS_OK with d filled
+ * (identical or not), an opening error, or MS_ECHECK when a lake's ledger is
+ * not walkable (unknown table, covered row missing). */
 enum { LAKE_DIFF_PREFIX = 1 };
 int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d, ms_err *e);
 
 /* The runs row. Strings are NUL-terminated and owned by m (one block);
  * started_at / finished_at may be NULL. Release with lake_run_meta_release. */
 typedef struct lake_run_meta {
-    char *run_id, *name, *config_text, *config_sha256, *version, *build_facts, *key_ids;
+    char *run_id, *name, *config_text, *config_sha256, *version, *build_facts, *key_ids, *origin;
     char *status, *genesis, *head_hash, *row_counts, *started_at, *finished_at;
     uint64_t seed;
     int dev_key;
@@ -120,13 +170,29 @@ typedef struct lake_run_meta {
 int lake_read_run(const char *path, lake_run_meta *m, ms_err *e);
 void lake_run_meta_release(lake_run_meta *m);
 
-/* The parameters of agent's latest promoted policy: the policy_snapshots row
- * with the greatest snapshot_id among those whose eval_id is NULL or names an
- * evaluation whose decision is 'baseline' or 'promoted'. Checks that its
- * sha256 = SHA-256(params) (MS_ECHECK otherwise) and returns a malloc'd copy
- * of params in *blob (caller frees), its size in *n and the hex digest in
- * sha_hex. MS_EINPUT when the lake holds no such snapshot. */
-int lake_read_snapshot(const char *path, const char *agent, void **blob, size_t *n,
-                       char sha_hex[65], ms_err *e);
+/* The promoted policy of a lake, as the verified chain records it. */
+typedef struct lake_policy_blob {
+    void *blob;             /* malloc'd parameters (nn/'s serialisation) */
+    size_t n;
+    char sha256[65];        /* SHA-256(blob), re-derived */
+    int64_t snapshot_id, eval_id, update_id;
+} lake_policy_blob;
+
+/* Verifies the lake (lake_verify with opts, in the same read snapshot, so
+ * what is loaded is what was verified) and loads, for each of the
+ * nagents agent names, the snapshot of the last evaluation whose decision is
+ * 'baseline' or 'promoted' — the incumbent the run left. MS_OK and out[i]
+ * filled (release with lake_policy_release); the lake_verify outcomes
+ * (rep filled); MS_ECHECK when the verified chain does not record exactly
+ * one such snapshot per agent. */
+int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
+                     lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
+void lake_policy_release(lake_policy_blob *p, int n);
+
+/* The ledger's entry hashes, after verification (lake_verify with opts, in
+ * the same snapshot): *hashes is a malloc'd array of rep->entries hashes of
+ * 32 bytes (entry seq = index + 1). */
+int lake_read_entry_hashes(const char *path, const lake_verify_opts *opts, unsigned char (**hashes)[32],
+                           lake_verify_report *rep, ms_err *e);
 
 #endif

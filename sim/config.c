@@ -100,7 +100,8 @@ static const kspec keys[] = {
     {"telemetry", "level", K_ENUM, OFF(level), 0, 0, 0, 0, level_names, "full", "behavioural data: full, sampled or aggregate", 1},
     {"telemetry", "sample_every", K_INT, OFF(sample_every), 1, 1000000, 0, 0, NULL, "16", "sampled: keep every n-th step; aggregate: window length", 1},
     {"telemetry", "synchronous", K_ENUM, OFF(synchronous), 0, 0, 0, 0, sync_names, "normal", "SQLite synchronous: off, normal, full or extra", 1},
-    {"keys", "keyring", K_PATH, OFF(keyring), 0, 0, 0, 0, NULL, "", "keyring file; empty = development key derived from the seed", 1},
+    {"telemetry", "checkpoint_every", K_INT, OFF(checkpoint_every), 1, 1000000000, 0, 0, NULL, "1024", "ledger entries between signed checkpoints (also one at the end and at an interrupt)", 1},
+    {"keys", "keyring", K_PATH, OFF(keyring), 0, 0, 0, 0, NULL, "", "keyring: a path, dev (development key derived from the seed) or cmd:COMMAND; empty = --keyring, MARLSIM_KEYRING or the per-user keyring (never hashed, never read from a lake)", 0},
     {"keys", "rotate_every_episodes", K_INT, OFF(rotate_every_episodes), 0, 1000000000, 0, 0, NULL, "0", "rotate the pseudonym key every n episodes; 0 = never", 1},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -635,6 +636,23 @@ int ms_config_set(ms_config *c, const char *assignment, ms_err *e)
     return apply(c, where, -1, section, key, value, e);
 }
 
+/* Episodes the run starts (the last may be partial). */
+static int64_t run_episodes(const ms_config *c)
+{
+    return (ms_config_run_steps(c) / c->envs + c->episode_len - 1) / c->episode_len;
+}
+
+/* Key generations the run uses. The simulator rotates after every
+ * rotate_every_episodes-th completed episode, the last one's included (the
+ * final update's bootstrap observation already comes from the next
+ * episode), hence the + 1. */
+static int64_t run_generations(const ms_config *c)
+{
+    if (c->rotate_every_episodes <= 0)
+        return 1;
+    return run_episodes(c) / c->rotate_every_episodes + 1;
+}
+
 /* "path:line: ", "--set: " or "" for the most recently set of the keys
  * (NULL-terminated "section.key" names): where a cross-key conflict was made. */
 static const char *origin_of(const ms_config *c, char *buf, size_t n, const char *const *names)
@@ -670,8 +688,7 @@ int ms_config_finish(ms_config *c, ms_err *e)
                        origin_of(c, at, sizeof at, (const char *const[]){"sim.envs", "train.rollout", NULL}),
                        (long long)batch, 1 << 20);
     if (c->rotate_every_episodes > 0) {
-        int64_t episodes = (ms_config_run_steps(c) / c->envs + c->episode_len - 1) / c->episode_len;
-        int64_t generations = episodes / c->rotate_every_episodes + 1;
+        int64_t episodes = run_episodes(c), generations = run_generations(c);
         if (generations > MS_MAX_KEY_GENERATIONS)
             return ms_fail(e, MS_EINPUT, "%s[keys] rotate_every_episodes: %d would rotate through %lld keys in this run's "
                            "%lld episodes; allowed: at most %d keys per run (rotate less often)",
@@ -680,10 +697,26 @@ int ms_config_finish(ms_config *c, ms_err *e)
                            c->rotate_every_episodes, (long long)generations, (long long)episodes,
                            MS_MAX_KEY_GENERATIONS);
     }
-    if (c->keyring[0])
-        return ms_fail(e, MS_EINPUT, "%s[keys] keyring: keyrings are not supported by this version (marlsim keys is not built yet); allowed: empty (development key)",
-                       origin_of(c, at, sizeof at, (const char *const[]){"keys.keyring", NULL}));
     return MS_OK;
+}
+
+int ms_config_key_generations(const ms_config *c)
+{
+    int64_t g = run_generations(c);
+    return g > MS_MAX_KEY_GENERATIONS ? MS_MAX_KEY_GENERATIONS : (int)g;
+}
+
+int ms_config_load_stored(ms_config *c, const char *text, const char *origin, ms_err *e)
+{
+    int rc = ms_config_load_string(c, text, origin, e);
+    for (size_t i = 0; !rc && i < NKEYS; i++)
+        if (!keys[i].canonical && c->key_line[i] != 0)
+            rc = ms_fail(e, MS_ECHECK, "%s:%d: [%s] %s is never part of a lake's configuration (it cannot change the "
+                         "ledger, so it is not hashed and never read back): the stored text was altered",
+                         origin, c->key_line[i], keys[i].section, keys[i].key);
+    if (!rc)
+        rc = ms_config_finish(c, e);
+    return rc;
 }
 
 int64_t ms_config_run_steps(const ms_config *c)

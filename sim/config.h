@@ -15,8 +15,10 @@
  * the table's order with one fixed number format (integers in decimal, reals
  * in the shortest form that round-trips a double). Comments, spacing, key
  * order and spelling a default explicitly do not change it, so its SHA-256
- * (the config hash) identifies the experiment. `[run] out` is where results
- * go, not what the experiment is, and is left out of the canonical text.
+ * (the config hash) identifies the experiment. Settings that cannot change
+ * the ledger — `[run] out` (where results go) and `[keys] keyring` (where
+ * the secrets come from) — are left out of the canonical text, and a lake's
+ * stored text may never set them (ms_config_load_stored).
  */
 #ifndef MS_CONFIG_H
 #define MS_CONFIG_H
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/file.h"
 #include "base/hash.h"
 
 enum { MS_CLASS_BENIGN, MS_CLASS_SPAM, MS_CLASS_PHISHING, MS_CLASS_MALWARE, MS_NCLASS };
@@ -48,7 +51,6 @@ enum {
 #define MS_CONFIG_MAX_KEYS 96 /* room for the key table */
 #define MS_MAX_KEY_GENERATIONS 4096 /* pseudonym keys one run may rotate through */
 #define MS_NAME_MAX 64
-#define MS_PATH_MAX 1024
 
 extern const char *const ms_class_names[MS_NCLASS];
 extern const char *const ms_poison_names[MS_NPOISON];
@@ -86,7 +88,7 @@ typedef struct ms_config {
     double tolerance;
     uint64_t eval_seed;
     /* [telemetry] */
-    int level, sample_every, synchronous;
+    int level, sample_every, synchronous, checkpoint_every;
     /* retention per class (SPEC §3) comes with purge: not a key yet */
     /* [keys] */
     char keyring[MS_PATH_MAX + 1];
@@ -117,6 +119,17 @@ int ms_config_set(ms_config *c, const char *assignment, ms_err *e);
  * the most recently set of the keys involved was set ("path:line: " or
  * "--set: "), then name the keys and what is allowed. */
 int ms_config_finish(ms_config *c, ms_err *e);
+
+/* Loads the canonical text a lake stores (hostile input: `origin` names it
+ * in errors), then ms_config_finish. Besides ms_config_load_string's errors:
+ * MS_ECHECK when the text sets a key that is never hashed ([run] out,
+ * [keys] keyring) — a lake never holds one, so the text was altered, and it
+ * must never steer where outputs go or which keyring (or command) is used. */
+int ms_config_load_stored(ms_config *c, const char *text, const char *origin, ms_err *e);
+
+/* Key generations the run uses: 1, or with [keys] rotate_every_episodes = E
+ * one more per E completed episodes. */
+int ms_config_key_generations(const ms_config *c);
 
 /* Writes the canonical text into buf (NUL-terminated). Returns the length it
  * needs (excluding NUL), like snprintf; call with a buffer of

@@ -55,6 +55,11 @@ void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t ind
     episode_reset(m);
 }
 
+void ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index)
+{
+    ms_rng_seed_key(&m->prng, personal, MS_STREAM_PERSONAL, index);
+}
+
 static int draw_class(ms_rng *r, const double *priors)
 {
     double u = ms_rng_uniform(r), acc = 0;
@@ -68,11 +73,11 @@ static int draw_class(ms_rng *r, const double *priors)
 
 void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
 {
-    ms_rng *r = &m->rng;
+    ms_rng *r = &m->rng, *pr = &m->prng;
     /* Draw order is part of the determinism contract; do not reorder. */
     if (m->campaign == MS_CAMPAIGN_NONE && ms_rng_bernoulli(r, c->campaign_rate)) {
         m->campaign = ms_rng_bernoulli(r, 0.6) ? MS_CAMPAIGN_PHISHING : MS_CAMPAIGN_MALWARE;
-        m->campaign_domain = (int)ms_rng_below(r, MS_VOCAB_DOMAINS);
+        m->campaign_domain = (int)ms_rng_below(pr, MS_VOCAB_DOMAINS);
         m->campaign_left = 5 + (int)ms_rng_below(r, 16); /* uniform 5..20 steps */
     }
     int cls, domain;
@@ -83,12 +88,12 @@ void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
         msg->from_campaign = 1;
     } else {
         cls = draw_class(r, c->priors);
-        domain = (int)ms_rng_below(r, MS_VOCAB_DOMAINS);
+        domain = (int)ms_rng_below(pr, MS_VOCAB_DOMAINS);
     }
     msg->cls = (uint8_t)cls;
     msg->domain = (uint16_t)domain;
-    msg->sender = (uint16_t)(ms_rng_below(r, MS_VOCAB_LOCALS) * MS_VOCAB_DOMAINS + (unsigned)domain);
-    msg->subject = (uint16_t)ms_rng_below(r, MS_VOCAB_SUBJECTS);
+    msg->sender = (uint16_t)(ms_rng_below(pr, MS_VOCAB_LOCALS) * MS_VOCAB_DOMAINS + (unsigned)domain);
+    msg->subject = (uint16_t)ms_rng_below(pr, MS_VOCAB_SUBJECTS);
     msg->t = m->t;
 
     int32_t *f = msg->f;
@@ -121,14 +126,14 @@ void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
         }
         f[MS_F_ATT_DOC + kind] = MS_MICRO;
         f[MS_F_SANDBOX_SCORE] = micro(mu_sandbox[cls] + 0.20 * ms_rng_normal(r));
-        msg->attach = (int16_t)ms_rng_below(r, MS_VOCAB_ATTACH);
+        msg->attach = (int16_t)ms_rng_below(pr, MS_VOCAB_ATTACH);
     } else {
         f[MS_F_ATT_NONE] = MS_MICRO;
         f[MS_F_SANDBOX_SCORE] = micro(0.05 + 0.05 * ms_rng_normal(r));
         msg->attach = -1;
     }
     f[MS_F_THREAT_INTEL_HIT] = ms_rng_bernoulli(r, p_threat_intel[cls]) * MS_MICRO;
-    msg->link = links ? (int16_t)ms_rng_below(r, MS_VOCAB_LINKS) : -1;
+    msg->link = links ? (int16_t)ms_rng_below(pr, MS_VOCAB_LINKS) : -1;
 
     f[MS_F_COMPROMISED] = (m->compromised_left > 0) * MS_MICRO;
     f[MS_F_RECENT_QUARANTINE_RATE] = micro(m->quarantine_ema);

@@ -1,7 +1,12 @@
 /* env.h — the mailbox environment of SPEC §4, one mailbox at a time.
  *
- * A mailbox owns its state and its own generator (stream ENV or EVAL,
- * index = mailbox), so what it produces never depends on other mailboxes.
+ * A mailbox owns its state and two generators: `rng` (stream ENV or EVAL,
+ * index = mailbox) draws everything a learner may see — campaigns, classes,
+ * features — and `prng` (MS_STREAM_PERSONAL keyed by the current key
+ * generation's personal secret, ms_mailbox_set_personal) draws the raw
+ * personal data: which sender, domain, subject, attachment name and link a
+ * message has. What a mailbox produces never depends on other mailboxes,
+ * and the public seed alone regenerates no personal value.
  * Each step: ms_mailbox_generate() draws the next message (class, personal
  * data as vocabulary indices, features on a 1e-6 grid), then, once the rules
  * engine has decided, ms_mailbox_advance() applies the consequences
@@ -64,7 +69,8 @@ typedef struct ms_msg {
 } ms_msg;
 
 typedef struct ms_mailbox {
-    ms_rng rng;
+    ms_rng rng;            /* what a learner may see */
+    ms_rng prng;           /* raw personal data (secret-keyed) */
     int t;                 /* step within the episode, [0, episode_len) */
     int episode;           /* episodes completed */
     int campaign;          /* MS_CAMPAIGN_* */
@@ -74,8 +80,14 @@ typedef struct ms_mailbox {
     uint64_t quarantined[(512 + 63) / 64]; /* per-episode domain set */
 } ms_mailbox;
 
-/* Seeds mailbox `index` of stream `stream` (MS_STREAM_ENV or _EVAL). */
+/* Seeds mailbox `index` of stream `stream` (MS_STREAM_ENV or _EVAL); the
+ * personal stream is unseeded until ms_mailbox_set_personal. */
 void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t index);
+
+/* (Re)seeds the personal stream of mailbox `index` from a key generation's
+ * personal secret (at the run's start and at each key rotation, which
+ * happens at an episode boundary). */
+void ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index);
 
 /* Draws the next message. */
 void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg);

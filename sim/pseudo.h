@@ -1,22 +1,30 @@
-/* pseudo.h — HMAC-SHA256, key material, and pseudonyms of personal data.
+/* pseudo.h — key generations as the simulator uses them, and pseudonyms of
+ * personal data.
  *
- * ms_hmac wraps libcrypto's EVP_MAC "HMAC" with SHA-256: the algorithm is
- * fetched once in ms_hmac_init and one context is reused; ms_hmac_setkey
- * keys it and every ms_hmac_compute re-initialises it with the stored key
- * (EVP_MAC_init with a NULL key), so no allocation happens per message.
+ * ms_keys holds one key generation, derived from its 32-byte key (a
+ * keyring generation, keys/keyring.h, or a public evaluation key):
+ *   pseudonym key  = the key itself;
+ *   broadcast key  = HMAC(key, "marlsim-broadcast-v1") (the broadcast MAC);
+ *   personal secret = HMAC(key, "marlsim-personal-v1"): seeds the streams
+ *                    the raw personal values are drawn from (the run's
+ *                    vocabularies and each mailbox's draws of them), so the
+ *                    public seed alone regenerates none of them, and a
+ *                    destroyed generation makes them unrecoverable;
+ *   fingerprint    = the keyring's fingerprint (never the key).
+ * It owns secrets: ms_keys_clear cleanses them.
  *
- * ms_keys holds one key generation: the pseudonym key, the broadcast MAC key
- * derived from it (HMAC(key, "marlsim-broadcast-v1")), its id and its
- * fingerprint (never the key). Without a keyring the key is a development
- * key derived from the seed (SHA-256("marlsim-dev-key-v1" || seed ||
- * generation)); the caller says so on stderr and marks the run dev_key.
+ * Where a run's generations come from, ms_key_source: a keyring and the
+ * generations the run uses (index i of the run = keyring generation
+ * first_gen + i), or, with no keyring, the public evaluation keys of a seed:
+ * SHA-256("marlsim-eval-key-v1" || seed || i), used only by the held-out
+ * evaluation streams, whose synthetic mail is never recorded.
  *
  * ms_pseudonyms maps every value of the run's synthetic vocabularies (sender
  * addresses, recipients, subjects, attachment names, link domains) to
  * "<key_id>:<32 hex>" = the first 128 bits of HMAC-SHA256(key, field tag ||
- * value). A pseudonym is a pure function of (key, value), so the table is
- * computed once per key generation and the per-message path only looks up.
- * Raw values never leave this module's tables.
+ * value). The raw vocabularies are drawn from the personal secret's
+ * MS_STREAM_VOCAB stream and exist only while the table is computed; the
+ * per-message path only looks pseudonyms up.
  */
 #ifndef MS_PSEUDO_H
 #define MS_PSEUDO_H
@@ -25,32 +33,33 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/hmac.h"
 
-
-typedef struct ms_hmac {
-    struct evp_mac_st *mac;
-    struct evp_mac_ctx_st *ctx;
-} ms_hmac;
-
-/* Fetches HMAC/SHA-256 once. MS_EIO if libcrypto refuses. */
-int ms_hmac_init(ms_hmac *h, ms_err *e);
-int ms_hmac_setkey(ms_hmac *h, const unsigned char *key, size_t n, ms_err *e);
-/* out receives 32 bytes. Returns 0, or MS_EIO if libcrypto fails. */
-int ms_hmac_compute(ms_hmac *h, const void *msg, size_t n, unsigned char out[32]);
-void ms_hmac_release(ms_hmac *h);
+struct ms_keyring;
 
 #define MS_KEY_ID_MAX 15
 typedef struct ms_keys {
     char key_id[MS_KEY_ID_MAX + 1];
     unsigned char key[32];
     unsigned char broadcast_key[32];
-    char fingerprint[33]; /* 128-bit SHA-256 prefix of the key, hex */
-    int generation;
+    unsigned char personal[32];
+    char fingerprint[33]; /* the keyring's fingerprint of the key, hex */
+    int generation;       /* the keyring's generation number */
     int dev;
 } ms_keys;
 
-/* Development key generation g for seed. */
-int ms_keys_dev(ms_keys *k, uint64_t seed, int generation, ms_err *e);
+typedef struct ms_key_source {
+    const struct ms_keyring *kr; /* NULL: public evaluation keys of public_seed */
+    int first_gen;               /* the run's index 0 is keyring generation first_gen */
+    int ngen;                    /* generations the run may use (index < ngen) */
+    uint64_t public_seed;        /* kr == NULL only */
+} ms_key_source;
+
+/* Generation `index` of the run from src. MS_EINPUT when index >= ngen or
+ * the keyring lacks the generation; MS_ECHECK when it was destroyed (the
+ * keyring's message); MS_EIO when libcrypto fails. */
+int ms_keys_load(ms_keys *k, const ms_key_source *src, int index, ms_err *e);
+void ms_keys_clear(ms_keys *k);
 
 /* Vocabulary sizes of the synthetic personal data. */
 enum {
@@ -73,11 +82,11 @@ typedef struct ms_pseudonyms {
     char (*link)[MS_PSEUDO_HEX];      /* [MS_VOCAB_LINKS] */
 } ms_pseudonyms;
 
-/* Allocates the tables for envs mailboxes. vocab_seed picks the run's raw
- * vocabulary (stream MS_STREAM_VOCAB). */
+/* Allocates the tables for envs mailboxes. */
 int ms_pseudonyms_init(ms_pseudonyms *p, int envs, ms_err *e);
-/* Recomputes every pseudonym under k. */
-int ms_pseudonyms_rekey(ms_pseudonyms *p, ms_hmac *h, const ms_keys *k, uint64_t vocab_seed, ms_err *e);
+/* Draws the raw vocabularies from k's personal secret and recomputes every
+ * pseudonym under k (h is the HMAC context to use; it is re-keyed). */
+int ms_pseudonyms_rekey(ms_pseudonyms *p, ms_hmac *h, const ms_keys *k, ms_err *e);
 void ms_pseudonyms_release(ms_pseudonyms *p);
 
 #endif

@@ -1,5 +1,6 @@
 #include "sim/sim.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,15 +9,22 @@ const int ms_modality_dim[MS_NAGENT] = {MS_N_HEADER + MS_N_SHARED, MS_N_CONTENT 
 static const int modality_first[MS_NAGENT] = {MS_F_HEADER0, MS_F_CONTENT0, MS_F_SECURITY0};
 static const int modality_len[MS_NAGENT] = {MS_N_HEADER, MS_N_CONTENT, MS_N_SECURITY};
 
-static int set_keys(ms_sim *sim, int generation, ms_err *e)
+/* Moves to the run's key generation `index`: pseudonyms, broadcast MACs
+ * and every mailbox's personal stream. */
+static int set_keys(ms_sim *sim, int index, ms_err *e)
 {
-    int rc = ms_keys_dev(&sim->keys, sim->cfg->seed, generation, e);
+    ms_keys_clear(&sim->keys);
+    int rc = ms_keys_load(&sim->keys, &sim->ks, index, e);
     if (!rc)
-        rc = ms_pseudonyms_rekey(&sim->pn, &sim->pseudo_mac, &sim->keys, sim->cfg->seed, e);
+        rc = ms_pseudonyms_rekey(&sim->pn, &sim->pseudo_mac, &sim->keys, e);
     if (!rc)
         rc = ms_hmac_setkey(&sim->send_mac, sim->keys.broadcast_key, 32, e);
     if (!rc)
         rc = ms_hmac_setkey(&sim->recv_mac, sim->keys.broadcast_key, 32, e);
+    for (int i = 0; !rc && i < sim->envs; i++)
+        ms_mailbox_set_personal(&sim->mb[i], sim->keys.personal, (uint64_t)i);
+    if (!rc)
+        sim->key_index = index;
     return rc;
 }
 
@@ -39,13 +47,20 @@ int ms_sim_reset(ms_sim *sim, ms_err *e)
 
 #define ALLOC(ptr, count) ((ptr) = calloc((size_t)(count), sizeof *(ptr)))
 
-int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, ms_err *e)
+int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_source *ks, ms_err *e)
 {
     memset(sim, 0, sizeof *sim);
     sim->cfg = c;
     sim->envs = c->envs;
     sim->stream = stream;
     sim->stream_seed = stream == MS_STREAM_EVAL ? c->eval_seed : c->seed;
+    if (ks) {
+        sim->ks = *ks;
+    } else {
+        sim->ks.kr = NULL;
+        sim->ks.ngen = INT_MAX;
+        sim->ks.public_seed = sim->stream_seed;
+    }
     int n = c->envs;
     ms_step *s = &sim->s;
     s->envs = n;
@@ -82,6 +97,7 @@ int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, ms_err *e)
 void ms_sim_release(ms_sim *sim)
 {
     ms_step *s = &sim->s;
+    ms_keys_clear(&sim->keys);
     ms_hmac_release(&sim->pseudo_mac);
     ms_hmac_release(&sim->send_mac);
     ms_hmac_release(&sim->recv_mac);
@@ -269,7 +285,7 @@ int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int 
         sim->episodes++;
         int every = c->rotate_every_episodes;
         if (every > 0 && sim->episodes % every == 0)
-            return set_keys(sim, sim->keys.generation + 1, e);
+            return set_keys(sim, sim->key_index + 1, e);
     }
     return MS_OK;
 }

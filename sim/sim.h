@@ -70,6 +70,8 @@ typedef struct ms_sim {
     uint32_t stream;
     uint64_t stream_seed;
     ms_mailbox *mb;
+    ms_key_source ks;
+    int key_index;    /* the run's key generation in use (0, 1, ... at rotations) */
     ms_keys keys;
     ms_hmac pseudo_mac, send_mac, recv_mac;
     ms_pseudonyms pn;
@@ -83,8 +85,12 @@ typedef struct ms_sim {
 } ms_sim;
 
 /* stream MS_STREAM_ENV (seed = [run] seed) or MS_STREAM_EVAL (seed =
- * [gate] eval_seed). Keys are always derived from the run seed. */
-int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, ms_err *e);
+ * [gate] eval_seed). ks says where the key generations come from (copied;
+ * a keyring it names must outlive the sim); NULL = the public evaluation
+ * keys of the stream's seed (pseudo.h), for held-out streams, whose mail
+ * is never recorded. Errors: MS_EIO (memory, libcrypto); a key source's
+ * MS_EINPUT / MS_ECHECK (a missing or destroyed generation). */
+int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_source *ks, ms_err *e);
 /* Back to the first step of the stream (evaluation replays the same
  * held-out episodes every time). */
 int ms_sim_reset(ms_sim *sim, ms_err *e);

@@ -39,7 +39,7 @@ static int fixture_init(fixture *fx)
     fx->cfg.envs = 4;
     fx->cfg.episode_len = 64;
     fx->cfg.seed = 3;
-    if (ms_sim_init(&fx->sim, &fx->cfg, MS_STREAM_ENV, &e) || ms_hmac_init(&fx->mac, &e) ||
+    if (ms_sim_init(&fx->sim, &fx->cfg, MS_STREAM_ENV, NULL, &e) || ms_hmac_init(&fx->mac, &e) ||
         ms_hmac_setkey(&fx->mac, fx->sim.keys.broadcast_key, 32, &e)) {
         CHECK(0, "fixture: %s", e.msg);
         return -1;
@@ -191,7 +191,7 @@ static void test_bcast_sim_broadcasts(void)
     ms_ref_policy rp;
     ms_hmac h;
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_RANDOM, &c, 1, &e) == MS_OK &&
+    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_RANDOM, &c, 1, &e) == MS_OK &&
               ms_hmac_init(&h, &e) == MS_OK && ms_hmac_setkey(&h, sim.keys.broadcast_key, 32, &e) == MS_OK, "init: %s",
           e.msg);
     ms_policy pol = ms_ref_policy_stage(&rp);
@@ -546,7 +546,7 @@ static void run_poisoned(int kind, double rate, int steps, poison_probe *p)
     p->envs = c.envs;
     ms_sim sim;
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, &e) == MS_OK, "init: %s", e.msg);
+    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK, "init: %s", e.msg);
     ms_policy pol = {all_ones, NULL};
     ms_sink sink = {poison_record, p};
     ms_tally t;

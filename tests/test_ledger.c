@@ -527,7 +527,7 @@ static void ledger_build_and_verify(void)
     CHECK(build(db, &o, head, &e) == MS_OK, "build: %s", e.msg);
 
     lake_verify_report r;
-    int rc = lake_verify(db, &r, &e);
+    int rc = lake_verify(db, NULL, &r, &e);
     CHECK(rc == MS_OK, "verify: %d %s", rc, e.msg);
     CHECK(r.rows[LKT_ENVIRONMENT_STATES] == 24 && r.rows[LKT_AGENT_OBSERVATIONS] == 72 &&
               r.rows[LKT_JOINT_ACTIONS] == 24 && r.rows[LKT_DI_CREDIT_ASSIGNMENT] == 72 &&
@@ -629,7 +629,7 @@ static void ledger_values_round_trip(void)
     CHECK(lake_finish(L, "completed", 0, 0, 0, &e) == MS_OK, "%s", e.msg);
     lake_close(L);
     lake_verify_report r;
-    CHECK(lake_verify(db, &r, &e) == MS_OK, "round trip: %s", e.msg);
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK, "round trip: %s", e.msg);
     CHECK(r.rows[LKT_BEHAVIOUR_AGGREGATES] == nr, "rows");
     lake_run_meta m;
     CHECK(lake_read_run(db, &m, &e) == MS_OK && m.seed == UINT64_MAX && !m.has_eval, "seed u64");
@@ -724,7 +724,7 @@ static void ledger_writer_rejects(void)
     lake_close(L);
 
     lake_verify_report r;
-    CHECK(lake_verify(db, &r, &e) == MS_OK, "%s", e.msg);
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK, "%s", e.msg);
     CHECK(r.rows[LKT_BEHAVIOUR_AGGREGATES] == 1 && r.complete == 0 && r.sealed &&
               strcmp(r.status, "failed") == 0,
           "failed run verifies as an incomplete prefix");
@@ -741,7 +741,7 @@ static void ledger_writer_rejects(void)
     CHECK(lake_create(&L, db2, &in, 0, &e) == MS_EINPUT && !L, "stale -wal: %s", e.msg);
     CHECK(lake_create(&L, db, &in, 1, &e) == MS_OK, "overwrite: %s", e.msg);
     lake_close(L);
-    CHECK(lake_verify(db, &r, &e) == MS_OK && r.total_rows == 0 && r.entries == 0 &&
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK && r.total_rows == 0 && r.entries == 0 &&
               strcmp(r.status, "running") == 0 && !r.complete,
           "fresh overwritten lake: %s", e.msg);
     tdir_rm(dir);
@@ -769,7 +769,7 @@ static void ledger_triggers_refuse(void)
     CHECK(raw_exec(db, "DELETE FROM ledger", msg, sizeof msg) == SQLITE_CONSTRAINT, "ledger");
     CHECK(raw_exec(db, "UPDATE runs SET status = 'bogus'", msg, sizeof msg) == SQLITE_CONSTRAINT,
           "status CHECK");
-    CHECK(lake_verify(db, NULL, &e) == MS_OK, "still intact: %s", e.msg);
+    CHECK(lake_verify(db, NULL, NULL, &e) == MS_OK, "still intact: %s", e.msg);
     tdir_rm(dir);
 }
 
@@ -863,7 +863,7 @@ static void ledger_tampering(void)
     path_in(db, sizeof db, dir, "t.db");
     build_opts o = defaults();
     CHECK(build(base, &o, NULL, &e) == MS_OK, "%s", e.msg);
-    CHECK(lake_verify(base, NULL, &e) == MS_OK, "base: %s", e.msg);
+    CHECK(lake_verify(base, NULL, NULL, &e) == MS_OK, "base: %s", e.msg);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const tamper_case *c = &cases[k];
         unlink(db);
@@ -872,7 +872,7 @@ static void ledger_tampering(void)
         CHECK(trc == 0, "%s: the tampering itself failed", c->name);
         lake_verify_report r;
         memset(&e, 0, sizeof e);
-        int rc = lake_verify(db, &r, &e);
+        int rc = lake_verify(db, NULL, &r, &e);
         CHECK(rc == c->status, "%s: rc %d (%s)", c->name, rc, e.msg);
         CHECK(c->msg1 == NULL || strstr(e.msg, c->msg1), "%s: message '%s' lacks '%s'", c->name,
               e.msg, c->msg1);
@@ -911,7 +911,7 @@ static void ledger_tail_removal(void)
     o.finish = NULL; /* a run that crashed: status running, no seal */
     CHECK(build(base, &o, NULL, &e) == MS_OK, "%s", e.msg);
     lake_verify_report r0, r;
-    CHECK(lake_verify(base, &r0, &e) == MS_OK && !r0.complete && !r0.sealed, "base: %s", e.msg);
+    CHECK(lake_verify(base, NULL, &r0, &e) == MS_OK && !r0.complete && !r0.sealed, "base: %s", e.msg);
 
     /* Last entry (behaviour_aggregates) and its row removed, runs left alone. */
     static const char del[] =
@@ -935,7 +935,7 @@ static void ledger_tail_removal(void)
     sqlite3_finalize(st);
     sqlite3_close(h);
     CHECK(raw_exec(db, fix, NULL, 0) == 0, "restore triggers");
-    int rc = lake_verify(db, &r, &e);
+    int rc = lake_verify(db, NULL, &r, &e);
     CHECK(rc == MS_ECHECK && strstr(e.msg, "runs") && strstr(e.msg, "tail"),
           "tail removed, runs left: %d %s", rc, e.msg);
 
@@ -947,12 +947,12 @@ static void ledger_tail_removal(void)
              "FROM ledger ORDER BY seq DESC LIMIT 1), row_counts = replace(row_counts, "
              "'\"behaviour_aggregates\":1', '\"behaviour_aggregates\":0')");
     CHECK(raw_exec(db, sqlbuf, NULL, 0) == 0, "fix runs");
-    rc = lake_verify(db, &r, &e);
+    rc = lake_verify(db, NULL, &r, &e);
     CHECK(rc == MS_OK && r.entries == r0.entries - 1 && r.rows[LKT_BEHAVIOUR_AGGREGATES] == 0,
           "undetectable without a checkpoint: %d %s", rc, e.msg);
     /* ...but claiming the shortened run completed is caught (no seal). */
     CHECK(raw_exec(db, "UPDATE runs SET status = 'completed'", NULL, 0) == 0, "status");
-    CHECK(lake_verify(db, &r, &e) == MS_ECHECK && strstr(e.msg, "no seal"), "%s", e.msg);
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_ECHECK && strstr(e.msg, "no seal"), "%s", e.msg);
     tdir_rm(dir);
 }
 
@@ -962,7 +962,7 @@ static void expect_unreadable(const char *path, const char *what, const char *ne
 {
     ms_err e = {{0}};
     lake_verify_report r;
-    int rc = lake_verify(path, &r, &e);
+    int rc = lake_verify(path, NULL, &r, &e);
     CHECK(rc == MS_EINPUT, "%s: verify rc %d (%s)", what, rc, e.msg);
     CHECK(!needle || strstr(e.msg, needle), "%s: '%s' lacks '%s'", what, e.msg, needle);
     lake_run_meta m;
@@ -1048,7 +1048,7 @@ static void ledger_hostile_files(void)
         unlink(p);
         write_file(p, bad, n);
         free(bad);
-        int rc = lake_verify(p, NULL, &e);
+        int rc = lake_verify(p, NULL, NULL, &e);
         CHECK(rc == MS_EINPUT || rc == MS_ECHECK, "garbled page at %zu: rc %d (%s)", off, rc, e.msg);
     }
     free(all);
@@ -1200,7 +1200,7 @@ static void ledger_crash_leaves_prefix(void)
     size_t n0, w0, n1, w1;
     unsigned char *m0 = read_file(db, &n0), *x0 = read_file(wal, &w0);
     lake_verify_report r;
-    int rc = lake_verify(db, &r, &e);
+    int rc = lake_verify(db, NULL, &r, &e);
     CHECK(rc == MS_OK, "crashed lake verifies: %d %s", rc, e.msg);
     CHECK(r.complete == 0 && r.sealed == 0 && strcmp(r.status, "running") == 0, "status %s",
           r.status);
@@ -1239,15 +1239,15 @@ static void ledger_reader_during_live_run(void)
           "%s", e.msg);
     CHECK(lake_begin(L, &e) == MS_OK && append_step(L, &o, 1, &e) == MS_OK, "%s", e.msg);
     lake_verify_report r;
-    CHECK(lake_verify(db, &r, &e) == MS_OK && r.rows[LKT_JOINT_ACTIONS] == 4 && r.entries == 4,
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK && r.rows[LKT_JOINT_ACTIONS] == 4 && r.entries == 4,
           "reader sees the committed prefix only: %s", e.msg);
     CHECK(lake_commit(L, &e) == MS_OK, "%s", e.msg);
-    CHECK(lake_verify(db, &r, &e) == MS_OK && r.rows[LKT_JOINT_ACTIONS] == 8 &&
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK && r.rows[LKT_JOINT_ACTIONS] == 8 &&
               strcmp(r.head, lake_head_hex(L)) == 0,
           "then the next commit: %s", e.msg);
     CHECK(lake_finish(L, "interrupted", 8, 0, 0, &e) == MS_OK, "%s", e.msg);
     lake_close(L);
-    CHECK(lake_verify(db, &r, &e) == MS_OK && r.sealed && !r.complete &&
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK && r.sealed && !r.complete &&
               strcmp(r.status, "interrupted") == 0,
           "interrupted: %s", e.msg);
     tdir_rm(dir);
@@ -1289,11 +1289,11 @@ static void ledger_failure_mid_transaction(void)
     CHECK(lake_begin(L, &e) == MS_EIO && lake_commit(L, &e) == MS_EIO, "begin/commit refused");
     CHECK(lake_finish(L, "failed", 8, 0, 0, &e) == MS_OK, "finish after failure: %s", e.msg);
     lake_close(L);
-    CHECK(lake_verify(db, NULL, &e) == MS_ECHECK && strstr(e.msg, "unexpected trigger boom"),
+    CHECK(lake_verify(db, NULL, NULL, &e) == MS_ECHECK && strstr(e.msg, "unexpected trigger boom"),
           "the foreign trigger is flagged: %s", e.msg);
     CHECK(raw_exec(db, "DROP TRIGGER boom", NULL, 0) == SQLITE_OK, "drop trigger");
     lake_verify_report r;
-    CHECK(lake_verify(db, &r, &e) == MS_OK, "committed prefix + seal verify: %s", e.msg);
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK, "committed prefix + seal verify: %s", e.msg);
     CHECK(r.rows[LKT_ENVIRONMENT_STATES] == 8 && r.rows[LKT_JOINT_ACTIONS] == 8 && r.entries == 9 &&
               r.sealed && strcmp(r.status, "failed") == 0,
           "rows %lld entries %lld", (long long)r.rows[0], (long long)r.entries);

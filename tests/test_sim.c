@@ -935,7 +935,7 @@ static void run_recorded(const ms_config *c, uint32_t stream, int steps, int mb,
     p->len = calloc((size_t)steps, sizeof *p->len);
     p->msg = calloc((size_t)steps, sizeof *p->msg);
     p->reward = calloc((size_t)steps, sizeof *p->reward);
-    CHECK(ms_sim_init(&sim, c, stream, &e) == MS_OK, "sim init: %s", e.msg);
+    CHECK(ms_sim_init(&sim, c, stream, NULL, &e) == MS_OK, "sim init: %s", e.msg);
     CHECK(ms_ref_policy_init(&rp, MS_REF_RANDOM, c, c->seed, &e) == MS_OK, "policy");
     ms_policy pol = ms_ref_policy_stage(&rp);
     ms_sink sink = {probe_record, p};
@@ -1029,7 +1029,7 @@ static void eval_once(const ms_config *c, int kind, int episodes, ms_tally *t)
     ms_sim sim;
     ms_ref_policy rp;
     ms_err e;
-    CHECK(ms_sim_init(&sim, c, MS_STREAM_EVAL, &e) == MS_OK, "sim: %s", e.msg);
+    CHECK(ms_sim_init(&sim, c, MS_STREAM_EVAL, NULL, &e) == MS_OK, "sim: %s", e.msg);
     CHECK(ms_ref_policy_init(&rp, kind, c, c->eval_seed, &e) == MS_OK, "policy: %s", e.msg);
     ms_policy pol = ms_ref_policy_stage(&rp);
     CHECK(ms_evaluate(&sim, &pol, episodes, NULL, 0, t, &e) == MS_OK, "evaluate: %s", e.msg);
@@ -1069,7 +1069,7 @@ static void test_sim_evaluate(void)
     ms_sim sim;
     ms_ref_policy rp;
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_EVAL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK,
+    CHECK(ms_sim_init(&sim, &c, MS_STREAM_EVAL, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK,
           "init");
     ms_policy pol = ms_ref_policy_stage(&rp);
     ms_tally t1, t2;
@@ -1130,7 +1130,7 @@ static void test_policy_reference(void)
         ms_sim sim;
         ms_ref_policy rp;
         ms_err e;
-        CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, &e) == MS_OK && ms_ref_policy_init(&rp, kind, &c, 5, &e) == MS_OK, "init");
+        CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, kind, &c, 5, &e) == MS_OK, "init");
         ms_policy pol = ms_ref_policy_stage(&rp);
         policy_probe p = {kind, 0, 0, 0};
         ms_sink sink = {policy_check, &p};
@@ -1162,7 +1162,7 @@ static void test_sim_observe_and_rotation(void)
     ms_sim sim;
     ms_ref_policy rp;
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK,
+    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK,
           "init");
     ms_policy pol = ms_ref_policy_stage(&rp);
     char seen[MS_BCAST_MAX + 1], acted[MS_BCAST_MAX + 1];

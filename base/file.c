@@ -1,0 +1,65 @@
+#include "base/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* fsync of the directory holding path, so the rename itself is durable. */
+static int sync_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int ms_write_atomic(const char *path, const void *data, size_t n, mode_t mode, int use_umask, ms_err *e)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
+        return ms_fail(e, MS_EINPUT, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return ms_fail(e, MS_EIO, "cannot create a temporary file beside %s: %s", path, strerror(errno));
+    if (use_umask) {
+        mode_t mask = umask(0);
+        umask(mask);
+        mode &= ~mask;
+    }
+    const char *p = data;
+    size_t left = n;
+    int err = 0;
+    while (left && !err) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = w < 0 ? errno : EIO;
+        else
+            p += w, left -= (size_t)w;
+    }
+    if (!err && fchmod(fd, mode) != 0)
+        err = errno;
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp); /* best effort: the temporary name is ours alone */
+        return ms_fail(e, MS_EIO, "cannot write %s: %s", path, strerror(err));
+    }
+    if (sync_dir(path) != 0)
+        return ms_fail(e, MS_EIO, "cannot sync the directory of %s: %s", path, strerror(errno));
+    return MS_OK;
+}

@@ -1,0 +1,35 @@
+/* rovfs.h — a read-only SQLite VFS for hostile lakes.
+ *
+ * Why: a reader must never create or change a file beside a lake, yet see
+ * exactly what every other reader sees. SQLite's own read-only modes fall
+ * short: mode=ro still creates (or writes into) PATH-shm when the process
+ * may write there (always as root); immutable=1 ignores PATH-wal and a hot
+ * rollback journal, so it reads different data than everyone else;
+ * readonly_shm cannot open a WAL lake whose -shm does not exist.
+ *
+ * What it does: "marlsim-ro" wraps the default VFS. Every file is opened
+ * O_RDONLY without O_CREAT; xWrite, xTruncate, xSync and xDelete refuse
+ * (SQLITE_READONLY / SQLITE_IOERR_DELETE); locks above SHARED are refused.
+ * The WAL index (what SQLite keeps in PATH-shm) lives in this process's
+ * heap instead: SQLite rebuilds it from PATH-wal when the connection
+ * starts (WAL recovery reads the WAL, writes only the index), so every
+ * committed frame is seen. A missing PATH-wal reads as an empty WAL (the
+ * database file is then the whole lake). Nothing else is changed.
+ *
+ * What it cannot do: coordinate with a live writer, which does not see the
+ * private index. A writer that checkpoints or restarts the WAL while a
+ * reader reads can make it see mixed pages; lk_reader (reader.h) detects
+ * that the files changed under it and reports it instead of a verdict.
+ *
+ * Thread safety: registration happens once (pthread_once); connections on
+ * it are independent.
+ */
+#ifndef MS_LEDGER_ROVFS_H
+#define MS_LEDGER_ROVFS_H
+
+#include "base/err.h"
+
+/* Registers the VFS (once) and returns its name for sqlite3_open_v2. */
+int lk_rovfs(const char **name, ms_err *e);
+
+#endif
