@@ -28,7 +28,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all deps test asan bench curves clean install run soak fuzz
+.PHONY: all deps test asan bench curves clean install run soak fuzz interop
 all: marlsim
 
 # Installs what is missing, only as root; otherwise says what to install.
@@ -51,20 +51,24 @@ marlsim: $(CLI_OBJ) $(LIB_OBJ)
 $(BUILD)/unit_tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+# The attacker of tests/trust.sh (the lake, the source and sqlite3; no keys).
+$(BUILD)/lake_attack: $(BUILD)/tests/tools/lake_attack.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
 $(BUILD)/bench_marlsim: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # Unit tests, then the command-line tests against the built binary; the last
 # line is the total "N passed, N failed".
-test: marlsim $(BUILD)/unit_tests
-	@tests/run.sh $(BUILD)/unit_tests ./marlsim
+test: marlsim $(BUILD)/unit_tests $(BUILD)/lake_attack
+	@MARLSIM_TOOLS=$(BUILD) tests/run.sh $(BUILD)/unit_tests ./marlsim
 
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
 ASAN_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 asan:
-	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests
-	$(ASAN_ENV) tests/run.sh build-asan/unit_tests build-asan/marlsim
+	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests build-asan/lake_attack
+	$(ASAN_ENV) MARLSIM_TOOLS=build-asan tests/run.sh build-asan/unit_tests build-asan/marlsim
 
 build-asan/marlsim: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
@@ -83,6 +87,15 @@ soak: marlsim
 fuzz:
 	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim
 	@$(ASAN_ENV) tests/fuzz.sh build-asan/marlsim
+
+# Interop (CI): marlsim's checkpoints checked by golang.org/x/mod/sumdb/note,
+# the reference C2SP note verifier. Installs Go (test-only) when run as root.
+GO_PKGS = golang-go golang-golang-x-mod-dev
+interop: marlsim
+	@$(MAKE) --no-print-directory DEB_PKGS="$(GO_PKGS)" deps
+	@mkdir -p $(BUILD)/gocache
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache go build -o $(BUILD)/notecheck tests/interop/notecheck.go
+	@tests/interop.sh ./marlsim $(BUILD)/notecheck
 
 # Learning curves (3 seeds x observe = modality / all, 0.5M env-steps each).
 curves: marlsim

@@ -23,6 +23,14 @@ static int nibble(char c)
     return -1;
 }
 
+int ms_is_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
 int ms_unhex(const char *s, size_t slen, unsigned char *out, size_t n)
 {
     if (slen != 2 * n)

@@ -21,6 +21,9 @@ void ms_hex(const unsigned char *in, size_t n, char *out);
  * into out[n]. Returns 0, or -1 when s is not that. */
 int ms_unhex(const char *s, size_t slen, unsigned char *out, size_t n);
 
+/* 1 when s[0..n) is n lowercase hex digits, else 0. */
+int ms_is_lower_hex(const char *s, size_t n);
+
 /* out = SHA-256(p[0..n)). MS_OK or MS_EIO (message in e, may be NULL). */
 int ms_sha256(const void *p, size_t n, unsigned char out[MS_SHA256_LEN], ms_err *e);
 

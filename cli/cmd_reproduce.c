@@ -152,9 +152,14 @@ int cmd_reproduce(int argc, char **argv)
     exp_identity_t id;
     if (!rc && (rc = exp_identity(&c, kr, first, &id, &e)) == MS_ECHECK)
         rc = ms_fail(&e, MS_EINPUT, "%s: the run can no longer be reproduced (crypto-shredding): %s", db, e.msg);
-    if (!rc && strcmp(id.run_id, run_id))
-        rc = ms_fail(&e, MS_EINPUT, "%s: keyring %s is not the one the run used: with it the run id would be %s, the "
-                     "lake's is %.40s", db, ms_keyring_origin(kr), id.run_id, run_id);
+    if (!rc && strcmp(id.run_id, run_id)) {
+        if (tampered)
+            rc = ms_fail(&e, MS_ECHECK, "%s: its stored config and keys do not give its run id: what it stores was "
+                         "altered, so there is no run to reproduce", db);
+        else
+            rc = ms_fail(&e, MS_EINPUT, "%s: keyring %s is not the one the run used: with it the run id would be %s, "
+                         "the lake's is %.40s", db, ms_keyring_origin(kr), id.run_id, run_id);
+    }
     char facts[1024], rec_core[64], rec_threads[16], cur_core[64], cur_threads[16];
     if (!rc) {
         exp_build_facts(&c, facts, sizeof facts);

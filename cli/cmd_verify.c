@@ -22,11 +22,16 @@ static const char usage[] =
     "--checkpoint FILE checks a checkpoint kept elsewhere (e.g. an earlier\n"
     "RUN.db.checkpoint): the lake must contain that tree (a shorter lake is\n"
     "truncated, another root rewritten).\n"
-    "Exit 0 intact and complete; 1 tampered, signed by another key, truncated\n"
-    "against the checkpoint, or incomplete (running, interrupted, failed)\n"
-    "without --allow-incomplete; 2 could not check (missing file, not a marlsim\n"
-    "lake, unsupported schema version, a key or checkpoint file that cannot be\n"
-    "read, a key generation the keyring lacks).\n";
+    "Verdicts: OK (intact, complete, signed by the trusted key), UNAUTHENTICATED\n"
+    "(intact, no trusted key to check it with), INCOMPLETE (intact prefix of a\n"
+    "running, interrupted or failed run), UNSIGNED (intact, but the trusted key\n"
+    "cannot vouch for it: a development-key lake, or a run killed before its\n"
+    "first checkpoint), FOREIGN (signed by another key), TAMPERED.\n"
+    "Exit 0 OK or UNAUTHENTICATED (and INCOMPLETE with --allow-incomplete);\n"
+    "1 TAMPERED, FOREIGN, UNSIGNED, truncated against the checkpoint, or\n"
+    "INCOMPLETE; 2 could not check (missing file, not a marlsim lake,\n"
+    "unsupported schema version, a key or checkpoint file that cannot be read,\n"
+    "a key generation the keyring lacks).\n";
 
 /* The lake's key generations must be in the keyring (a destroyed one
  * counts: its fingerprint is kept). */
@@ -107,10 +112,11 @@ int cmd_verify(int argc, char **argv)
     free(cp);
     ms_keyring_free(kr);
     if (rc == MS_ECHECK) {
+        const char *word = rep.foreign ? "FOREIGN" : "TAMPERED";
         if (a.json)
-            print_json(db, "TAMPERED", &rep, e.msg);
+            print_json(db, word, &rep, e.msg);
         else
-            printf("TAMPERED %s\n%s\n", db, e.msg);
+            printf("%s %s\n%s\n", word, db, e.msg);
         return EXIT_CHECK;
     }
     if (rc) {
@@ -119,11 +125,15 @@ int cmd_verify(int argc, char **argv)
         cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
+    /* With a trusted key, a lake it cannot vouch for fails (SPEC §2). */
+    int unsigned_ = have && !rep.authenticated;
     int incomplete = !rep.complete && !a.allow_incomplete;
-    const char *verdict = incomplete ? "INCOMPLETE" : rep.authenticated ? "OK" : "UNAUTHENTICATED";
+    const char *verdict = unsigned_ ? "UNSIGNED" : incomplete ? "INCOMPLETE" : rep.authenticated ? "OK"
+                                                                                                   : "UNAUTHENTICATED";
+    int exit_code = unsigned_ || incomplete ? EXIT_CHECK : EXIT_OK;
     if (a.json) {
         print_json(db, verdict, &rep, NULL);
-        return incomplete ? EXIT_CHECK : EXIT_OK;
+        return exit_code;
     }
     printf("%s %s: %lld ledger entries, %lld rows, head %s\n", verdict, db, (long long)rep.entries,
            (long long)rep.total_rows, rep.head);
@@ -134,6 +144,10 @@ int cmd_verify(int argc, char **argv)
                (long long)rep.checkpoints, rep.checkpoints == 1 ? "" : "s", trusted.name, trusted.key_id[0],
                trusted.key_id[1], trusted.key_id[2], trusted.key_id[3], (long long)rep.cp_size, rep.cp_root,
                rep.cp_status[0] ? ", status " : "", rep.cp_status);
+    else if (unsigned_)
+        printf("UNSIGNED: %s: the chain is intact, but the trusted key %s+%02x%02x%02x%02x cannot vouch for it\n",
+               rep.unsigned_why, trusted.name, trusted.key_id[0], trusted.key_id[1], trusted.key_id[2],
+               trusted.key_id[3]);
     else if (rep.dev_key)
         printf("UNAUTHENTICATED: a development-key lake (nothing signed): the chain is intact, but anyone with the "
                "file could have rewritten and re-chained it\n");
@@ -148,5 +162,5 @@ int cmd_verify(int argc, char **argv)
     else
         printf("status: %s — an intact but INCOMPLETE prefix of the run (%lld env-steps recorded)%s\n", rep.status,
                (long long)rep.env_steps, incomplete ? "; --allow-incomplete accepts it" : "");
-    return incomplete ? EXIT_CHECK : EXIT_OK;
+    return exit_code;
 }

@@ -301,14 +301,6 @@ static int parse_commit(parser *p, int line, const field *f, int nf)
     return MS_OK;
 }
 
-static int is_lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
 static int parse_hmac(parser *p, int line, const field *f, int nf)
 {
     ms_keyring *k = p->k;
@@ -328,7 +320,7 @@ static int parse_hmac(parser *p, int line, const field *f, int nf)
                     "(generations are numbered 0, 1, 2, ... in file order)", k->ngen);
     if (!valid_created(f[2].s, f[2].n))
         return perr(p, line, "the created time is not a UTC date and time YYYY-MM-DDTHH:MM:SSZ");
-    if (f[3].n != 32 || !is_lower_hex(f[3].s, f[3].n))
+    if (f[3].n != 32 || !ms_is_lower_hex(f[3].s, f[3].n))
         return perr(p, line, "the fingerprint is not 32 lowercase hex digits");
     kr_gen *g = add_gen(k);
     if (!g)

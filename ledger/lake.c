@@ -562,6 +562,12 @@ static int check_info(const lake_run_info *in, int *sync, ms_err *e)
                        "version, build_facts, key_ids and the commitment key");
     if (strlen(in->run_id) > 256)
         return ms_fail(e, MS_EINPUT, "lake: run id longer than 256 bytes");
+    if (in->origin) { /* what verify accepts: marlsim/<run_id>[/reproduce] */
+        size_t rl = strlen(in->run_id), ol = strlen(in->origin);
+        if (strncmp(in->origin, "marlsim/", 8) || ol < 8 + rl || memcmp(in->origin + 8, in->run_id, rl) ||
+            (ol != 8 + rl && strcmp(in->origin + 8 + rl, "/reproduce")))
+            return ms_fail(e, MS_EINPUT, "lake: origin must be marlsim/<run_id> or marlsim/<run_id>/reproduce");
+    }
     if (in->signer && in->checkpoint_every < 1)
         return ms_fail(e, MS_EINPUT, "lake: checkpoint_every %lld (allowed: >= 1)",
                        (long long)in->checkpoint_every);

@@ -171,14 +171,6 @@ int ms_note_verifier_format(const char *name, const unsigned char pub[32], char 
     return MS_OK;
 }
 
-static int is_lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
 static int verifier_parse(const char *s, size_t len, ms_note_verifier *v, ms_err *e)
 {
     const char *plus = s ? memchr(s, '+', len) : NULL;
@@ -194,7 +186,7 @@ static int verifier_parse(const char *s, size_t len, ms_note_verifier *v, ms_err
     v->name[nlen] = 0;
     const char *hex = plus + 1;
     size_t rest = len - nlen - 1;
-    if (rest < 9 || hex[8] != '+' || !is_lower_hex(hex, 8))
+    if (rest < 9 || hex[8] != '+' || !ms_is_lower_hex(hex, 8))
         return ms_fail(e, MS_EINPUT,
                        "verifier key for %s: the key id is not 8 lowercase hex digits followed by '+'",
                        v->name);

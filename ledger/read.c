@@ -133,44 +133,34 @@ static int read_promoted(lk_reader *R, const char *const *agents, int nagents, l
     return rc;
 }
 
+typedef struct policy_ctx {
+    const char *const *agents;
+    int nagents;
+    lake_policy_blob *out;
+} policy_ctx;
+
+static int policy_then(lk_reader *R, void *ctx, ms_err *e)
+{
+    policy_ctx *c = ctx;
+    return read_promoted(R, c->agents, c->nagents, c->out, e);
+}
+
+static void policy_undo(void *ctx)
+{
+    policy_ctx *c = ctx;
+    lake_policy_release(c->out, c->nagents);
+}
+
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e)
 {
-    lake_verify_report tmp;
-    if (!rep)
-        rep = &tmp;
-    memset(rep, 0, sizeof *rep);
     memset(out, 0, sizeof *out * (size_t)nagents);
-    lk_reader R;
-    int rc = lk_reader_open(&R, path, rep->table, e);
-    if (rc)
-        return rc;
-    rc = lk_verify_open(&R, opts, rep, NULL, e);
-    if (!rc)
-        rc = read_promoted(&R, agents, nagents, out, e);
-    if (!rc && (rc = lk_reader_unchanged(&R, e)))
-        lake_policy_release(out, nagents);
-    lk_reader_close(&R);
-    return rc;
+    policy_ctx c = {agents, nagents, out};
+    return lk_verified(path, opts, rep, NULL, policy_then, policy_undo, &c, e);
 }
 
 int lake_read_entry_hashes(const char *path, const lake_verify_opts *opts, unsigned char (**hashes)[32],
                            lake_verify_report *rep, ms_err *e)
 {
-    lake_verify_report tmp;
-    if (!rep)
-        rep = &tmp;
-    memset(rep, 0, sizeof *rep);
-    *hashes = NULL;
-    lk_reader R;
-    int rc = lk_reader_open(&R, path, rep->table, e);
-    if (rc)
-        return rc;
-    rc = lk_verify_open(&R, opts, rep, hashes, e);
-    if (!rc && (rc = lk_reader_unchanged(&R, e))) {
-        free(*hashes);
-        *hashes = NULL;
-    }
-    lk_reader_close(&R);
-    return rc;
+    return lk_verified(path, opts, rep, hashes, NULL, NULL, NULL, e);
 }

@@ -92,4 +92,13 @@ struct lake_verify_report;
 int lk_verify_open(lk_reader *R, const struct lake_verify_opts *opts, struct lake_verify_report *rep,
                    unsigned char (**hashes)[LK_HASH_LEN], ms_err *e);
 
+/* Opens path, verifies it (lk_verify_open, rep zeroed first), runs then(R,
+ * ctx) when not NULL, checks that the files did not change meanwhile, and
+ * closes: what `then` reads is what was verified. On any failure the
+ * hashes (if asked for) are freed and *hashes is NULL; `then` undoes its
+ * own work through undo(ctx) when it succeeded but the files changed. */
+int lk_verified(const char *path, const struct lake_verify_opts *opts, struct lake_verify_report *rep,
+                unsigned char (**hashes)[LK_HASH_LEN], int (*then)(lk_reader *R, void *ctx, ms_err *e),
+                void (*undo)(void *ctx), void *ctx, ms_err *e);
+
 #endif

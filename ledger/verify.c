@@ -410,16 +410,19 @@ static int quick_check(lk_reader *R, ms_err *e)
 
 /* Parses one signed checkpoint note: structure, and with a trusted key its
  * signature; the body into cp. what names it in messages. */
+/* A malformed note is MS_ECHECK in the lake (a marlsim lake never holds
+ * one) and MS_EINPUT for the caller's file (external). */
 static int open_checkpoint(const char *note, size_t n, const ms_note_verifier *trusted, const char *what,
-                           ms_checkpoint *cp, char signer[160], lake_verify_report *rep, ms_err *e)
+                           int external, ms_checkpoint *cp, char signer[160], lake_verify_report *rep, ms_err *e)
 {
     size_t text_len = 0;
     char first_name[MS_NOTE_NAME_MAX + 1];
     unsigned char first_id[4];
     ms_err pe;
+    const int malformed = external ? MS_EINPUT : MS_ECHECK;
     int rc = ms_note_parse(note, n, &text_len, first_name, first_id, &pe);
     if (rc)
-        return fail_at(rep, "checkpoints", 0, e, rc == MS_EINPUT ? MS_ECHECK : rc, "%s: %s", what, pe.msg);
+        return fail_at(rep, "checkpoints", 0, e, rc == MS_EINPUT ? malformed : rc, "%s: %s", what, pe.msg);
     if (signer) {
         char id[9];
         ms_hex(first_id, 4, id);
@@ -430,6 +433,7 @@ static int open_checkpoint(const char *note, size_t n, const ms_note_verifier *t
         if (rc) {
             char id[9];
             ms_hex(first_id, 4, id);
+            rep->foreign = rc == MS_ECHECK;
             return fail_at(rep, "checkpoints", 0, e, rc == MS_EIO ? MS_EIO : MS_ECHECK,
                            "%s is not signed by the trusted key %s+%02x%02x%02x%02x (signed by %s+%s): another "
                            "keyring made this lake, or its checkpoints were forged",
@@ -439,7 +443,7 @@ static int open_checkpoint(const char *note, size_t n, const ms_note_verifier *t
     }
     rc = ms_checkpoint_parse(note, text_len, cp, &pe);
     if (rc)
-        return fail_at(rep, "checkpoints", 0, e, rc == MS_EINPUT ? MS_ECHECK : rc, "%s: %s", what, pe.msg);
+        return fail_at(rep, "checkpoints", 0, e, rc == MS_EINPUT ? malformed : rc, "%s: %s", what, pe.msg);
     return MS_OK;
 }
 
@@ -499,7 +503,8 @@ static int read_checkpoints(lk_reader *R, const lk_runs_row *run, const lake_ver
             goto out;
         }
         ms_checkpoint cp;
-        if ((rc = open_checkpoint(c[3].p, c[3].n, o ? o->trusted : NULL, what, &cp, n ? NULL : rep->signer, rep, e)))
+        if ((rc = open_checkpoint(c[3].p, c[3].n, o ? o->trusted : NULL, what, 0, &cp, n ? NULL : rep->signer, rep,
+                                  e)))
             goto out;
         char status[16];
         if (strcmp(cp.origin, origin) != 0 || (int64_t)cp.size != c[1].i || cp_status_of(&cp, status) != MS_OK ||
@@ -539,6 +544,28 @@ out:
     *out = cps;
     *nout = n;
     return MS_OK;
+}
+
+/* [telemetry] checkpoint_every of a stored canonical config text (its
+ * format is fixed: "checkpoint_every = N" on a line of its own), or
+ * INT64_MAX when the text does not say. */
+static int64_t stored_checkpoint_every(const lk_value *text)
+{
+    static const char key[] = "\ncheckpoint_every = ";
+    const char *p = text->p, *end = p + text->n;
+    for (; p && p + sizeof key - 1 < end; p++) {
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (!p || (size_t)(end - p) < sizeof key - 1)
+            break;
+        if (memcmp(p, key, sizeof key - 1) == 0) {
+            int64_t v = 0;
+            const char *q = p + sizeof key - 1;
+            for (; q < end && *q >= '0' && *q <= '9' && v < INT64_MAX / 10; q++)
+                v = v * 10 + (*q - '0');
+            return v > 0 ? v : INT64_MAX;
+        }
+    }
+    return INT64_MAX;
 }
 
 int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *rep,
@@ -617,7 +644,7 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
     w.nwant = ncp;
     if (o && o->checkpoint) {
         ms_checkpoint cp;
-        if ((rc = open_checkpoint(o->checkpoint, o->checkpoint_len, o->trusted, "the given checkpoint", &cp, NULL,
+        if ((rc = open_checkpoint(o->checkpoint, o->checkpoint_len, o->trusted, "the given checkpoint", 1, &cp, NULL,
                                   rep, e)))
             goto out;
         if (strcmp(cp.origin, rep->origin) != 0) {
@@ -699,21 +726,29 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
     }
     if (o && o->trusted) {
         if (rep->dev_key) {
-            rc = fail_at(rep, "runs", 0, e, MS_ECHECK,
-                         "the lake was made with the development key: it has no signed checkpoints, so the trusted "
-                         "key cannot vouch for it");
-            goto out;
-        }
-        if (!ncp) {
+            snprintf(rep->unsigned_why, sizeof rep->unsigned_why,
+                     "the lake was made with the development key, which signs nothing");
+        } else if (!ncp && st == 0 && w.entries >= stored_checkpoint_every(&v[LKR_CONFIG_TEXT])) {
             rc = fail_at(rep, "checkpoints", 0, e, MS_ECHECK,
-                         "the lake holds no signed checkpoint, so the trusted key cannot vouch for it");
+                         "the lake holds %lld entries but no signed checkpoint, although its config makes one every "
+                         "%lld: they were removed", (long long)w.entries,
+                         (long long)stored_checkpoint_every(&v[LKR_CONFIG_TEXT]));
             goto out;
-        }
-        if (st != 0 && !final_ok) {
+        } else if (!ncp && st == 0) {
+            snprintf(rep->unsigned_why, sizeof rep->unsigned_why,
+                     "the run stopped before its first signed checkpoint (after %lld entries)",
+                     (long long)w.entries);
+        } else if (!ncp) {
+            rc = fail_at(rep, "checkpoints", 0, e, MS_ECHECK,
+                         "the lake holds no signed checkpoint, yet its run ended (%s): a marlsim lake with a signing "
+                         "key always has one; they were removed", statuses[st]);
+            goto out;
+        } else if (st != 0 && !final_ok) {
             rc = fail_at(rep, "checkpoints", ncp, e, MS_ECHECK, "the newest checkpoint does not state the run's end");
             goto out;
+        } else {
+            rep->authenticated = 1;
         }
-        rep->authenticated = 1;
     }
     if (o && o->check_key_id && !rep->dev_key) {
         sqlite3_stmt *ks;
@@ -755,19 +790,35 @@ out:
     return rc;
 }
 
-int lake_verify(const char *path, const lake_verify_opts *opts, lake_verify_report *rep, ms_err *e)
+int lk_verified(const char *path, const lake_verify_opts *opts, lake_verify_report *rep,
+                unsigned char (**hashes)[LK_HASH_LEN], int (*then)(lk_reader *R, void *ctx, ms_err *e),
+                void (*undo)(void *ctx), void *ctx, ms_err *e)
 {
     lake_verify_report tmp;
     if (!rep)
         rep = &tmp;
     memset(rep, 0, sizeof *rep);
+    if (hashes)
+        *hashes = NULL;
     lk_reader R;
     int rc = lk_reader_open(&R, path, rep->table, e);
     if (rc)
         return rc;
-    rc = lk_verify_open(&R, opts, rep, NULL, e);
-    if (!rc)
-        rc = lk_reader_unchanged(&R, e);
+    rc = lk_verify_open(&R, opts, rep, hashes, e);
+    int did = 0;
+    if (!rc && then && !(rc = then(&R, ctx, e)))
+        did = 1;
+    if (!rc && (rc = lk_reader_unchanged(&R, e)) && did && undo)
+        undo(ctx);
+    if (rc && hashes) {
+        free(*hashes);
+        *hashes = NULL;
+    }
     lk_reader_close(&R);
     return rc;
+}
+
+int lake_verify(const char *path, const lake_verify_opts *opts, lake_verify_report *rep, ms_err *e)
+{
+    return lk_verified(path, opts, rep, NULL, NULL, NULL, NULL, e);
 }

@@ -63,6 +63,12 @@ typedef struct lake_verify_report {
                                 against the chain: origin, size, root) */
     int authenticated;       /* 1: a trusted key verified every checkpoint
                                 and the newest covers the status (below) */
+    char unsigned_why[160];  /* with a trusted key but not authenticated: why
+                                (a development-key lake; a run killed before
+                                its first checkpoint) */
+    int foreign;             /* on MS_ECHECK: a checkpoint is signed, but not
+                                by the trusted key (another keyring's lake,
+                                or a forgery) */
     int64_t cp_size;         /* newest checkpoint: tree size, root (base64), */
     char cp_root[64];        /* stated status ("" for a periodic one) */
     char cp_status[16];
@@ -95,9 +101,12 @@ typedef struct lake_verify_report {
  *     runs.origin, whose size and status are the row's, sizes increasing,
  *     size <= N, and whose root is the RFC 6962 root of the first `size`
  *     entry hashes; with opts->trusted also signed by that key;
- *   - with opts->trusted: the lake must not use the development key, must
- *     hold at least one checkpoint, and a finished run's newest checkpoint
- *     must cover all N entries and state runs.status; then rep->authenticated;
+ *   - with opts->trusted: a finished run (completed, interrupted, failed)
+ *     must hold checkpoints and its newest must cover all N entries and state
+ *     runs.status; then rep->authenticated. A development-key lake, or a
+ *     running one killed before its first checkpoint, is intact but not
+ *     authenticated (rep->unsigned_why says which): the caller decides (the
+ *     CLI fails it: the trusted key cannot vouch for it);
  *   - with opts->checkpoint: signed by the trusted key, same origin, its
  *     size at most N (else "truncated") and its root the lake's root at
  *     that size (else "rewritten");
@@ -183,8 +192,9 @@ typedef struct lake_policy_blob {
  * nagents agent names, the snapshot of the last evaluation whose decision is
  * 'baseline' or 'promoted' — the incumbent the run left. MS_OK and out[i]
  * filled (release with lake_policy_release); the lake_verify outcomes
- * (rep filled); MS_ECHECK when the verified chain does not record exactly
- * one such snapshot per agent. */
+ * (rep filled); MS_EINPUT when no evaluation promoted a policy (the run
+ * stopped before its baseline); MS_ECHECK when the verified chain does not
+ * record exactly one snapshot per agent for it. */
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
 void lake_policy_release(lake_policy_blob *p, int n);

@@ -52,6 +52,9 @@ void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t ind
 {
     memset(m, 0, sizeof *m);
     ms_rng_seed(&m->rng, seed, stream, index);
+    /* A public stand-in until a key generation keys it (ms_sim always
+     * does): never an all-zero generator, which would draw only zeros. */
+    ms_rng_seed(&m->prng, seed, MS_STREAM_PERSONAL + 16 * stream, index);
     episode_reset(m);
 }
 

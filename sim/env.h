@@ -80,8 +80,10 @@ typedef struct ms_mailbox {
     uint64_t quarantined[(512 + 63) / 64]; /* per-episode domain set */
 } ms_mailbox;
 
-/* Seeds mailbox `index` of stream `stream` (MS_STREAM_ENV or _EVAL); the
- * personal stream is unseeded until ms_mailbox_set_personal. */
+/* Seeds mailbox `index` of stream `stream` (MS_STREAM_ENV or _EVAL). The
+ * personal stream starts as a public stand-in of the seed (for tests of the
+ * environment alone); ms_sim keys it with ms_mailbox_set_personal before
+ * the first message, always. */
 void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t index);
 
 /* (Re)seeds the personal stream of mailbox `index` from a key generation's

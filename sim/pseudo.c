@@ -112,12 +112,13 @@ static int pseudonym(ms_hmac *h, const char *tag, const char *raw, size_t n, cha
     return MS_OK;
 }
 
-int ms_pseudonyms_rekey(ms_pseudonyms *p, ms_hmac *h, const ms_keys *k, ms_err *e)
+/* Walks the raw vocabularies of key k in their one draw order (the order
+ * is part of the determinism contract), handing each value to visit; stops
+ * at the first nonzero return. */
+typedef int (*vocab_visit)(void *ctx, int field, int index, const char *raw, size_t n);
+
+static int vocab_walk(const ms_keys *k, int envs, vocab_visit visit, void *ctx)
 {
-    int rc = ms_hmac_setkey(h, k->key, sizeof k->key, e);
-    if (rc)
-        return rc;
-    snprintf(p->key_id, sizeof p->key_id, "%s", k->key_id);
     ms_rng r;
     ms_rng_seed_key(&r, k->personal, MS_STREAM_VOCAB, 0);
     char domains[MS_VOCAB_DOMAINS][40], raw[128];
@@ -129,40 +130,98 @@ int ms_pseudonyms_rekey(ms_pseudonyms *p, ms_hmac *h, const ms_keys *k, ms_err *
         dlen[d] = n;
     }
     static const char *const locals[MS_VOCAB_LOCALS] = {"info", "billing", "noreply", "support", "hr", "ceo", "alerts", "news"};
-    rc = 0;
+    int rc = 0;
     for (int l = 0; l < MS_VOCAB_LOCALS && !rc; l++)
         for (int d = 0; d < MS_VOCAB_DOMAINS && !rc; d++) {
             int n = snprintf(raw, sizeof raw, "%s@%.*s", locals[l], (int)dlen[d], domains[d]);
-            rc = pseudonym(h, "sender", raw, (size_t)n, p->sender[l * MS_VOCAB_DOMAINS + d]);
+            rc = visit(ctx, MS_FIELD_SENDER, l * MS_VOCAB_DOMAINS + d, raw, (size_t)n);
         }
-    for (int i = 0; i < p->envs && !rc; i++) {
-        size_t n = word(&r, raw, 3, 8);
+    /* Each recipient from a stream of its own, so that no vocabulary
+     * depends on how many mailboxes run. */
+    for (int i = 0; i < envs && !rc; i++) {
+        ms_rng ri;
+        ms_rng_seed_key(&ri, k->personal, MS_STREAM_VOCAB, 1 + (uint64_t)i);
+        size_t n = word(&ri, raw, 3, 8);
         n += (size_t)snprintf(raw + n, sizeof raw - n, ".%d@corp.example", i);
-        rc = pseudonym(h, "recipient", raw, n, p->recipient[i]);
+        OPENSSL_cleanse(&ri, sizeof ri);
+        rc = visit(ctx, MS_FIELD_RECIPIENT, i, raw, n);
     }
     for (int i = 0; i < MS_VOCAB_SUBJECTS && !rc; i++) {
         size_t n = word(&r, raw, 3, 9);
         raw[n++] = ' ';
         n += word(&r, raw + n, 3, 9);
         n += (size_t)snprintf(raw + n, sizeof raw - n, " #%u", ms_rng_below(&r, 100000));
-        rc = pseudonym(h, "subject", raw, n, p->subject[i]);
+        rc = visit(ctx, MS_FIELD_SUBJECT, i, raw, n);
     }
     static const char *const ext[] = {"pdf", "docx", "docm", "exe", "zip", "xlsx"};
     for (int i = 0; i < MS_VOCAB_ATTACH && !rc; i++) {
         size_t n = word(&r, raw, 4, 10);
         n += (size_t)snprintf(raw + n, sizeof raw - n, ".%s", ext[ms_rng_below(&r, 6)]);
-        rc = pseudonym(h, "attachment", raw, n, p->attach[i]);
+        rc = visit(ctx, MS_FIELD_ATTACHMENT, i, raw, n);
     }
     for (int i = 0; i < MS_VOCAB_LINKS && !rc; i++) {
         size_t n = word(&r, raw, 4, 12);
         n += (size_t)snprintf(raw + n, sizeof raw - n, ".%s", tld[ms_rng_below(&r, 8)]);
-        rc = pseudonym(h, "link", raw, n, p->link[i]);
+        rc = visit(ctx, MS_FIELD_LINK, i, raw, n);
     }
     OPENSSL_cleanse(domains, sizeof domains);
     OPENSSL_cleanse(raw, sizeof raw);
     OPENSSL_cleanse(&r, sizeof r);
+    return rc;
+}
+
+static const char *const field_tags[MS_NFIELD] = {"sender", "recipient", "subject", "attachment", "link"};
+
+typedef struct rekey_ctx {
+    ms_pseudonyms *p;
+    ms_hmac *h;
+} rekey_ctx;
+
+static int rekey_visit(void *ctx, int field, int index, const char *raw, size_t n)
+{
+    rekey_ctx *c = ctx;
+    char(*table[MS_NFIELD])[MS_PSEUDO_HEX] = {c->p->sender, c->p->recipient, c->p->subject, c->p->attach, c->p->link};
+    return pseudonym(c->h, field_tags[field], raw, n, table[field][index]);
+}
+
+int ms_pseudonyms_rekey(ms_pseudonyms *p, ms_hmac *h, const ms_keys *k, ms_err *e)
+{
+    int rc = ms_hmac_setkey(h, k->key, sizeof k->key, e);
     if (rc)
+        return rc;
+    snprintf(p->key_id, sizeof p->key_id, "%s", k->key_id);
+    rekey_ctx ctx = {p, h};
+    if (vocab_walk(k, p->envs, rekey_visit, &ctx))
         return ms_fail(e, MS_EIO, "libcrypto: HMAC failed while computing pseudonyms");
+    return MS_OK;
+}
+
+typedef struct raw_ctx {
+    int field, index;
+    char *out;
+    size_t cap, n;
+} raw_ctx;
+
+static int raw_visit(void *ctx, int field, int index, const char *raw, size_t n)
+{
+    raw_ctx *c = ctx;
+    if (field != c->field || index != c->index)
+        return 0;
+    c->n = n < c->cap - 1 ? n : c->cap - 1;
+    memcpy(c->out, raw, c->n);
+    c->out[c->n] = 0;
+    return 1; /* found: stop */
+}
+
+int ms_vocab_raw(const ms_keys *k, int envs, int field, int index, char *out, size_t cap, ms_err *e)
+{
+    static const int sizes[MS_NFIELD] = {MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS, 0, MS_VOCAB_SUBJECTS, MS_VOCAB_ATTACH,
+                                         MS_VOCAB_LINKS};
+    int size = field == MS_FIELD_RECIPIENT ? envs : field >= 0 && field < MS_NFIELD ? sizes[field] : 0;
+    if (index < 0 || index >= size || cap < 2)
+        return ms_fail(e, MS_EINPUT, "no raw value %d of vocabulary %d", index, field);
+    raw_ctx c = {field, index, out, cap, 0};
+    vocab_walk(k, envs, raw_visit, &c); /* the walk itself cannot fail; raw_visit stops it */
     return MS_OK;
 }
 

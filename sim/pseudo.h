@@ -82,6 +82,16 @@ typedef struct ms_pseudonyms {
     char (*link)[MS_PSEUDO_HEX];      /* [MS_VOCAB_LINKS] */
 } ms_pseudonyms;
 
+/* The vocabularies (fields of the broadcast carrying personal data). */
+enum { MS_FIELD_SENDER, MS_FIELD_RECIPIENT, MS_FIELD_SUBJECT, MS_FIELD_ATTACHMENT, MS_FIELD_LINK, MS_NFIELD };
+
+/* Regenerates the raw value `index` of vocabulary `field` (MS_FIELD_*)
+ * under key generation k, for a run of envs mailboxes, into out (NUL-
+ * terminated, cut to cap - 1 bytes). Only the holder of the key can: this is
+ * what tests and an auditor with the keyring use to show which raw value a
+ * pseudonym stands for. MS_EINPUT for an index outside the vocabulary. */
+int ms_vocab_raw(const ms_keys *k, int envs, int field, int index, char *out, size_t cap, ms_err *e);
+
 /* Allocates the tables for envs mailboxes. */
 int ms_pseudonyms_init(ms_pseudonyms *p, int envs, ms_err *e);
 /* Draws the raw vocabularies from k's personal secret and recomputes every

@@ -34,6 +34,9 @@ SMALL=$CONFIGS/small.ini
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/marlsim-cli.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT
+# Never the user's keyring: keys, if any test needs them, live in $TMP.
+mkdir -m 700 "$TMP/home"
+export HOME="$TMP/home" XDG_DATA_HOME= MARLSIM_KEYRING="$TMP/keyring"
 OUT=$TMP/stdout
 ERR=$TMP/stderr
 DIAG=$TMP/diagnostics

@@ -36,6 +36,11 @@ KEEP=${FUZZ_KEEP:-$ROOT/build-asan/fuzz-kept}
 T=$(mktemp -d /tmp/marlsim-fuzz-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
+# A keyring of the test's own (never the user's): the base lakes are signed
+# with it and verify checks their checkpoints with it.
+mkdir -m 700 "$T/home" "$T/keys"
+export HOME="$T/home" XDG_DATA_HOME= MARLSIM_KEYRING="$T/keys/keyring"
+"$M" keys init >/dev/null 2>&1 && for r in 1 2 3 4; do "$M" keys rotate >/dev/null 2>&1; done
 # A sanitizer report must never pass for one of the product's exit codes.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:exitcode=86"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:halt_on_error=1:exitcode=87"

@@ -2,6 +2,7 @@
 #include "tests/check.h"
 
 #include <string.h>
+#include <time.h>
 
 int check_failures;
 static int passed, failed;
@@ -12,7 +13,13 @@ void check_run(const char *name, void (*fn)(void))
     if (only && !strstr(name, only))
         return;
     check_failures = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     fn();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (dt > 2.0) /* keep make test fast: name what is slow */
+        fprintf(stderr, "slow: %s took %.1f s\n", name, dt);
     if (check_failures) {
         failed++;
         fprintf(stderr, "FAIL %s (%d checks)\n", name, check_failures);

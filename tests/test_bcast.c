@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "keys/keyring.h"
 #include "sim/bcast.h"
 #include "sim/config.h"
 #include "sim/policy.h"
@@ -29,6 +30,7 @@ typedef struct fixture {
     char base[BUF];       /* its broadcast, NUL-terminated */
     size_t n;
     char hex[5][64];      /* from, to, subject, attachment, link pseudonyms "dev0:..." */
+    ms_keyring *kr;       /* the development keyring of the seed */
 } fixture;
 
 static int fixture_init(fixture *fx)
@@ -39,7 +41,12 @@ static int fixture_init(fixture *fx)
     fx->cfg.envs = 4;
     fx->cfg.episode_len = 64;
     fx->cfg.seed = 3;
-    if (ms_sim_init(&fx->sim, &fx->cfg, MS_STREAM_ENV, NULL, &e) || ms_hmac_init(&fx->mac, &e) ||
+    if (ms_keyring_dev(fx->cfg.seed, &fx->kr, &e)) {
+        CHECK(0, "fixture: %s", e.msg);
+        return -1;
+    }
+    ms_key_source ks = {fx->kr, 0, 1, 0};
+    if (ms_sim_init(&fx->sim, &fx->cfg, MS_STREAM_ENV, &ks, &e) || ms_hmac_init(&fx->mac, &e) ||
         ms_hmac_setkey(&fx->mac, fx->sim.keys.broadcast_key, 32, &e)) {
         CHECK(0, "fixture: %s", e.msg);
         return -1;
@@ -73,6 +80,7 @@ static void fixture_release(fixture *fx)
 {
     ms_hmac_release(&fx->mac);
     ms_sim_release(&fx->sim);
+    ms_keyring_free(fx->kr);
 }
 
 static ms_bcast_expect expect_of(fixture *fx)

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "keys/keyring.h"
 #include "sim/config.h"
 #include "sim/env.h"
 #include "sim/policy.h"
@@ -781,13 +783,28 @@ static int is_lower_hex(const char *s, size_t n)
     return 1;
 }
 
+static void small_config(ms_config *c, int envs, int episode_len);
+
+/* Generation gen of the development keyring of seed, as the sim loads it. */
+static int dev_keys(ms_keys *k, uint64_t seed, int gen, ms_err *e)
+{
+    ms_keyring *kr;
+    int rc = ms_keyring_dev(seed, &kr, e);
+    if (rc)
+        return rc;
+    ms_key_source src = {kr, gen, 1, 0};
+    rc = ms_keys_load(k, &src, 0, e);
+    ms_keyring_free(kr);
+    return rc;
+}
+
 static void test_pseudonyms(void)
 {
     ms_err e;
     ms_keys k0, k1, k0b;
-    CHECK(ms_keys_dev(&k0, 99, 0, &e) == MS_OK && ms_keys_dev(&k1, 99, 1, &e) == MS_OK &&
-              ms_keys_dev(&k0b, 99, 0, &e) == MS_OK, "dev keys: %s", e.msg);
-    CHECK(!memcmp(&k0, &k0b, sizeof k0), "dev key is a pure function of (seed, generation)");
+    CHECK(dev_keys(&k0, 99, 0, &e) == MS_OK && dev_keys(&k1, 99, 1, &e) == MS_OK && dev_keys(&k0b, 99, 0, &e) == MS_OK,
+          "dev keys: %s", e.msg);
+    CHECK(!memcmp(&k0, &k0b, sizeof k0), "a generation's keys are a pure function of its key");
     CHECK(!strcmp(k0.key_id, "dev0") && !strcmp(k1.key_id, "dev1") && k0.dev && k1.generation == 1, "key ids %s %s",
           k0.key_id, k1.key_id);
     /* Documented derivations, recomputed with libcrypto directly. */
@@ -798,10 +815,13 @@ static void test_pseudonyms(void)
     sha256(in, sizeof in, want);
     CHECK(!memcmp(k1.key, want, 32), "dev key = SHA-256(tag || seed || generation)");
     size_t outl = 0;
-    unsigned char bk[32];
+    unsigned char bk[32], pk[32];
     CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k1.key, 32, (const unsigned char *)"marlsim-broadcast-v1", 20, bk,
                     sizeof bk, &outl) != NULL && outl == 32, "EVP_Q_mac");
     CHECK(!memcmp(k1.broadcast_key, bk, 32), "broadcast key = HMAC(key, \"marlsim-broadcast-v1\")");
+    CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k1.key, 32, (const unsigned char *)"marlsim-personal-v1", 19, pk,
+                    sizeof pk, &outl) != NULL && outl == 32, "EVP_Q_mac");
+    CHECK(!memcmp(k1.personal, pk, 32), "personal secret = HMAC(key, \"marlsim-personal-v1\")");
     CHECK(strlen(k0.fingerprint) == 32 && is_lower_hex(k0.fingerprint, 32) && strcmp(k0.fingerprint, k1.fingerprint),
           "fingerprints %s %s", k0.fingerprint, k1.fingerprint);
     char keyhex[65];
@@ -814,8 +834,8 @@ static void test_pseudonyms(void)
     CHECK(ms_hmac_init(&h, &e) == MS_OK, "hmac");
     CHECK(ms_pseudonyms_init(&p, ENVS, &e) == MS_OK && ms_pseudonyms_init(&q, ENVS, &e) == MS_OK &&
               ms_pseudonyms_init(&r, ENVS, &e) == MS_OK, "init");
-    CHECK(ms_pseudonyms_rekey(&p, &h, &k0, 99, &e) == MS_OK && ms_pseudonyms_rekey(&q, &h, &k0, 99, &e) == MS_OK &&
-              ms_pseudonyms_rekey(&r, &h, &k1, 99, &e) == MS_OK, "rekey: %s", e.msg);
+    CHECK(ms_pseudonyms_rekey(&p, &h, &k0, &e) == MS_OK && ms_pseudonyms_rekey(&q, &h, &k0, &e) == MS_OK &&
+              ms_pseudonyms_rekey(&r, &h, &k1, &e) == MS_OK, "rekey: %s", e.msg);
     CHECK(!strcmp(p.key_id, "dev0") && !strcmp(r.key_id, "dev1"), "table key ids");
     size_t ns = (size_t)MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS;
     CHECK(!memcmp(p.sender, q.sender, ns * MS_PSEUDO_HEX) && !memcmp(p.recipient, q.recipient, ENVS * MS_PSEUDO_HEX) &&
@@ -839,26 +859,129 @@ static void test_pseudonyms(void)
     }
     CHECK(hexbad == 0, "%d pseudonyms are not 32 lowercase hex digits", hexbad);
     CHECK(same_gen == 0, "%d pseudonyms unchanged by a new key generation", same_gen);
-    /* Recipients have known raw values: the pseudonym is a keyed HMAC of
-     * them (tag, NUL separator, value; first 128 bits). */
-    for (int i = 0; i < ENVS; i++) {
-        unsigned char msg[64], md[32];
-        int n = snprintf((char *)msg + 10, sizeof msg - 10, "user%d@corp.example", i);
-        memcpy(msg, "recipient", 9);
-        msg[9] = 0;
-        CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k0.key, 32, msg, 10 + (size_t)n, md, 32, &outl) != NULL, "mac");
-        char hex[65];
-        ms_hex(md, 16, hex);
-        CHECK(!memcmp(p.recipient[i], hex, MS_PSEUDO_HEX), "recipient %d pseudonym is not HMAC(key, tag || value)", i);
-    }
-    /* Another vocabulary seed changes the raw values, not the recipients. */
-    CHECK(ms_pseudonyms_rekey(&q, &h, &k0, 100, &e) == MS_OK, "rekey");
-    CHECK(!memcmp(p.recipient, q.recipient, ENVS * MS_PSEUDO_HEX) && memcmp(p.sender, q.sender, ns * MS_PSEUDO_HEX),
-          "vocabulary seed");
+    /* A pseudonym is a keyed HMAC of the raw value the key holder can
+     * regenerate (tag, NUL separator, value; first 128 bits). */
+    static const char *const tags[MS_NFIELD] = {"sender", "recipient", "subject", "attachment", "link"};
+    char(*tables[MS_NFIELD])[MS_PSEUDO_HEX] = {p.sender, p.recipient, p.subject, p.attach, p.link};
+    for (int f = 0; f < MS_NFIELD; f++)
+        for (int i = 0; i < 3; i++) {
+            char raw[128];
+            unsigned char msg[160], md[32];
+            CHECK(ms_vocab_raw(&k0, ENVS, f, i, raw, sizeof raw, &e) == MS_OK && raw[0], "raw %d %d", f, i);
+            size_t tl = strlen(tags[f]), rl = strlen(raw);
+            memcpy(msg, tags[f], tl);
+            msg[tl] = 0;
+            memcpy(msg + tl + 1, raw, rl);
+            CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k0.key, 32, msg, tl + 1 + rl, md, 32, &outl) != NULL,
+                  "mac");
+            char hex[65];
+            ms_hex(md, 16, hex);
+            CHECK(!memcmp(tables[f][i], hex, MS_PSEUDO_HEX), "%s %d: pseudonym is not HMAC(key, tag || raw)", tags[f], i);
+        }
+    CHECK(ms_vocab_raw(&k0, ENVS, MS_FIELD_RECIPIENT, ENVS, (char[8]){0}, 8, &e) == MS_EINPUT, "out of range");
+    ms_keys_clear(&k0);
+    ms_keys_clear(&k0b);
+    ms_keys_clear(&k1);
     ms_pseudonyms_release(&p);
     ms_pseudonyms_release(&q);
     ms_pseudonyms_release(&r);
     ms_hmac_release(&h);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* (h) of the trust issue: an attacker with the lake, the binary and the
+ * seed but another keyring regenerates none of the raw personal values: not
+ * the vocabularies behind the pseudonyms, and not which value each message
+ * drew (the personal streams are keyed by the generation's secret too). */
+static void test_raw_values_need_the_key(void)
+{
+    char dir[] = "/tmp/marlsim-raw-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char pa[64], pb[64];
+    snprintf(pa, sizeof pa, "%s/a", dir);
+    snprintf(pb, sizeof pb, "%s/b", dir);
+    ms_err e;
+    ms_keyring *ka = NULL, *kb = NULL, *kdev = NULL;
+    ms_keyring_source sa = {MS_KEYRING_FILE, "", "test"}, sb = {MS_KEYRING_FILE, "", "test"};
+    snprintf(sa.spec, sizeof sa.spec, "%s", pa);
+    snprintf(sb.spec, sizeof sb.spec, "%s", pb);
+    CHECK(ms_keyring_create(pa, "a", &e) == MS_OK && ms_keyring_create(pb, "b", &e) == MS_OK &&
+              ms_keyring_load(&sa, &ka, &e) == MS_OK && ms_keyring_load(&sb, &kb, &e) == MS_OK &&
+              ms_keyring_dev(1, &kdev, &e) == MS_OK, "keyrings: %s", e.msg);
+    if (!ka || !kb || !kdev)
+        return;
+    ms_key_source src_a = {ka, 0, 1, 0}, src_b = {kb, 0, 1, 0}, src_dev = {kdev, 0, 1, 0};
+    ms_keys A, B, D;
+    CHECK(ms_keys_load(&A, &src_a, 0, &e) == MS_OK && ms_keys_load(&B, &src_b, 0, &e) == MS_OK &&
+              ms_keys_load(&D, &src_dev, 0, &e) == MS_OK, "keys: %s", e.msg);
+    enum { ENVS = 16 };
+    static const int sizes[MS_NFIELD] = {MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS, ENVS, MS_VOCAB_SUBJECTS, MS_VOCAB_ATTACH,
+                                         MS_VOCAB_LINKS};
+    /* Every raw value of A's vocabularies against every one an attacker can
+     * produce with B or with the seed's development key: no match at all
+     * (the sender local parts are a public list; the domains are not). */
+    enum { PER = 256 };
+    static char va[MS_NFIELD * PER][128], vo[2 * MS_NFIELD * PER][128];
+    int na = 0, no = 0, again = 0;
+    for (int f = 0; f < MS_NFIELD; f++) {
+        int n = sizes[f] < PER ? sizes[f] : PER;
+        for (int i = 0; i < n; i++) {
+            char ra2[128];
+            CHECK(ms_vocab_raw(&A, ENVS, f, i, va[na], sizeof va[na], &e) == MS_OK &&
+                      ms_vocab_raw(&A, ENVS, f, i, ra2, sizeof ra2, &e) == MS_OK &&
+                      ms_vocab_raw(&B, ENVS, f, i, vo[no], sizeof vo[no], &e) == MS_OK &&
+                      ms_vocab_raw(&D, ENVS, f, i, vo[no + 1], sizeof vo[no + 1], &e) == MS_OK, "raw");
+            again += !strcmp(va[na], ra2);
+            na++;
+            no += 2;
+        }
+    }
+    qsort(vo, (size_t)no, sizeof vo[0], cmp_str);
+    int same = 0;
+    for (int i = 0; i < na; i++)
+        same += bsearch(va[i], vo, (size_t)no, sizeof vo[0], cmp_str) != NULL;
+    CHECK(again == na, "the key holder regenerates the same raw values (%d of %d)", again, na);
+    CHECK(same == 0, "%d of A's %d raw values were produced by another keyring or the seed's development key", same, na);
+    /* The draws of which value each message carries: the same seed under A
+     * and B (the class and features are the seed's: the same messages) picks
+     * other senders, subjects, attachments and links. */
+    ms_config c;
+    small_config(&c, 4, 64);
+    ms_sim sa_sim, sb_sim;
+    ms_ref_policy rp;
+    CHECK(ms_sim_init(&sa_sim, &c, MS_STREAM_ENV, &src_a, &e) == MS_OK &&
+              ms_sim_init(&sb_sim, &c, MS_STREAM_ENV, &src_b, &e) == MS_OK &&
+              ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK, "sims: %s", e.msg);
+    ms_policy pol = ms_ref_policy_stage(&rp);
+    int n = 0, same_class = 0, same_sender = 0, same_subject = 0;
+    for (int k = 0; k < 64; k++) {
+        CHECK(ms_sim_step(&sa_sim, &pol, NULL, 0, &e) == MS_OK && ms_sim_step(&sb_sim, &pol, NULL, 0, &e) == MS_OK,
+              "step");
+        for (int i = 0; i < c.envs; i++, n++) {
+            same_class += sa_sim.s.msg[i].cls == sb_sim.s.msg[i].cls;
+            same_sender += sa_sim.s.msg[i].sender == sb_sim.s.msg[i].sender;
+            same_subject += sa_sim.s.msg[i].subject == sb_sim.s.msg[i].subject;
+        }
+    }
+    CHECK(same_class > n * 9 / 10, "the seed's messages (class) mostly agree: %d of %d", same_class, n);
+    CHECK(same_sender < n / 20 && same_subject < n / 20, "the personal draws differ: %d senders, %d subjects of %d agree",
+          same_sender, same_subject, n);
+    ms_ref_policy_release(&rp);
+    ms_sim_release(&sa_sim);
+    ms_sim_release(&sb_sim);
+    ms_keys_clear(&A);
+    ms_keys_clear(&B);
+    ms_keys_clear(&D);
+    ms_keyring_free(ka);
+    ms_keyring_free(kb);
+    ms_keyring_free(kdev);
+    unlink(pa);
+    unlink(pb);
+    rmdir(dir);
 }
 
 /* --------------------------------------------------------- step loop ---- */
@@ -1176,12 +1299,12 @@ static void test_sim_observe_and_rotation(void)
         CHECK(ms_sim_step(&sim, &pol, &sink, 1, &e) == MS_OK, "step");
         CHECK(!strcmp(seen, acted), "step %d acted on other bytes than observed", k);
         char want[64];
-        snprintf(want, sizeof want, "{\"v\":1,\"seq\":%d,\"env\":0,\"t\":%d,\"kid\":\"dev%d\",", k + 1, k % 4, k / 4);
+        snprintf(want, sizeof want, "{\"v\":1,\"seq\":%d,\"env\":0,\"t\":%d,\"kid\":\"eval%d\",", k + 1, k % 4, k / 4);
         CHECK(!strncmp(acted, want, strlen(want)), "step %d: broadcast starts '%.60s', want '%s'", k, acted, want);
         for (int i = 0; i < 3; i++)
             CHECK(sim.s.reject[i] == MS_BCAST_OK, "step %d mailbox %d rejected (%d)", k, i, sim.s.reject[i]);
     }
-    CHECK(sim.episodes == 3 && sim.keys.generation == 3, "episodes %d generation %d", sim.episodes, sim.keys.generation);
+    CHECK(sim.episodes == 3 && sim.key_index == 3, "episodes %d key index %d", sim.episodes, sim.key_index);
     ms_ref_policy_release(&rp);
     ms_sim_release(&sim);
 }
@@ -1200,6 +1323,7 @@ void suite_sim(void)
     RUN(test_rules_credit);
     RUN(test_hmac_rfc4231);
     RUN(test_pseudonyms);
+    RUN(test_raw_values_need_the_key);
     RUN(test_sim_stream_independence);
     RUN(test_sim_determinism);
     RUN(test_sim_evaluate);
