@@ -33,6 +33,9 @@ struct recorder {
     char key_fp[MAX_KEYS][33], bkey_fp[MAX_KEYS][33];
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
     int keys_written; /* generations whose hmac_keys rows are in the lake */
+    int64_t steps_taken; /* simulation steps recorded so far: the ledger label
+                            of operational entries (behavioural ones carry
+                            their own step) */
 };
 
 double recorder_seconds(const recorder *r) { return r ? r->seconds : 0.0; }
@@ -196,6 +199,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e);
 static int record_step(void *ctx, const ms_step *s, ms_err *e)
 {
     recorder *r = ctx;
+    r->steps_taken = s->step + 1;
     double t0 = ms_now();
     int rc = record_step_rows(r, s, e);
     double dt = ms_now() - t0;
@@ -375,7 +379,7 @@ int recorder_optimizer(recorder *r, int64_t update_id, int agent, int64_t env_st
         finite_or_null(rep->approx_kl), finite_or_null(rep->clip_frac), finite_or_null(rep->grad_norm),
         lk_int(rep->samples_used), lk_int(rep->steps), lk_int(rep->skipped_nonfinite),
         gate ? lk_text(gate) : lk_null()};
-    return lake_append(r->L, LKT_OPTIMIZER_STEPS, env_steps, 1, v, e);
+    return lake_append(r->L, LKT_OPTIMIZER_STEPS, r->steps_taken, 1, v, e);
 }
 
 int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t env_steps, int64_t episodes,
@@ -386,7 +390,7 @@ int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t
         lk_int(eval_id), lk_int(update_id), lk_int(env_steps), lk_int(episodes), lk_real(candidate),
         best_score ? lk_real(*best_score) : lk_null(), lk_real(tolerance), lk_text(decision),
         undone_first >= 0 ? lk_int(undone_first) : lk_null(), undone_first >= 0 ? lk_int(undone_last) : lk_null()};
-    return lake_append(r->L, LKT_EVALUATIONS, env_steps, 1, v, e);
+    return lake_append(r->L, LKT_EVALUATIONS, r->steps_taken, 1, v, e);
 }
 
 int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t update_id, int agent,
@@ -394,7 +398,7 @@ int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t
 {
     lk_value v[6] = {lk_int(snapshot_id), lk_int(eval_id), lk_int(update_id), lk_text(ms_agent_names[agent]),
                      lk_text(sha_hex), lk_blob(blob, n)};
-    return lake_append(r->L, LKT_POLICY_SNAPSHOTS, update_id, 1, v, e);
+    return lake_append(r->L, LKT_POLICY_SNAPSHOTS, r->steps_taken, 1, v, e);
 }
 
 int recorder_flush(recorder *r, int64_t last_step, ms_err *e)

@@ -8,6 +8,12 @@
  * class). Operational and security rows (optimizer_steps, evaluations,
  * policy_snapshots, anomalies, poison_truth, hmac_keys) are always complete.
  *
+ * Ledger labels (the `step` of each entry, what purge --before-step
+ * compares): behavioural and security rows carry the simulation step they
+ * belong to (an aggregate window its first step, a key generation the step
+ * it was first used); operational rows (optimizer steps, evaluations,
+ * snapshots) the number of simulation steps taken when they were written.
+ *
  * Transactions: the recorder keeps one transaction open; recorder_commit()
  * commits it (with the runs row's head and counts) and opens the next, so a
  * crash loses at most the rows since the last commit and never leaves a

@@ -48,7 +48,7 @@ struct lake {
         *tx_rollback;
     lk_hasher h;   /* entry hashes */
     lk_hasher hd;  /* digest columns */
-    lk_hasher hc;  /* commitments of salted entries */
+    lk_hasher hc;  /* commitments of event entries */
     ms_hmac salt_mac; /* keyed with the commitment key */
     lk_buf buf;    /* canonical row bytes of the current append */
     int state;
@@ -335,17 +335,22 @@ static int make_checkpoint(lake *L, const char *status, ms_err *e)
     return MS_OK;
 }
 
-/* Hashes the entry (its rows already hashed into L->h, or into L->hc for a
- * salted entry) and inserts it, with its commitment and salt. */
+/* What an entry's body is (ledger/canon.h). */
+enum { BODY_ROWS, BODY_COMMIT, BODY_SALTED };
+
+/* Hashes the entry (its rows already hashed into L->h for a runs entry, or
+ * into the commitment L->hc for an event entry) and inserts it, with its
+ * commitment and salt. */
 static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
-                     uint32_t n_rows, int salted, const unsigned char salt[LK_HASH_LEN], ms_err *e)
+                     uint32_t n_rows, int kind, const unsigned char salt[LK_HASH_LEN], ms_err *e)
 {
     unsigned char hash[LK_HASH_LEN], commit[LK_HASH_LEN];
-    lk_hasher *body = salted ? &L->hc : &L->h;
+    const int committed = kind != BODY_ROWS, salted = kind == BODY_SALTED;
+    lk_hasher *body = committed ? &L->hc : &L->h;
     if (lk_hash_add(body, L->buf.p, L->buf.len, e))
         return MS_EIO;
     L->buf.len = 0;
-    if (salted && (lk_hash_end(&L->hc, commit, e) || lk_hash_add(&L->h, commit, LK_HASH_LEN, e)))
+    if (committed && (lk_hash_end(&L->hc, commit, e) || lk_hash_add(&L->h, commit, LK_HASH_LEN, e)))
         return MS_EIO;
     if (lk_hash_end(&L->h, hash, e))
         return MS_EIO;
@@ -356,7 +361,7 @@ static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid
     b |= sqlite3_bind_int64(st, 3, step);
     b |= sqlite3_bind_int64(st, 4, first_rowid);
     b |= sqlite3_bind_int64(st, 5, n_rows);
-    b |= salted ? sqlite3_bind_blob(st, 6, commit, LK_HASH_LEN, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
+    b |= committed ? sqlite3_bind_blob(st, 6, commit, LK_HASH_LEN, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
     b |= sqlite3_bind_blob(st, 7, hash, LK_HASH_LEN, SQLITE_STATIC);
     if (b != SQLITE_OK)
         return sqlfail(L, e, "bind ledger");
@@ -381,10 +386,10 @@ static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid
     return MS_OK;
 }
 
-/* Starts the entry hash: previous hash || header; for a salted entry also
- * the commitment: salt || (rows follow). */
+/* Starts the entry hash: previous hash || header; for an event entry also
+ * its commitment: [salt ||] (rows follow). */
 static int start_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid,
-                       uint32_t n_rows, uint32_t ncols, int salted, unsigned char salt[LK_HASH_LEN],
+                       uint32_t n_rows, uint32_t ncols, int kind, unsigned char salt[LK_HASH_LEN],
                        ms_err *e)
 {
     unsigned char hdr[64 + 32];
@@ -393,8 +398,10 @@ static int start_entry(lake *L, const char *tbl, int64_t step, int64_t first_row
     if (lk_hash_begin(&L->h, e) || lk_hash_add(&L->h, L->cur.head, LK_HASH_LEN, e) ||
         lk_hash_add(&L->h, hdr, hn, e))
         return MS_EIO;
-    if (salted && (lk_salt(&L->salt_mac, L->run_id, L->cur.seq + 1, salt, e) || lk_hash_begin(&L->hc, e) ||
-                   lk_hash_add(&L->hc, salt, LK_HASH_LEN, e)))
+    if (kind != BODY_ROWS && lk_hash_begin(&L->hc, e))
+        return MS_EIO;
+    if (kind == BODY_SALTED && (lk_salt(&L->salt_mac, L->run_id, L->cur.seq + 1, salt, e) ||
+                                lk_hash_add(&L->hc, salt, LK_HASH_LEN, e)))
         return MS_EIO;
     return MS_OK;
 }
@@ -456,10 +463,10 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
 
     /* 2. Insert, encode, hash. */
     const int64_t first = L->cur.rows[table] + 1;
-    const int salted = lk_table_salted(table);
-    lk_hasher *body = salted ? &L->hc : &L->h;
+    const int kind = lk_table_salted(table) ? BODY_SALTED : BODY_COMMIT;
+    lk_hasher *body = &L->hc;
     unsigned char salt[LK_HASH_LEN];
-    if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, salted, salt, e))
+    if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, kind, salt, e))
         return broken(L, MS_EIO);
     sqlite3_stmt *st = L->ins[table];
     for (int r = 0; r < n_rows; r++) {
@@ -491,7 +498,7 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
             L->buf.len = 0;
         }
     }
-    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, salted, salt, e))
+    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, kind, salt, e))
         return broken(L, MS_EIO);
     L->cur.rows[table] += n_rows;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
@@ -699,8 +706,8 @@ static int runs_entry(lake *L, int kind, int64_t step, const lk_value all[LKR_NC
     for (int k = 0; k < R->ncols; k++)
         row[k] = all[R->cols[k]];
     unsigned char unused[LK_HASH_LEN];
-    if (start_entry(L, R->tbl, step, 1, 1, (uint32_t)R->ncols, 0, unused, e) ||
-        lk_put_row(&L->buf, row, R->ncols, e) || add_entry(L, R->tbl, step, 1, 1, 0, NULL, e))
+    if (start_entry(L, R->tbl, step, 1, 1, (uint32_t)R->ncols, BODY_ROWS, unused, e) ||
+        lk_put_row(&L->buf, row, R->ncols, e) || add_entry(L, R->tbl, step, 1, 1, BODY_ROWS, NULL, e))
         return MS_EIO;
     return MS_OK;
 }

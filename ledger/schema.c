@@ -307,9 +307,9 @@ static const char lake_overview[] =
     "tombstones); each of its rows enters one SHA-256 hash chain, the ledger\n"
     "table, as part of the entry that appended it:\n"
     "  hash(entry) = SHA-256(hash(previous entry) || entry header || body),\n"
-    "  body = the rows' canonical bytes, or for behavioural tables the salted\n"
-    "  commitment SHA-256(salt || rows' bytes) kept in ledger.commitment (the\n"
-    "  salt, in table salts, goes with the payload when it is purged),\n"
+    "  body = the commitment SHA-256([salt ||] rows' canonical bytes) kept in\n"
+    "  ledger.commitment, salted for behavioural tables (the salt, in table\n"
+    "  salts, goes with the payload when it is purged),\n"
     "starting from a genesis hash bound to run_id, config_text and seed. The\n"
     "first entry binds this row's identity, the second the build facts, and a\n"
     "completed run ends with a seal entry (status, env_steps, final reward).\n"
@@ -396,7 +396,8 @@ int lk_schema_script(char **sql, ms_err *e)
            "  step INTEGER NOT NULL, -- the writer's label: simulation step, or env-steps\n"
            "  first_rowid INTEGER NOT NULL, -- first covered rowid of tbl\n"
            "  n_rows INTEGER NOT NULL, -- rows covered (contiguous rowids)\n"
-           "  commitment BLOB, -- behavioural entries: SHA-256(salt || rows' bytes), 32 bytes; else NULL\n"
+           "  commitment BLOB, -- event entries: SHA-256([salt ||] rows' bytes), 32 bytes (salted for behavioural\n"
+           "  -- tables); NULL for the runs.* entries\n"
            "  hash BLOB NOT NULL -- SHA-256(previous hash || header || body), 32 bytes\n"
            ") STRICT;\n");
     sb_append_only(&b, "ledger");

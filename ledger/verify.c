@@ -228,12 +228,13 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                          expect, tname, step, first, n, kind >= 0 ? run->rowid : w->covered[t] + 1);
             goto out;
         }
-        int salted = t >= 0 && lk_table_salted(t);
-        if (salted != (c[5].type == LK_BLOB) || (salted && c[5].n != LK_HASH_LEN)) {
-            rc = fail_at(rep, tname, expect, e, MS_ECHECK,
-                         "ledger seq %" PRId64 " (%s): %s", expect, tname,
-                         salted ? "a behavioural entry without a 32-byte commitment"
-                                : "a commitment on an entry that is not behavioural");
+        /* Every event entry commits to its rows (salted for behavioural
+         * tables); the runs entries hash their columns directly. */
+        int salted = t >= 0 && lk_table_salted(t), committed = t >= 0;
+        if (committed != (c[5].type == LK_BLOB) || (committed && c[5].n != LK_HASH_LEN)) {
+            rc = fail_at(rep, tname, expect, e, MS_ECHECK, "ledger seq %" PRId64 " (%s): %s", expect, tname,
+                         committed ? "an event entry without a 32-byte commitment"
+                                   : "a commitment on an entry over the runs row");
             goto out;
         }
         /* prev || header || body */
@@ -252,37 +253,35 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                 sv[k] = run->v[RE->cols[k]];
             if ((rc = lk_put_row(&R->buf, sv, RE->ncols, e)) || (rc = lk_hash_add(&R->h, R->buf.p, R->buf.len, e)))
                 goto out;
-        } else if (!salted) {
-            if ((rc = walk_rows(R, t, expect, step, first, n, &R->h, rep, e)) ||
-                (rc = lk_hash_add(&R->h, R->buf.p, R->buf.len, e)))
-                goto out;
         } else {
-            sqlite3_reset(salt_st);
-            sqlite3_bind_int64(salt_st, 1, expect);
-            int ss = sqlite3_step(salt_st);
-            lk_value salt;
-            if (ss == SQLITE_ROW && lk_col_value(salt_st, 0, &salt) == MS_OK && salt.type == LK_BLOB &&
-                salt.n == LK_HASH_LEN) {
-                unsigned char commit[LK_HASH_LEN];
-                if ((rc = lk_hash_begin(&R->hc, e)) || (rc = lk_hash_add(&R->hc, salt.p, LK_HASH_LEN, e)) ||
-                    (rc = walk_rows(R, t, expect, step, first, n, &R->hc, rep, e)) ||
-                    (rc = lk_hash_add(&R->hc, R->buf.p, R->buf.len, e)) || (rc = lk_hash_end(&R->hc, commit, e)))
+            lk_value salt = lk_null();
+            if (salted) {
+                sqlite3_reset(salt_st);
+                sqlite3_bind_int64(salt_st, 1, expect);
+                int ss = sqlite3_step(salt_st);
+                if (ss != SQLITE_ROW && ss != SQLITE_DONE) {
+                    rc = lk_sqlerr(R, ss, "salts", e);
                     goto out;
-                if (memcmp(commit, c[5].p, LK_HASH_LEN) != 0) {
+                }
+                if (ss != SQLITE_ROW || lk_col_value(salt_st, 0, &salt) != MS_OK || salt.type != LK_BLOB ||
+                    salt.n != LK_HASH_LEN) {
                     rc = fail_at(rep, tname, expect, e, MS_ECHECK,
-                                 "ledger seq %" PRId64 " (%s step %" PRId64 ", rowids %" PRId64 "..%" PRId64
-                                 "): the rows and salt differ from the entry's commitment",
-                                 expect, tname, step, first, first + n - 1);
+                                 "ledger seq %" PRId64 " (%s step %" PRId64 "): its salt is %s", expect, tname, step,
+                                 ss == SQLITE_DONE ? "missing (and no purge removed it)" : "not 32 bytes");
                     goto out;
                 }
                 w->salted++;
-            } else if (ss == SQLITE_ROW || ss == SQLITE_DONE) {
-                rc = fail_at(rep, tname, expect, e, MS_ECHECK,
-                             "ledger seq %" PRId64 " (%s step %" PRId64 "): its salt is %s", expect, tname, step,
-                             ss == SQLITE_DONE ? "missing (and no purge removed it)" : "not 32 bytes");
+            }
+            unsigned char commit[LK_HASH_LEN];
+            if ((rc = lk_hash_begin(&R->hc, e)) || (salted && (rc = lk_hash_add(&R->hc, salt.p, LK_HASH_LEN, e))) ||
+                (rc = walk_rows(R, t, expect, step, first, n, &R->hc, rep, e)) ||
+                (rc = lk_hash_add(&R->hc, R->buf.p, R->buf.len, e)) || (rc = lk_hash_end(&R->hc, commit, e)))
                 goto out;
-            } else {
-                rc = lk_sqlerr(R, ss, "salts", e);
+            if (memcmp(commit, c[5].p, LK_HASH_LEN) != 0) {
+                rc = fail_at(rep, tname, expect, e, MS_ECHECK,
+                             "ledger seq %" PRId64 " (%s step %" PRId64 ", rowids %" PRId64 "..%" PRId64
+                             "): the rows%s differ from the entry's commitment",
+                             expect, tname, step, first, first + n - 1, salted ? " and salt" : "");
                 goto out;
             }
             if ((rc = lk_hash_add(&R->h, c[5].p, LK_HASH_LEN, e)))

@@ -776,8 +776,9 @@ static int entry_rows(sqlite3 *db, const entry *x, lk_buf *b, uint32_t *ncols)
 
 /* Recomputes every entry's commitment and hash from the stored rows, salts
  * and the genesis, straight from canon.h's layout: hash = SHA-256(prev ||
- * header || body), body = the rows, or SHA-256(salt || rows) for a
- * behavioural entry. With write, stores them (ledger's triggers must be
+ * header || body), body = the commitment SHA-256([salt ||] rows) of an
+ * event entry (salted for a behavioural one), the row itself for a runs.*
+ * entry. With write, stores them (ledger's triggers must be
  * dropped) and sets runs.head_hash; else counts the entries whose stored
  * commitment or hash differs from the recomputed one into *mismatch. The
  * new hashes go to *hashes (malloc'd), their count to *n. 0 or -1. */
@@ -816,7 +817,7 @@ static int rechain(sqlite3 *db, int write, int64_t *mismatch, unsigned char (**h
         if (entry_rows(db, x, &b, &ncols))
             goto out;
         size_t hn = lk_entry_header(hdr, x->seq, x->tbl, x->step, x->first, (uint32_t)x->n, ncols);
-        int t = lk_table_find(x->tbl, strlen(x->tbl)), salted = lk_table_salted(t);
+        int t = lk_table_find(x->tbl, strlen(x->tbl)), salted = lk_table_salted(t), committed = t >= 0;
         if (salted) {
             sqlite3_reset(ss);
             sqlite3_bind_int64(ss, 1, x->seq);
@@ -824,15 +825,18 @@ static int rechain(sqlite3 *db, int write, int64_t *mismatch, unsigned char (**h
                 goto out;
             sha256_3(sqlite3_column_blob(ss, 0), 32, b.p, b.len, "", 0, commit);
             sha256_3(prev, 32, hdr, hn, commit, 32, hash);
+        } else if (committed) {
+            sha256_3(b.p, b.len, "", 0, "", 0, commit);
+            sha256_3(prev, 32, hdr, hn, commit, 32, hash);
         } else {
             sha256_3(prev, 32, hdr, hn, b.p, b.len, hash);
         }
-        if (mismatch && (memcmp(hash, x->hash, 32) || salted == x->commit_null ||
-                         (salted && memcmp(commit, x->commit, 32))))
+        if (mismatch && (memcmp(hash, x->hash, 32) || committed == x->commit_null ||
+                         (committed && memcmp(commit, x->commit, 32))))
             ++*mismatch;
         if (write) {
             sqlite3_reset(up);
-            if (salted)
+            if (committed)
                 sqlite3_bind_blob(up, 1, commit, 32, SQLITE_TRANSIENT);
             else
                 sqlite3_bind_null(up, 1);
@@ -1185,8 +1189,9 @@ static void ledger_build_and_verify(void)
                       "IN ('environment_states','agent_observations','joint_actions','di_credit_assignment',"
                       "'behaviour_aggregates')") == BASE_BEHAVIOURAL,
           "commitments");
-    CHECK(raw_int(db, "SELECT COUNT(*) FROM ledger WHERE commitment IS NOT NULL") == BASE_BEHAVIOURAL,
-          "no commitment elsewhere");
+    CHECK(raw_int(db, "SELECT COUNT(*) FROM ledger WHERE (commitment IS NOT NULL) = (tbl NOT LIKE 'runs.%')") ==
+              raw_int(db, "SELECT COUNT(*) FROM ledger"),
+          "a commitment on every event entry, none on the runs entries");
     CHECK(raw_int(db, "SELECT COUNT(*) FROM salts JOIN ledger USING (seq) WHERE commitment IS NOT NULL AND "
                       "length(salt) = 32") == BASE_BEHAVIOURAL &&
               raw_int(db, "SELECT COUNT(*) FROM salts") == BASE_BEHAVIOURAL,
@@ -1498,7 +1503,7 @@ static void ledger_tampering(void)
          MS_ECHECK, "di_credit_assignment step 5", "commitment"},
         {"edit an optimizer row (unsalted)", "optimizer_steps",
          "UPDATE optimizer_steps SET grad_norm = 0.5 WHERE update_id = 3 AND agent = 'GET'", MS_ECHECK,
-         "optimizer_steps", "hash differs"},
+         "optimizer_steps", "the rows differ from the entry's commitment"},
         {"edit a ledger hash", "ledger",
          "UPDATE ledger SET hash = zeroblob(32) WHERE seq = 10", MS_ECHECK, "ledger seq 10",
          "hash differs"},
@@ -2202,8 +2207,10 @@ static void ledger_salted_commitments(void)
          "the rows and salt differ from the entry's commitment"},
         {"remove a commitment", "ledger", "UPDATE ledger SET commitment = NULL WHERE seq = 23",
          "without a 32-byte commitment"},
-        {"a commitment on an unsalted entry", "ledger", "UPDATE ledger SET commitment = zeroblob(32) WHERE seq = 3",
-         "not behavioural"},
+        {"another commitment on an unsalted entry", "ledger", "UPDATE ledger SET commitment = zeroblob(32) WHERE seq = 3",
+         "the rows differ from the entry's commitment"},
+        {"a commitment on the identity entry", "ledger", "UPDATE ledger SET commitment = zeroblob(32) WHERE seq = 1",
+         "a commitment on an entry over the runs row"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         lake_verify_report r;

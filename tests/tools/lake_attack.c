@@ -150,27 +150,29 @@ int main(int argc, char **argv)
             sqlite3_finalize(r);
             rows[t] += nr;
         }
-        int salted = t >= 0 && lk_table_salted(t);
-        if (salted) {
-            sqlite3_reset(salt);
-            sqlite3_bind_int64(salt, 1, seq);
-            if (sqlite3_step(salt) != SQLITE_ROW)
-                die("salt");
+        int salted = t >= 0 && lk_table_salted(t), committed = t >= 0;
+        if (committed) {
             lk_hash_begin(&hc, &e);
-            lk_hash_add(&hc, sqlite3_column_blob(salt, 0), 32, &e);
+            if (salted) {
+                sqlite3_reset(salt);
+                sqlite3_bind_int64(salt, 1, seq);
+                if (sqlite3_step(salt) != SQLITE_ROW)
+                    die("salt");
+                lk_hash_add(&hc, sqlite3_column_blob(salt, 0), 32, &e);
+            }
             lk_hash_add(&hc, buf.p, buf.len, &e);
             lk_hash_end(&hc, commit, &e);
         }
         lk_hash_begin(&h, &e);
         lk_hash_add(&h, head, 32, &e);
         lk_hash_add(&h, hdr, hn, &e);
-        if (salted)
+        if (committed)
             lk_hash_add(&h, commit, 32, &e);
         else
             lk_hash_add(&h, buf.p, buf.len, &e);
         lk_hash_end(&h, head, &e);
         sqlite3_reset(upd);
-        if (salted)
+        if (committed)
             sqlite3_bind_blob(upd, 1, commit, 32, SQLITE_TRANSIENT);
         else
             sqlite3_bind_null(upd, 1);
