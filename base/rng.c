@@ -45,6 +45,22 @@ void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
     seed_from(r, in, sizeof in);
 }
 
+uint64_t ms_gate_seed(uint64_t eval_seed, uint64_t run_seed)
+{
+    static const char tag[] = "marlsim-gate-v1";
+    unsigned char in[sizeof tag - 1 + 16], md[32];
+    unsigned int n = 0;
+    memcpy(in, tag, sizeof tag - 1);
+    put_u64le(in + sizeof tag - 1, eval_seed);
+    put_u64le(in + sizeof tag + 7, run_seed);
+    if (EVP_Digest(in, sizeof in, md, &n, EVP_sha256(), NULL) != 1)
+        memset(md, 0, sizeof md); /* cannot fail short of memory exhaustion: then a fixed seed */
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++)
+        v |= (uint64_t)md[b] << (8 * b);
+    return v;
+}
+
 void ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index)
 {
     static const char tag[] = "marlsim-rng-key-v1";

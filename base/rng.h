@@ -21,7 +21,7 @@
 
 enum ms_stream {
     MS_STREAM_ENV = 1,     /* training mailboxes, index = mailbox */
-    MS_STREAM_EVAL = 2,    /* held-out evaluation mailboxes, keyed by eval_seed */
+    MS_STREAM_GATE = 2,    /* gate episodes, keyed by ms_gate_seed(eval_seed, run seed) */
     MS_STREAM_POLICY = 3,  /* action sampling, index = mailbox */
     MS_STREAM_INIT = 4,    /* network initialisation, index = agent */
     MS_STREAM_SHUFFLE = 5, /* minibatch shuffles, index = agent */
@@ -32,7 +32,18 @@ enum ms_stream {
                                * (never the trainer's sampling stream) */
     MS_STREAM_PERSONAL = 10, /* raw personal data, index = mailbox; keyed by a
                               * key generation's secret (ms_rng_seed_key) */
+    MS_STREAM_REPORT = 11,   /* report episodes, keyed by eval_seed alone: the
+                              * same messages for every run and policy */
+    MS_STREAM_TRIGGER = 12,  /* the backdoor trigger, keyed by eval_seed */
+    MS_STREAM_FEEDBACK = 13, /* forged outcome feedback, index = mailbox */
 };
+
+/* The seed of the gate stream: the first 8 bytes (little-endian) of
+ * SHA-256("marlsim-gate-v1" || eval_seed || run seed). Gate episodes thus
+ * differ per run (a run cannot overfit its selection to another run's) and
+ * are disjoint from the training (MS_STREAM_ENV) and report
+ * (MS_STREAM_REPORT) streams, which are other stream ids. */
+uint64_t ms_gate_seed(uint64_t eval_seed, uint64_t run_seed);
 
 typedef struct ms_rng {
     uint64_t s[4];

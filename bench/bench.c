@@ -5,8 +5,10 @@
  *   1. environment only: random policy, pseudonyms, broadcast + MAC,
  *      validation, rules, credit; no learning, no telemetry;
  *   2. training, telemetry off, default PPO settings (time split);
- *   3. training with full telemetry into a lake (bytes per env-step, RSS).
- * Environment: MARLSIM_BENCH_STEPS scales phases 2 and 3 (default 131072).
+ *   3. training with full telemetry into a lake (bytes per env-step, RSS);
+ *   4. verify of that lake;
+ *   5. the poisoning defence on against off (default and poisoned configs).
+ * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3 and 5 (default 131072).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,43 +100,96 @@ static int bench_env(void)
     return 0;
 }
 
-static int bench_train(int64_t steps)
+/* Trains c without telemetry; the seconds and the trainer's figures. */
+static int train_once(const ms_config *c, double *seconds, trainer_times *times, trainer_status *status)
 {
-    ms_config c;
-    ms_config_defaults(&c);
-    c.env_steps = steps;
     ms_err e;
     trainer *tr;
     ms_keyring *kr = NULL;
-    if (ms_keyring_dev(c.seed, &kr, &e)) {
+    if (ms_keyring_dev(c->seed, &kr, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         return 1;
     }
-    ms_key_source ks = {kr, 0, ms_config_key_generations(&c), 0};
-    if (trainer_init(&tr, &c, NULL, &ks, &e)) {
+    ms_key_source ks = {kr, 0, ms_config_key_generations(c), 0};
+    if (trainer_init(&tr, c, NULL, &ks, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
+        ms_keyring_free(kr);
         return 1;
     }
     int interrupted;
     double t0 = ms_now();
     int rc = trainer_run(tr, NULL, NULL, NULL, &interrupted, &e);
-    double dt = ms_now() - t0;
-    if (rc) {
+    *seconds = ms_now() - t0;
+    if (rc)
         fprintf(stderr, "bench: %s\n", e.msg);
+    *times = *trainer_get_times(tr);
+    *status = *trainer_get_status(tr);
+    trainer_free(tr);
+    ms_keyring_free(kr);
+    return rc ? 1 : 0;
+}
+
+static int bench_train(int64_t steps)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    c.env_steps = steps;
+    double dt;
+    trainer_times t;
+    trainer_status st;
+    if (train_once(&c, &dt, &t, &st))
         return 1;
-    }
-    const trainer_times *t = trainer_get_times(tr);
-    const trainer_status *st = trainer_get_status(tr);
-    double n = (double)st->env_steps;
+    double n = (double)st.env_steps;
     printf("2. training, telemetry off, default PPO settings (%d mailboxes, rollout %d, %d epochs x minibatch %d):\n"
            "   %.0f env-steps in %.3f s = %.0f env-steps/s  (aim >= 80,000)\n"
            "   time: environment %.1f%%, forward (acting) %.1f%%, backward+optimizer (GAE, PPO updates) %.1f%%, "
            "gate evaluations %.1f%%\n"
            "   without gate evaluations: %.0f env-steps/s\n",
-           c.envs, c.rollout, c.epochs, c.minibatch, n, dt, n / dt, 100 * t->env / dt, 100 * t->act / dt,
-           100 * t->update / dt, 100 * t->eval / dt, n / (dt - t->eval));
-    trainer_free(tr);
-    ms_keyring_free(kr);
+           c.envs, c.rollout, c.epochs, c.minibatch, n, dt, n / dt, 100 * t.env / dt, 100 * t.act / dt,
+           100 * t.update / dt, 100 * t.eval / dt, n / (dt - t.eval));
+    return 0;
+}
+
+/* 5. The poisoning defence's cost: training (telemetry off) with [train]
+ * defence on against off, alternated, best of three each, on the default
+ * config and on configs/poisoned.ini (read from the working directory:
+ * make bench runs at the repository's root). Gate and report evaluations
+ * are left out of the time: the defence does not run there. On the
+ * poisoned config "on" also trains on fewer samples (the flagged ones are
+ * out of every update), so it can be the faster. */
+static int bench_defence(int64_t steps)
+{
+    static const char *const names[] = {"configs/default.ini", "configs/poisoned.ini"};
+    printf("5. the poisoning defence, training without telemetry, on against off (best of 3 each):\n");
+    for (int k = 0; k < 2; k++) {
+        ms_config c;
+        ms_err e;
+        if (ms_config_load(&c, names[k], &e)) {
+            fprintf(stderr, "bench: %s\n", e.msg);
+            return 1;
+        }
+        c.env_steps = steps;
+        double best[2] = {0, 0};
+        int64_t flagged = 0, n = 0;
+        for (int round = 0; round < 3; round++)
+            for (int on = 0; on < 2; on++) {
+                c.defence = on;
+                double dt;
+                trainer_times t;
+                trainer_status st;
+                if (train_once(&c, &dt, &t, &st))
+                    return 1;
+                double train_s = dt - t.eval;
+                if (!best[on] || train_s < best[on])
+                    best[on] = train_s;
+                if (on)
+                    flagged = st.flagged, n = st.env_steps;
+            }
+        printf("   %-21s off %.0f env-steps/s, on %.0f env-steps/s: %.1f%% of off (aim >= 90%%); %.2f%% of samples "
+               "flagged\n",
+               names[k], (double)n / best[0], (double)n / best[1], 100.0 * best[0] / best[1],
+               100.0 * (double)flagged / (double)n);
+    }
     return 0;
 }
 
@@ -214,8 +269,8 @@ static int bench_lake(int64_t steps)
     double T = r->seconds;
     printf("   time: lake writing (rows, hashing, SQLite) %.1f%%, environment %.1f%%, forward %.1f%%, "
            "backward+optimizer %.1f%%, gate evaluations %.1f%%\n",
-           100 * r->t_record / T, 100 * (r->t_env - r->t_record_in_env) / T, 100 * r->t_act / T,
-           100 * r->t_update / T, 100 * r->t_eval / T);
+           100 * r->t_record / T, 100 * (r->t.env - r->t_record_in_env) / T, 100 * r->t.act / T,
+           100 * r->t.update / T, 100 * r->t.eval / T);
 
     /* 4. verify: every hash of the signed lake, checkpoints with the key. */
     ms_note_verifier v;
@@ -270,5 +325,6 @@ int main(void)
     int rc = in_child(run_env, 0);
     rc |= in_child(bench_train, steps);
     rc |= in_child(bench_lake, steps);
+    rc |= in_child(bench_defence, steps);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* marlsim eval: held-out greedy evaluation of a reference or trained policy. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -8,11 +9,13 @@
 #include "sim/policy.h"
 
 static const char usage[] =
-    "usage: marlsim eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--set section.key=value]... [--json]\n"
+    "usage: marlsim eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--episodes N] [--set section.key=value]... [--json]\n"
     "       marlsim eval --policy RUN.db [--pubkey KEY | --keyring K] [--set ...] [--json]\n"
     "\n"
-    "Plays [gate] eval_episodes x [sim] envs held-out episodes (evaluation seed\n"
-    "stream, greedy actions) and prints the mean reward per env-step and the\n"
+    "Plays [gate] report_episodes x [sim] envs report episodes (a stream of\n"
+    "eval_seed alone: the same messages for every run and policy, never used\n"
+    "to select; --episodes N per mailbox overrides) with greedy actions, and\n"
+    "prints the mean reward per env-step and the\n"
     "outcome counts per message class. RUN.db: the lake is verified first (a\n"
     "tampered lake is refused, exit 1, nothing evaluated; with a trusted key its\n"
     "checkpoints too) and the policy its chain records as last promoted is used\n"
@@ -30,7 +33,7 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
         cli_json_string(stdout, policy);
         printf(",\"config_sha256\":\"%s\",\"episodes\":%lld,\"env_steps\":%lld,\"mean_reward_per_step\":%.6f,"
                "\"mean_raw_reward_per_step\":%.6f,\"rejected_broadcasts\":%lld,\"outcomes\":{",
-               hash, (long long)c->eval_episodes * c->envs, (long long)t->env_steps, mean,
+               hash, (long long)c->report_episodes * c->envs, (long long)t->env_steps, mean,
                t->env_steps ? t->reward_raw_sum / (double)t->env_steps : 0.0, (long long)t->rejected);
         for (int k = 0; k < MS_NCLASS; k++) {
             printf("%s\"%s\":{", k ? "," : "", ms_class_names[k]);
@@ -46,8 +49,8 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
     }
     printf("policy: %s\n", policy);
     printf("config_sha256: %s\n", hash);
-    printf("episodes: %lld (%d per mailbox x %d mailboxes)\n", (long long)c->eval_episodes * c->envs,
-           c->eval_episodes, c->envs);
+    printf("episodes: %lld (%d per mailbox x %d mailboxes)\n", (long long)c->report_episodes * c->envs,
+           c->report_episodes, c->envs);
     printf("env_steps: %lld\n", (long long)t->env_steps);
     printf("mean_reward_per_step: %.4f\n", mean);
     printf("rejected_broadcasts: %lld\n", (long long)t->rejected);
@@ -101,7 +104,8 @@ static int config_from_lake(const char *db, const lake_verify_opts *vo, ms_confi
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse(argc, argv, CLI_OPT_JSON | CLI_OPT_SET | CLI_OPT_POLICY | CLI_OPT_PUBKEY | CLI_OPT_KEYRING,
+    int rc = cli_parse(argc, argv, CLI_OPT_JSON | CLI_OPT_SET | CLI_OPT_POLICY | CLI_OPT_PUBKEY | CLI_OPT_KEYRING |
+                       CLI_OPT_EPISODES,
                        usage, "CONFIG.ini", 0, 1, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
@@ -135,6 +139,13 @@ int cmd_eval(int argc, char **argv)
     if (rc)
         return rc;
 
+    if (a.episodes) {
+        char *end;
+        long n = strtol(a.episodes, &end, 10);
+        if (!*a.episodes || *end || n < 1 || n > 10000)
+            return cli_usage(usage, "--episodes %s: not an integer in [1, 10000]", a.episodes);
+        c.report_episodes = (int)n;
+    }
     ms_err e;
     ms_tally t;
     if (kind >= 0) {
@@ -142,10 +153,10 @@ int cmd_eval(int argc, char **argv)
         ms_ref_policy p;
         rc = ms_ref_policy_init(&p, kind, &c, c.eval_seed, &e);
         if (!rc) {
-            rc = ms_sim_init(&sim, &c, MS_STREAM_EVAL, NULL, &e);
+            rc = ms_sim_init(&sim, &c, MS_STREAM_REPORT, NULL, &e);
             if (!rc) {
                 ms_policy stage = ms_ref_policy_stage(&p);
-                rc = ms_evaluate(&sim, &stage, c.eval_episodes, NULL, 0, &t, &e);
+                rc = ms_evaluate(&sim, &stage, c.report_episodes, NULL, 0, &t, &e);
                 ms_sim_release(&sim);
             }
             ms_ref_policy_release(&p);

@@ -90,6 +90,62 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     return EXIT_OK;
 }
 
+/* a / b, or -1 (printed as null / n/a) when b is 0. */
+static double ratio(int64_t a, int64_t b)
+{
+    return b ? (double)a / (double)b : -1;
+}
+
+static void json_ratio(const char *key, double v)
+{
+    if (v < 0)
+        printf(",\"%s\":null", key);
+    else
+        printf(",\"%s\":%.4f", key, v);
+}
+
+static void text_ratio(const char *key, double v)
+{
+    if (v < 0)
+        printf(" %s n/a", key);
+    else
+        printf(" %s %.3f", key, v);
+}
+
+/* SPEC §4.1: per threat injected, detected, precision, recall; backdoor
+ * success at the report evaluation. */
+static void print_poisoning(const ms_config *c, const exp_result *r, int json)
+{
+    int64_t t_inj = r->st.poisoned, t_det = r->st.rejected, t_tp = r->st.poisoned_rejected;
+    int64_t s_inj = r->st.forged, s_det = r->st.flagged, s_tp = r->st.flagged_forged;
+    double bd = r->st.has_report ? ratio(r->st.report.backdoor_delivered, r->st.report.backdoor_seen) : -1;
+    if (json) {
+        printf(",\"poisoning\":{\"defence\":\"%s\",\"transit\":{\"injected\":%lld,\"detected\":%lld",
+               c->defence ? "on" : "off", (long long)t_inj, (long long)t_det);
+        json_ratio("precision", ratio(t_tp, t_det));
+        json_ratio("recall", ratio(t_tp, t_inj));
+        printf("},\"source\":{\"injected\":%lld,\"detected\":%lld,\"backdoor_messages\":%lld", (long long)s_inj,
+               (long long)s_det, (long long)r->st.backdoor_samples);
+        json_ratio("precision", ratio(s_tp, s_det));
+        json_ratio("recall", ratio(s_tp, s_inj));
+        printf("}");
+        json_ratio("flagged_share", ratio(s_det, r->env_steps));
+        json_ratio("backdoor_success_rate", bd);
+        printf("}");
+        return;
+    }
+    printf("poisoning (defence %s): transit injected %lld detected %lld", c->defence ? "on" : "off", (long long)t_inj,
+           (long long)t_det);
+    text_ratio("precision", ratio(t_tp, t_det));
+    text_ratio("recall", ratio(t_tp, t_inj));
+    printf("; source injected %lld detected %lld", (long long)s_inj, (long long)s_det);
+    text_ratio("precision", ratio(s_tp, s_det));
+    text_ratio("recall", ratio(s_tp, s_inj));
+    printf("; %.2f%% of samples flagged;", 100.0 * (double)s_det / (double)(r->env_steps ? r->env_steps : 1));
+    text_ratio("backdoor success at the report", bd);
+    printf("\n");
+}
+
 static void print_summary(const ms_config *c, const exp_result *r, int json)
 {
     double sps = r->seconds > 0 ? (double)r->env_steps / r->seconds : 0;
@@ -98,11 +154,11 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
                "\"seconds\":%.3f,\"steps_per_second\":%.1f,\"eval_reward_per_step\":%.6f,\"updates\":%lld,"
                "\"gates\":%lld,\"rejected_broadcasts\":%lld,\"dev_key\":%s,\"key_ids\":%s",
                r->run_id, r->config_sha256, (unsigned long long)c->seed, r->status, (long long)r->env_steps,
-               r->seconds, sps, r->eval_reward, (long long)r->updates, (long long)r->gates, (long long)r->rejected,
+               r->seconds, sps, r->eval_reward, (long long)r->st.updates, (long long)r->st.gates, (long long)r->st.rejected,
                r->dev_key ? "true" : "false", r->key_ids);
-        if (c->poison_rate > 0)
-            printf(",\"detection\":{\"poisoned\":%lld,\"detected\":%lld}", (long long)r->poisoned,
-                   (long long)r->poisoned_rejected);
+        print_poisoning(c, r, 1);
+        printf(",\"surveillance\":{\"events\":%lld,\"suspended\":%lld}", (long long)r->st.surveillance_events,
+               (long long)r->st.suspended);
         printf(",\"head_hash\":");
         if (r->head_hash[0])
             printf("\"%s\"", r->head_hash);
@@ -128,13 +184,17 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
     printf("seed: %llu\n", (unsigned long long)c->seed);
     printf("env_steps: %lld\n", (long long)r->env_steps);
     printf("steps_per_second: %.0f\n", sps);
-    printf("eval_reward_per_step: %.4f (greedy, %d held-out episodes x %d mailboxes)\n", r->eval_reward,
-           c->eval_episodes, c->envs);
-    printf("updates: %lld, gate evaluations: %lld\n", (long long)r->updates, (long long)r->gates);
-    printf("rejected_broadcasts: %lld\n", (long long)r->rejected);
-    if (c->poison_rate > 0)
-        printf("detection: %lld of %lld tampered broadcasts rejected\n", (long long)r->poisoned_rejected,
-               (long long)r->poisoned);
+    if (r->st.has_report)
+        printf("eval_reward_per_step: %.4f (the policy it leaves, greedy, on %d report episodes x %d mailboxes)\n",
+               r->eval_reward, c->report_episodes, c->envs);
+    else
+        printf("eval_reward_per_step: %.4f (the incumbent's gate score; a run that did not complete is not "
+               "reported)\n", r->eval_reward);
+    printf("updates: %lld, gate evaluations: %lld\n", (long long)r->st.updates, (long long)r->st.gates);
+    printf("rejected_broadcasts: %lld\n", (long long)r->st.rejected);
+    print_poisoning(c, r, 0);
+    printf("surveillance: %lld finding%s, %lld agent%s suspended\n", (long long)r->st.surveillance_events,
+           r->st.surveillance_events == 1 ? "" : "s", (long long)r->st.suspended, r->st.suspended == 1 ? "" : "s");
     printf("keys: %s%s\n", r->key_ids, r->dev_key ? " (development key: unsigned, for tests and demos only)" : "");
     printf("head_hash: %s\n", r->head_hash[0] ? r->head_hash : "(none)");
     if (r->checkpoint_size)

@@ -172,23 +172,15 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     if (tr) {
         const trainer_status *st = trainer_get_status(tr);
         res->env_steps = st->env_steps;
-        res->eval_reward = st->eval_score;
-        res->updates = st->updates;
-        res->gates = st->gates;
-        res->rejected = st->rejected;
-        res->poisoned = st->poisoned;
-        res->poisoned_rejected = st->poisoned_rejected;
-        const trainer_times *tt = trainer_get_times(tr);
-        res->t_env = tt->env;
-        res->t_act = tt->act;
-        res->t_update = tt->update;
-        res->t_eval = tt->eval;
+        res->eval_reward = st->has_report ? st->report_score : st->eval_score;
+        res->st = *st;
+        res->t = *trainer_get_times(tr);
         res->t_record = recorder_seconds(rec);
         res->t_record_in_env = recorder_step_seconds(rec);
     }
     res->seconds = elapsed;
     ms_err fe;
-    int frc = lake_finish(L, status, res->env_steps, res->eval_reward, tr != NULL && !rc, &fe);
+    int frc = lake_finish(L, status, res->env_steps, res->eval_reward, res->st.has_report && !rc, &fe);
     if (!frc) {
         snprintf(res->head_hash, sizeof res->head_hash, "%s", lake_head_hex(L));
         res->env_steps = lake_committed_env_steps(L);

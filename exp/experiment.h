@@ -50,11 +50,13 @@ typedef struct exp_result {
     int64_t checkpoint_size;   /* newest checkpoint (0: none, development key) */
     char checkpoint_root[64];  /* its root, base64 */
     char signer[200];          /* verifier key of the signing key ("" for dev) */
-    int64_t env_steps, updates, gates, rejected, poisoned, poisoned_rejected;
-    double eval_reward, seconds;
-    /* where the time went (seconds): environment + sinks (recording
-     * included), acting, updates, gate evaluations, and recording alone */
-    double t_env, t_act, t_update, t_eval, t_record, t_record_in_env;
+    int64_t env_steps;           /* env-steps the lake holds (after a failure: its
+                                    committed ones) */
+    double eval_reward, seconds; /* eval_reward: the report score when st.has_report
+                                    (a completed run), else the incumbent's gate score */
+    trainer_status st;           /* the trainer's figures at the end (exp/trainer.h) */
+    trainer_times t;             /* where the time went (seconds) */
+    double t_record, t_record_in_env; /* recording alone, and the part of it inside t.env */
 } exp_result;
 
 typedef struct exp_options {

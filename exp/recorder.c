@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "base/clock.h"
+#include "exp/defence.h"
 
 #define MAX_KEYS MS_MAX_KEY_GENERATIONS /* ms_config_finish bounds a run's generations */
 
@@ -18,7 +19,7 @@ struct recorder {
     double step_seconds;     /* ...of which inside the step loop's sink */
     const ms_config *c;
     int envs;
-    lk_value *vals;          /* envs * 3 rows * LK_MAX_COLS */
+    lk_value *vals;          /* envs * 4 rows * LK_MAX_COLS */
     char *text;              /* envs * 3 observation JSON arrays */
     unsigned char *digests;  /* envs * 32 */
     char rules_json[1u << MS_NRULE][160];
@@ -33,6 +34,8 @@ struct recorder {
     char key_fp[MAX_KEYS][33], bkey_fp[MAX_KEYS][33];
     int64_t key_first[MAX_KEYS], key_last[MAX_KEYS];
     int keys_written; /* generations whose hmac_keys rows are in the lake */
+    const unsigned char *flag; /* [envs] the defence's flags of the step (exp/defence.h), or NULL */
+    const double *flag_score;
     int64_t steps_taken; /* simulation steps recorded so far: the ledger label
                             of operational entries (behavioural ones carry
                             their own step) */
@@ -52,7 +55,7 @@ int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
     r->envs = c->envs;
     /* The largest append: one step's observations or credit (envs x 3
      * rows), or one aggregate window (3 agents x 4 classes). */
-    size_t rows = (size_t)c->envs * MS_NAGENT;
+    size_t rows = (size_t)c->envs * (MS_NAGENT + 1); /* + a defence flag per mailbox */
     if (rows < MS_NAGENT * MS_NCLASS)
         rows = MS_NAGENT * MS_NCLASS;
     r->vals = calloc(rows * LK_MAX_COLS, sizeof *r->vals);
@@ -216,20 +219,30 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         return rc;
 
     /* Security data is always complete. */
+    /* Ground truth of poisoning (for scoring detection; agents never see it). */
     lk_value *v = r->vals;
     int rows = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (s->poison[i]) {
             *v++ = lk_int(step);
             *v++ = lk_int(i);
+            *v++ = lk_text("transit");
             *v++ = lk_text(ms_poison_names[s->poison[i] - 1]);
             rows++;
         }
+        if (s->msg[i].backdoor) {
+            *v++ = lk_int(step);
+            *v++ = lk_int(i);
+            *v++ = lk_text("source");
+            *v++ = lk_text(s->forged[i] ? "forged_feedback" : "backdoor");
+            rows++;
+        }
+    }
     if ((rc = lake_append(r->L, LKT_POISON_TRUTH, step, rows, r->vals, e)))
         return rc;
     v = r->vals;
     rows = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (s->reject[i])
             for (int a = 0; a < MS_NAGENT; a++) {
                 *v++ = lk_int(step);
@@ -237,9 +250,21 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
                 *v++ = lk_text(ms_agent_names[a]);
                 *v++ = lk_text("broadcast_validator");
                 *v++ = lk_text(ms_bcast_reason_names[s->reject[i]]);
+                *v++ = lk_null();
                 *v++ = lk_text("held: excluded from training");
                 rows++;
             }
+        if (r->flag && r->flag[i]) {
+            *v++ = lk_int(step);
+            *v++ = lk_int(i);
+            *v++ = lk_null();
+            *v++ = lk_text(defence_detector_names[r->flag[i]]);
+            *v++ = lk_text("excluded_from_training");
+            *v++ = lk_real(r->flag_score[i]);
+            *v++ = lk_null();
+            rows++;
+        }
+    }
     if ((rc = lake_append(r->L, LKT_ANOMALIES, step, rows, r->vals, e)))
         return rc;
 
@@ -311,6 +336,23 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         *v++ = lk_real(res->raw);
     }
     return lake_append(r->L, LKT_JOINT_ACTIONS, step, n, r->vals, e);
+}
+
+void recorder_defence_flags(recorder *r, const unsigned char *flag, const double *score)
+{
+    r->flag = flag;
+    r->flag_score = score;
+}
+
+int recorder_surveillance(recorder *r, int64_t eval_id, int64_t update_id, int agent, const char *detector,
+                          const char *severity, double value, double threshold, const char *action,
+                          const char *detail, ms_err *e)
+{
+    lk_value v[9] = {lk_int(eval_id), lk_int(update_id), lk_text(ms_agent_names[agent]), lk_text(detector),
+                     lk_text(severity), isfinite(value) ? lk_real(value) : lk_null(),
+                     isfinite(threshold) ? lk_real(threshold) : lk_null(), lk_text(action),
+                     detail ? lk_text(detail) : lk_null()};
+    return lake_append(r->L, LKT_SURVEILLANCE_EVENTS, r->steps_taken, 1, v, e);
 }
 
 ms_sink recorder_step_sink(recorder *r)

@@ -47,6 +47,16 @@ void recorder_free(recorder *r);
 /* Sink for the training sim's steps. */
 ms_sink recorder_step_sink(recorder *r);
 
+/* The defence's per-step flags ([envs] detector ids of exp/defence.h, 0 =
+ * none, and scores), which the step sink writes as anomalies rows; the
+ * trainer fills them before the recorder's sink runs. NULL: none. */
+void recorder_defence_flags(recorder *r, const unsigned char *flag, const double *score);
+
+/* One surveillance_events row. */
+int recorder_surveillance(recorder *r, int64_t eval_id, int64_t update_id, int agent, const char *detector,
+                          const char *severity, double value, double threshold, const char *action,
+                          const char *detail, ms_err *e);
+
 int recorder_credit(recorder *r, const credit_row *rows, int n, ms_err *e);
 int recorder_optimizer(recorder *r, int64_t update_id, int agent, int64_t env_steps, const char *sha_before,
                        const char *sha_after, const ppo_report *rep, const char *gate, ms_err *e);

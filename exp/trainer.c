@@ -9,12 +9,14 @@
 #include <openssl/evp.h>
 
 #include "base/clock.h"
+#include "exp/defence.h"
+#include "exp/surveil.h"
 #include "ledger/verify.h"
 
 struct trainer {
     const ms_config *cfg;
     recorder *rec;
-    ms_sim sim, eval_sim;
+    ms_sim sim, eval_sim, report_sim; /* training, gate and report streams */
     ppo_agent agent[MS_NAGENT];
     ppo_hparams hp;
     ms_rng *policy_rng; /* [envs] */
@@ -55,9 +57,61 @@ struct trainer {
     ppo_report reports[MS_NAGENT];
     char sha_before[MS_NAGENT][65], sha_after[MS_NAGENT][65];
 
+    /* tests: sees every sample's rewards before the update (trainer.h) */
+    void (*reward_hook)(void *ctx, int excluded, float *r_get, float *r_open, float *r_bin);
+    void *reward_hook_ctx;
+    void (*update_hook)(void *ctx, trainer *t, int64_t update_id);
+    void *update_hook_ctx;
+    /* the defence (NULL when [train] defence = off) and its step flags */
+    defence *def;
+    unsigned char *flag; /* [envs] detector id, 0 = none */
+    double *flag_score;  /* [envs] */
+    /* surveillance */
+    int frozen[MS_NAGENT];
+    int have_incumbent_stats;
+    surv_measure inc; /* the incumbent's, on the gate episodes */
+
     trainer_status status;
     trainer_times times;
 };
+
+/* What a gate evaluation shows about each agent (surveillance). */
+typedef struct gate_stats {
+    int64_t n;
+    double entropy[MS_NAGENT], p1[MS_NAGENT];
+    int64_t nonfinite[MS_NAGENT];
+    int64_t harm, harmful;   /* phishing and malware messages let through; seen */
+    double harm_reward;      /* reward earned on those let through */
+    double stop_reward;      /* reward earned on those stopped (quarantined or ignored) */
+} gate_stats;
+
+static int gate_stats_record(void *ctx, const ms_step *s, ms_err *e)
+{
+    (void)e;
+    gate_stats *g = ctx;
+    for (int i = 0; i < s->envs; i++) {
+        g->n++;
+        for (int a = 0; a < MS_NAGENT; a++) {
+            double p = s->prob1[i * MS_NAGENT + a];
+            if (!isfinite(p)) {
+                g->nonfinite[a]++;
+                continue;
+            }
+            g->p1[a] += p;
+            if (p > 0 && p < 1)
+                g->entropy[a] += -(p * log(p) + (1 - p) * log(1 - p));
+        }
+        const ms_result *r = &s->res[i];
+        int cls = s->msg[i].cls;
+        if (cls == MS_CLASS_PHISHING || cls == MS_CLASS_MALWARE) {
+            int through = r->outcome == MS_OUTCOME_DELIVERED || r->outcome == MS_OUTCOME_PREVIEWED;
+            g->harmful++;
+            g->harm += through;
+            *(through ? &g->harm_reward : &g->stop_reward) += r->reward;
+        }
+    }
+    return MS_OK;
+}
 
 #define ALLOC(ptr, count) ((ptr) = calloc((size_t)(count), sizeof *(ptr)))
 
@@ -111,7 +165,27 @@ static int trainer_record(void *ctx, const ms_step *s, ms_err *e)
         size_t r = row + (size_t)i;
         for (int a = 0; a < MS_NAGENT; a++)
             tr->reward[a][r] = (float)s->credit[i * MS_NAGENT + a];
-        tr->valid[r] = s->reject[i] == 0;
+        /* The defence judges what a learner sees; a flagged sample, like a
+         * rejected broadcast, never trains (valid = 0: excluded from the
+         * batch, and its reward never reaches another sample's return). */
+        int valid = s->reject[i] == 0;
+        tr->flag[i] = 0;
+        tr->flag_score[i] = 0;
+        if (valid && tr->def) {
+            int d = defence_judge(tr->def, s, i, &tr->flag_score[i]);
+            if (d) {
+                tr->flag[i] = (unsigned char)d;
+                valid = 0;
+            }
+        }
+        tr->valid[r] = (unsigned char)valid;
+        if (tr->reward_hook)
+            tr->reward_hook(tr->reward_hook_ctx, !valid, &tr->reward[0][r], &tr->reward[1][r], &tr->reward[2][r]);
+        /* Scoring against the ground truth, for the report only. */
+        tr->status.forged += s->forged[i];
+        tr->status.flagged += tr->flag[i] != 0;
+        tr->status.flagged_forged += tr->flag[i] != 0 && s->forged[i];
+        tr->status.backdoor_samples += s->msg[i].backdoor;
         tr->episode_end[r] = s->episode_end[i];
         tr->cls[r] = s->msg[i].cls;
         tr->glob_reward[r] = s->res[i].reward;
@@ -126,17 +200,85 @@ static int trainer_record(void *ctx, const ms_step *s, ms_err *e)
 
 /* ---- evaluation and gate ---- */
 
-static int evaluate(trainer *tr, double *score, ms_err *e)
+/* Greedy play of `episodes` episodes per mailbox of sim (gate or report). */
+static int play(trainer *tr, ms_sim *sim, int episodes, ms_tally *tally, ms_err *e)
 {
     double t0 = ms_now();
     ms_policy stage = {trainer_act, tr};
-    ms_tally tally;
     tr->greedy = 1;
-    int rc = ms_evaluate(&tr->eval_sim, &stage, tr->cfg->eval_episodes, NULL, 0, &tally, e);
+    int rc = ms_evaluate(sim, &stage, episodes, NULL, 0, tally, e);
     tr->greedy = 0;
-    *score = tally.env_steps ? tally.reward_sum / (double)tally.env_steps : 0.0;
     tr->times.eval += ms_now() - t0;
     return rc;
+}
+
+static int evaluate(trainer *tr, double *score, gate_stats *g, ms_err *e)
+{
+    ms_tally tally;
+    double t0 = ms_now();
+    ms_policy stage = {trainer_act, tr};
+    ms_sink extra = {gate_stats_record, g};
+    memset(g, 0, sizeof *g);
+    tr->greedy = 1;
+    int rc = ms_evaluate(&tr->eval_sim, &stage, tr->cfg->eval_episodes, &extra, 1, &tally, e);
+    tr->greedy = 0;
+    tr->times.eval += ms_now() - t0;
+    *score = tally.env_steps ? tally.reward_sum / (double)tally.env_steps : 0.0;
+    for (int a = 0; a < MS_NAGENT && g->n; a++) {
+        g->entropy[a] /= (double)g->n;
+        g->p1[a] /= (double)g->n;
+    }
+    return rc;
+}
+
+static int params_finite(const ppo_agent *a)
+{
+    for (size_t k = 0; k < a->net.n_params; k++)
+        if (!isfinite(a->net.params[k]))
+            return 0;
+    return 1;
+}
+
+/* The measure surveil.h judges, from a gate evaluation. */
+static void measure(const trainer *tr, const gate_stats *g, double score, surv_measure *m)
+{
+    for (int a = 0; a < MS_NAGENT; a++) {
+        m->entropy[a] = g->entropy[a];
+        m->p1[a] = g->p1[a];
+        m->nonfinite[a] = g->nonfinite[a];
+        m->params_finite[a] = params_finite(&tr->agent[a]);
+    }
+    m->harm = g->harmful ? (double)g->harm / (double)g->harmful : 0;
+    int64_t stopped = g->harmful - g->harm;
+    m->harm_reward = g->harm ? g->harm_reward / (double)g->harm : NAN;
+    m->stop_reward = stopped ? g->stop_reward / (double)stopped : NAN;
+    m->score = score;
+}
+
+/* Surveillance (SPEC §7) of this gate's candidate: records every finding;
+ * the agents to suspend come back as a bit set. */
+static int surveil(trainer *tr, int64_t update_id, double score, const gate_stats *g, unsigned *suspend,
+                   ms_err *e)
+{
+    surv_measure m;
+    surv_finding f[SURV_MAX_FINDINGS];
+    measure(tr, g, score, &m);
+    int n = surv_findings(tr->cfg, &m, tr->have_incumbent_stats ? &tr->inc : NULL, tr->best_score, tr->frozen, f);
+    *suspend = 0;
+    for (int k = 0; k < n; k++) {
+        if (f[k].suspend)
+            *suspend |= 1u << f[k].agent;
+        tr->status.surveillance_events++;
+        tr->status.surveillance_by[f[k].detector]++;
+        int rc = tr->rec ? recorder_surveillance(tr->rec, tr->eval_id, update_id, f[k].agent,
+                                                 surv_detector_names[f[k].detector],
+                                                 f[k].critical ? "critical" : "warning", f[k].value, f[k].threshold,
+                                                 f[k].suspend ? "suspended" : "recorded", f[k].detail, e)
+                         : MS_OK;
+        if (rc)
+            return rc;
+    }
+    return MS_OK;
 }
 
 static int snapshot_incumbent(trainer *tr, int64_t update_id, ms_err *e)
@@ -165,11 +307,20 @@ static int snapshot_incumbent(trainer *tr, int64_t update_id, ms_err *e)
     return MS_OK;
 }
 
-/* Evaluates the candidate; promotes or rolls back. *decision is static text. */
+
+static void keep_incumbent_stats(trainer *tr, const gate_stats *g, double score)
+{
+    if (!g->n)
+        return;
+    measure(tr, g, score, &tr->inc);
+    tr->have_incumbent_stats = 1;
+}
+
 static int gate(trainer *tr, int64_t update_id, const char **decision, ms_err *e)
 {
     double score;
-    int rc = evaluate(tr, &score, e);
+    gate_stats g;
+    int rc = evaluate(tr, &score, &g, e);
     if (rc)
         return rc;
     const ms_config *c = tr->cfg;
@@ -177,7 +328,18 @@ static int gate(trainer *tr, int64_t update_id, const char **decision, ms_err *e
     double best = tr->best_score;
     tr->eval_id++;
     tr->status.gates++;
-    if (score >= best - c->tolerance) {
+    unsigned suspend = 0;
+    if ((rc = surveil(tr, update_id, score, &g, &suspend, e)))
+        return rc;
+    /* A candidate with a critical finding is never promoted: every agent
+     * goes back to the incumbent and the implicated ones stay frozen. */
+    for (int a = 0; a < MS_NAGENT; a++)
+        if (suspend & (1u << a)) {
+            tr->frozen[a] = 1;
+            tr->status.frozen |= 1u << a;
+            tr->status.suspended++;
+        }
+    if (!suspend && score >= best - c->tolerance) {
         *decision = "promoted";
         if (tr->rec && (rc = recorder_evaluation(tr->rec, tr->eval_id, update_id, tr->status.env_steps, episodes,
                                                  score, &best, c->tolerance, *decision, -1, -1, e)))
@@ -185,6 +347,7 @@ static int gate(trainer *tr, int64_t update_id, const char **decision, ms_err *e
         if (score > tr->best_score)
             tr->best_score = score;
         tr->status.eval_score = score;
+        keep_incumbent_stats(tr, &g, score);
         rc = snapshot_incumbent(tr, update_id, e);
     } else {
         *decision = "rolled_back";
@@ -293,7 +456,9 @@ static int update(trainer *tr, int final, ms_err *e)
         }
         if ((rc = trainer_params_hex(tr, a, tr->sha_before[a], e)))
             return rc;
-        ppo_batch b = {n, tr->c_obs, tr->c_action, tr->c_logp, tr->c_adv, tr->c_ret};
+        /* A suspended agent is frozen: no optimizer step from now on (its
+         * row says so: 0 samples, 0 steps, parameters unchanged). */
+        ppo_batch b = {tr->frozen[a] ? 0 : n, tr->c_obs, tr->c_action, tr->c_logp, tr->c_adv, tr->c_ret};
         if ((rc = ppo_update(ag, &b, &tr->hp, &tr->reports[a], tr->c_changed, e)))
             return rc;
         if ((rc = trainer_params_hex(tr, a, tr->sha_after[a], e)))
@@ -305,6 +470,8 @@ static int update(trainer *tr, int final, ms_err *e)
             tr->consumed[a][tr->index[k]] = ag->used[k];
         }
     }
+    if (tr->update_hook)
+        tr->update_hook(tr->update_hook_ctx, tr, update_id);
     tr->status.updates++;
     tr->updates_since_gate++;
     tr->times.update += ms_now() - t0;
@@ -341,8 +508,14 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
     openblas_set_num_threads(c->blas_threads);
 
     int rc = ms_sim_init(&tr->sim, c, MS_STREAM_ENV, ks, e);
-    if (!rc && (rc = ms_sim_init(&tr->eval_sim, c, MS_STREAM_EVAL, NULL, e))) {
+    if (!rc && (rc = ms_sim_init(&tr->eval_sim, c, MS_STREAM_GATE, NULL, e))) {
         ms_sim_release(&tr->sim);
+        free(tr);
+        return rc;
+    }
+    if (!rc && (rc = ms_sim_init(&tr->report_sim, c, MS_STREAM_REPORT, NULL, e))) {
+        ms_sim_release(&tr->sim);
+        ms_sim_release(&tr->eval_sim);
         free(tr);
         return rc;
     }
@@ -383,10 +556,17 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
              ALLOC(tr->changed[a], rows) && ALLOC(tr->consumed[a], rows) && (tr->incumbent[a] = malloc(tr->state_size[a])) &&
              (tr->blob[a] = malloc(tr->blob_size[a]));
     }
+    ok = ok && ALLOC(tr->flag, tr->N) && ALLOC(tr->flag_score, tr->N);
+    if (ok && c->defence && (rc = defence_init(&tr->def, c, e))) {
+        trainer_free(tr);
+        return rc;
+    }
     if (!ok) {
         trainer_free(tr);
         return ms_fail(e, MS_EIO, "out of memory for the trainer");
     }
+    if (rec)
+        recorder_defence_flags(rec, tr->flag, tr->flag_score);
     /* One policy stream per (mailbox, agent). */
     for (int i = 0; i < c->envs; i++)
         for (int a = 0; a < MS_NAGENT; a++)
@@ -416,6 +596,7 @@ void trainer_free(trainer *tr)
     }
     ms_sim_release(&tr->sim);
     ms_sim_release(&tr->eval_sim);
+    ms_sim_release(&tr->report_sim);
     free(tr->policy_rng);
     free(tr->valid);
     free(tr->episode_end);
@@ -441,6 +622,9 @@ void trainer_free(trainer *tr)
     free(tr->act_logp);
     free(tr->act_prob);
     free(tr->act_value);
+    free(tr->flag);
+    free(tr->flag_score);
+    defence_free(tr->def);
     free(tr);
 }
 
@@ -451,9 +635,11 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
     *interrupted = 0;
     /* Baseline: the initial policy is the first incumbent. */
     double score;
-    int rc = evaluate(tr, &score, e);
+    gate_stats g;
+    int rc = evaluate(tr, &score, &g, e);
     if (rc)
         return rc;
+    keep_incumbent_stats(tr, &g, score);
     tr->best_score = score;
     tr->status.eval_score = score;
     tr->status.last_decision = "baseline";
@@ -505,14 +691,43 @@ int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const
     int rc = run_loop(tr, stop, progress, progress_ctx, interrupted, e);
     /* After a failure or an interruption nothing more is appended: the lake
      * then holds exactly what an uninterrupted run holds at that point. */
-    if (rc || *interrupted || !tr->rec)
+    if (rc || *interrupted)
         return rc;
+    /* The run's final figure: the policy it leaves (the last promoted: a
+     * gate follows the last update) on the report episodes, which no
+     * selection ever saw. */
+    if ((rc = play(tr, &tr->report_sim, tr->cfg->report_episodes, &tr->status.report, e)))
+        return rc;
+    tr->status.report_score = tr->status.report.env_steps
+                                  ? tr->status.report.reward_sum / (double)tr->status.report.env_steps
+                                  : 0.0;
+    tr->status.has_report = 1;
+    if (!tr->rec)
+        return MS_OK;
     if ((rc = recorder_flush(tr->rec, tr->sim.s.step - 1, e)))
         return rc;
     return recorder_commit(tr->rec, tr->status.env_steps, e);
 }
 
 void trainer_stop_at(trainer *t, int64_t env_steps) { t->stop_at = env_steps; }
+
+void trainer_set_update_hook(trainer *t, void (*hook)(void *, trainer *, int64_t), void *ctx)
+{
+    t->update_hook = hook;
+    t->update_hook_ctx = ctx;
+}
+
+float *trainer_params_mut(trainer *t, int agent, size_t *n)
+{
+    *n = t->agent[agent].net.n_params;
+    return t->agent[agent].net.params;
+}
+
+void trainer_set_reward_hook(trainer *t, void (*hook)(void *, int, float *, float *, float *), void *ctx)
+{
+    t->reward_hook = hook;
+    t->reward_hook_ctx = ctx;
+}
 
 const trainer_status *trainer_get_status(const trainer *t) { return &t->status; }
 const trainer_times *trainer_get_times(const trainer *t) { return &t->times; }
@@ -567,10 +782,10 @@ int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify
         rc = ms_fail(e, MS_EIO, "out of memory");
     if (!rc) {
         ms_sim sim;
-        rc = ms_sim_init(&sim, c, MS_STREAM_EVAL, NULL, e);
+        rc = ms_sim_init(&sim, c, MS_STREAM_REPORT, NULL, e);
         if (!rc) {
             ms_policy stage = {lake_policy_act, &p};
-            rc = ms_evaluate(&sim, &stage, c->eval_episodes, NULL, 0, t, e);
+            rc = ms_evaluate(&sim, &stage, c->report_episodes, NULL, 0, t, e);
             ms_sim_release(&sim);
         }
     }

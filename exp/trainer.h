@@ -22,11 +22,15 @@
  *     hash differs after the update; a skipped (non-finite) step changes
  *     nothing and is counted in the optimizer_steps row.
  * Gate: every `[gate] every` updates (and after the last update) the joint
- * candidate is evaluated greedily on the held-out episodes; it is promoted if
+ * candidate is evaluated greedily on the gate episodes (MS_STREAM_GATE); it
+ * is promoted if
  * its score >= best promoted score - tolerance, otherwise all three agents'
  * parameters and Adam state are restored byte for byte to the incumbent and
  * the evaluation row names the updates undone. The initial policy is
- * evaluated first as the baseline incumbent.
+ * evaluated first as the baseline incumbent. A completed run then plays
+ * the report episodes (MS_STREAM_REPORT, [gate] report_episodes per
+ * mailbox) with the policy it leaves: its final figure, never used to
+ * select anything.
  */
 #ifndef MS_EXP_TRAINER_H
 #define MS_EXP_TRAINER_H
@@ -35,6 +39,8 @@
 #include <stdint.h>
 
 #include "exp/recorder.h"
+#include "exp/surveil.h"
+#include "sim/policy.h"
 #include "ledger/verify.h"
 #include "nn/ppo.h"
 #include "sim/policy.h"
@@ -42,10 +48,22 @@
 typedef struct trainer_status {
     int64_t env_steps, total_env_steps, updates, gates;
     double recent_reward;      /* mean reward per env-step of the last rollout */
-    double eval_score;         /* score of the incumbent (held-out) */
+    double eval_score;         /* gate score of the incumbent (gate episodes) */
+    int has_report;            /* the run completed and was scored: */
+    double report_score;       /* mean reward per env-step on the report episodes */
+    ms_tally report;           /* their outcomes and rule hits */
     const char *last_decision; /* "baseline", "promoted", "rolled_back" */
     int64_t rejected;          /* rejected broadcasts so far */
     int64_t poisoned, poisoned_rejected;
+    /* Poisoning at source, scored against the ground truth (for the report
+     * only: nothing the trainer decides reads it): */
+    int64_t forged;            /* samples whose feedback was forged */
+    int64_t flagged;           /* samples the defence excluded */
+    int64_t flagged_forged;    /* ... of which forged */
+    int64_t backdoor_samples;  /* training messages of backdoor campaigns */
+    int64_t surveillance_events, suspended; /* findings; agents suspended */
+    int64_t surveillance_by[SURV_NDETECTOR]; /* findings per detector (surv_detector_names) */
+    unsigned frozen;             /* bit a: agent a is suspended and frozen */
 } trainer_status;
 
 typedef struct trainer trainer;
@@ -64,6 +82,22 @@ typedef struct trainer_times {
  * held-out streams use their public evaluation keys. */
 int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks, ms_err *e);
 void trainer_free(trainer *t);
+
+/* Tests only: hook sees (and may change) every sample's per-agent reward
+ * right after it is recorded, with excluded = 1 for a sample that will not
+ * train (rejected or flagged). Shows, by behaviour, that excluded samples'
+ * rewards reach no update. NULL removes it. */
+void trainer_set_reward_hook(trainer *t, void (*hook)(void *ctx, int excluded, float *r_get, float *r_open,
+                                                      float *r_bin),
+                             void *ctx);
+
+/* Tests only: hook runs after every update's optimizer steps, before its
+ * gate, and may change any agent's parameters through trainer_params_mut
+ * (e.g. plant a non-finite value the surveillance must catch). NULL
+ * removes it. */
+void trainer_set_update_hook(trainer *t, void (*hook)(void *ctx, trainer *t, int64_t update_id), void *ctx);
+/* Tests only: agent a's live parameters and their count. */
+float *trainer_params_mut(trainer *t, int agent, size_t *n);
 
 /* Makes trainer_run behave as if *stop became nonzero once env_steps
  * env-steps have been taken (0: never), so that reproduce can replay an
@@ -86,8 +120,8 @@ int trainer_params_hex(const trainer *t, int agent, char hex[65], ms_err *e);
 /* eval --policy RUN.db: verifies the lake (lake_read_policy with vo, so a
  * tampered lake is refused before anything is evaluated: MS_ECHECK), loads
  * the policy the verified chain records as last promoted (snapshots in
- * info[MS_NAGENT], blobs released) and plays the held-out episodes of
- * config c. rep receives the verification report. */
+ * info[MS_NAGENT], blobs released) and plays the report episodes of config
+ * c (report_episodes per mailbox). rep receives the verification report. */
 int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify_opts *vo, ms_tally *t,
                            lake_policy_blob info[MS_NAGENT], lake_verify_report *rep, ms_err *e);
 

@@ -97,9 +97,10 @@ static const lk_column c_snapshots[] = {
 static const lk_column c_anomalies[] = {
     {"step", I, 0, "simulation step"},
     {"env", I, 0, "mailbox index"},
-    {"agent", T, 1, "agent that rejected the broadcast (NULL: not agent-specific)"},
-    {"detector", T, 0, "which check fired (schema, range, sequence, mac, ...)"},
-    {"reason", T, 0, "short machine-readable reason"},
+    {"agent", T, 1, "agent that rejected the broadcast (NULL: a sample of every agent, e.g. a defence flag)"},
+    {"detector", T, 0, "broadcast_validator (in transit), reward_contradicts_evidence or link_history (the defence)"},
+    {"reason", T, 0, "short machine-readable reason (the validator's rejection reason; excluded_from_training)"},
+    {"score", R, 1, "the detector's score (defence: log-likelihood ratio in nats, or flagged samples of the link); NULL for the validator"},
     {"detail", T, 1, "human-readable detail"},
 };
 static const lk_column c_keys[] = {
@@ -112,7 +113,19 @@ static const lk_column c_keys[] = {
 static const lk_column c_poison[] = {
     {"step", I, 0, "simulation step"},
     {"env", I, 0, "mailbox index"},
-    {"kind", T, 0, "bad_mac | replay | truncated | extra_field"},
+    {"threat", T, 0, "transit (altered after the MAC) | source (a backdoor campaign's message)"},
+    {"kind", T, 0, "transit: bad_mac | replay | truncated | extra_field; source: backdoor (honest feedback) | forged_feedback"},
+};
+static const lk_column c_surveillance[] = {
+    {"eval_id", I, 0, "the gate evaluation that found it"},
+    {"update_id", I, 0, "the last update of the candidate"},
+    {"agent", T, 0, "GET | OPEN | BIN"},
+    {"detector", T, 0, "non_finite | entropy_collapse | action_drift | reward_hacking"},
+    {"severity", T, 0, "critical | warning"},
+    {"value", R, 1, "what was measured (entropy in nats, action-1 rate change, reward and harm rises)"},
+    {"threshold", R, 1, "the limit it crossed"},
+    {"action", T, 0, "recorded | suspended (rolled back to the last promoted snapshot and frozen) | frozen (already)"},
+    {"detail", T, 1, "human-readable detail"},
 };
 static const lk_column c_aggregates[] = {
     {"window_start", I, 0, "first env-step of the window"},
@@ -154,12 +167,15 @@ const lk_table lk_tables[LKT_COUNT] = {
      COLS(c_evaluations), -1, -1, -1, -1, -1, 0},
     {"policy_snapshots", LK_OPERATIONAL, "the parameters of every promoted policy",
      COLS(c_snapshots), -1, -1, 3, 4, 5, 1},
-    {"anomalies", LK_SECURITY, "broadcasts an agent rejected, with detector and reason",
+    {"anomalies", LK_SECURITY, "broadcasts an agent rejected (one row per rejecting agent) and samples the defence\n"
+     "excluded from training (one row per sample, agent NULL), with detector, reason and score",
      COLS(c_anomalies), 0, 1, 2, -1, -1, 0},
     {"hmac_keys", LK_SECURITY, "keys used: ids and fingerprints only, never key material",
      COLS(c_keys), -1, -1, -1, -1, -1, 0},
-    {"poison_truth", LK_SECURITY, "ground truth: broadcasts tampered with in transit",
+    {"poison_truth", LK_SECURITY, "ground truth of poisoning: tampering in transit, backdoor messages and forged feedback",
      COLS(c_poison), 0, 1, -1, -1, -1, 0},
+    {"surveillance_events", LK_SECURITY, "agent surveillance findings at gates, and what was done about them",
+     COLS(c_surveillance), -1, -1, 2, -1, -1, 0},
     {"behaviour_aggregates", LK_BEHAVIOURAL,
      "per-window aggregates of behavioural data (telemetry level = aggregate)",
      COLS(c_aggregates), -1, -1, 2, -1, -1, 0},
@@ -345,8 +361,10 @@ static const char views_sql[] =
     "  SELECT eval_id, update_id, env_steps, candidate_score, best_score, tolerance,\n"
     "         candidate_score - best_score AS margin, decision, undone_first, undone_last\n"
     "  FROM evaluations ORDER BY eval_id;\n"
-    "CREATE VIEW v_anomalies_by_reason AS -- rejected broadcasts per reason\n"
-    "  SELECT reason, COUNT(*) AS n FROM anomalies GROUP BY reason ORDER BY n DESC, reason;\n"
+    "CREATE VIEW v_anomalies_by_reason AS -- anomaly rows per detector and reason: a rejected broadcast\n"
+    "  -- counts once per rejecting agent (3 rows), a defence flag once per sample\n"
+    "  SELECT detector, reason, COUNT(*) AS n FROM anomalies GROUP BY detector, reason\n"
+    "  ORDER BY n DESC, detector, reason;\n"
     "CREATE VIEW v_update_survival AS -- 0 when a rollback undid the update, else 1\n"
     "  SELECT o.update_id, o.agent,\n"
     "         NOT EXISTS (SELECT 1 FROM evaluations AS e WHERE e.decision = 'rolled_back'\n"

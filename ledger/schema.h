@@ -43,9 +43,11 @@
  *                         undone_first, undone_last
  *   policy_snapshots      snapshot_id, eval_id, update_id, agent, sha256,
  *                         params
- *   anomalies             step, env, agent, detector, reason, detail
+ *   anomalies             step, env, agent, detector, reason, score, detail
  *   hmac_keys             key_id, purpose, fingerprint, first_step, last_step
- *   poison_truth          step, env, kind
+ *   poison_truth          step, env, threat, kind
+ *   surveillance_events   eval_id, update_id, agent, detector, severity,
+ *                         value, threshold, action, detail
  *   behaviour_aggregates  window_start, window_steps, agent, class, samples,
  *                         chose_1, effective_1, reward_sum, credit_sum
  *
@@ -86,6 +88,7 @@ enum {
     LKT_ANOMALIES,
     LKT_HMAC_KEYS,
     LKT_POISON_TRUTH,
+    LKT_SURVEILLANCE_EVENTS,
     LKT_BEHAVIOUR_AGGREGATES,
     LKT_COUNT
 };

@@ -20,6 +20,8 @@ const char *const ms_credit_names[] = {"difference", "global", "rules", NULL};
 static const char *const level_names[] = {"full", "sampled", "aggregate", NULL};
 static const char *const sync_names[] = {"off", "normal", "full", "extra", NULL};
 static const char *const algorithm_names[] = {"ppo", NULL};
+static const char *const onoff_names[] = {"off", "on", NULL};
+static const char *const surv_action_names[] = {"warn", "suspend", NULL};
 
 typedef enum {
     K_NAME,   /* file-name-safe identifier */
@@ -63,6 +65,8 @@ static const kspec keys[] = {
     {"sim", "campaign_rate", K_REAL, OFF(campaign_rate), 0, 1, 0, 0, NULL, "0.03", "per-step chance a campaign starts when none is active", 1},
     {"sim", "poison_rate", K_REAL, OFF(poison_rate), 0, 1, 0, 0, NULL, "0.0", "per-step chance a broadcast is tampered with in transit", 1},
     {"sim", "poison_kinds", K_KINDS, OFF(poison_kinds), 0, 0, 0, 0, ms_poison_names, "all", "tampering kinds: all, or a list of bad_mac, replay, truncated, extra_field", 1},
+    {"sim", "backdoor_rate", K_REAL, OFF(backdoor_rate), 0, 1, 0, 0, NULL, "0.0", "chance a malware campaign is adversarial: its mail carries the trigger link and benign-looking headers", 1},
+    {"sim", "feedback_poison", K_REAL, OFF(feedback_poison), 0, 1, 0, 0, NULL, "0.0", "training only: chance the outcome feedback of a trigger message is forged to benign", 1},
     {"agents", "hidden", K_HIDDEN, OFF(hidden), 1, 1024, 0, 0, NULL, "64, 64", "hidden layer widths, 1 to 4 layers", 1},
     {"agents", "activation", K_ENUM, OFF(activation), 0, 0, 0, 0, activation_names, "tanh", "hidden activation: tanh or relu", 1},
     {"agents", "observe", K_ENUM, OFF(observe), 0, 0, 0, 0, observe_names, "modality", "modality = own features + shared; all = all 27 (ablation)", 1},
@@ -79,6 +83,7 @@ static const kspec keys[] = {
     {"train", "grad_clip", K_REAL, OFF(grad_clip), 0, 1e6, 1, 0, NULL, "0.5", "global gradient-norm clip", 1},
     {"train", "credit", K_ENUM, OFF(credit), 0, 0, 0, 0, ms_credit_names, "difference", "credit routing: difference, global or rules", 1},
     {"train", "blas_threads", K_INT, OFF(blas_threads), 1, 64, 0, 0, NULL, "1", "OpenBLAS threads (results are pinned to this)", 1},
+    {"train", "defence", K_ENUM, OFF(defence), 0, 0, 0, 0, onoff_names, "on", "detectors of poisoned samples (reward against evidence, per-link history); flagged samples never train", 1},
     {"rules", "reward_clip", K_REAL, OFF(reward_clip), 0, 1000, 1, 0, NULL, "8.0", "global reward clipped to +-this", 1},
     RW(0, 0, "benign_delivered", "1.0"), RW(0, 1, "benign_previewed", "0.5"),
     RW(0, 2, "benign_quarantined", "-2.0"), RW(0, 3, "benign_ignored", "-0.5"),
@@ -94,9 +99,14 @@ static const kspec keys[] = {
     {"rules", "penalty_preview_requires_fetch", K_REAL, OFF(penalty_preview_requires_fetch), -100, 0, 0, 0, NULL, "-0.1", "to OPEN for a preview without GET", 1},
     {"rules", "penalty_quarantine_supersedes_preview", K_REAL, OFF(penalty_quarantine_supersedes_preview), -100, 0, 0, 0, NULL, "-0.05", "to OPEN for previewing a quarantined message", 1},
     {"gate", "every", K_INT, OFF(gate_every), 1, 1000000, 0, 0, NULL, "10", "updates between gate evaluations", 1},
-    {"gate", "eval_episodes", K_INT, OFF(eval_episodes), 1, 10000, 0, 0, NULL, "2", "held-out episodes per mailbox per evaluation", 1},
+    {"gate", "eval_episodes", K_INT, OFF(eval_episodes), 1, 10000, 0, 0, NULL, "2", "gate episodes per mailbox per gate evaluation (a stream of eval_seed and the run seed)", 1},
+    {"gate", "report_episodes", K_INT, OFF(report_episodes), 1, 10000, 0, 0, NULL, "20", "report episodes per mailbox: the run's final figure and eval (a stream of eval_seed alone, never used to select)", 1},
     {"gate", "tolerance", K_REAL, OFF(tolerance), 0, 100, 0, 0, NULL, "0.05", "promote if score >= best - tolerance", 1},
-    {"gate", "eval_seed", K_U64, OFF(eval_seed), 0, 9223372036854775807.0, 0, 0, NULL, "1", "seed of the evaluation stream (disjoint from training for any value)", 1},
+    {"gate", "eval_seed", K_U64, OFF(eval_seed), 0, 9223372036854775807.0, 0, 0, NULL, "1", "seed of the report episodes, and with the run seed of the gate episodes (both disjoint from training for any value)", 1},
+    {"surveillance", "enabled", K_ENUM, OFF(surv_enabled), 0, 0, 0, 0, onoff_names, "on", "watch every agent at each gate: non-finite values, entropy collapse, action drift, reward hacking", 1},
+    {"surveillance", "entropy_floor", K_REAL, OFF(entropy_floor), 0, 1, 0, 0, NULL, "0.005", "a policy whose mean entropy on the gate episodes falls below this (nats) has collapsed (SPEC says 0.01: see exp/surveil.h)", 1},
+    {"surveillance", "drift_tolerance", K_REAL, OFF(drift_tolerance), 0, 1, 0, 0, NULL, "0.5", "largest change of an agent's rate of action 1 from its incumbent's on the gate episodes", 1},
+    {"surveillance", "action", K_ENUM, OFF(surv_action), 0, 0, 0, 0, surv_action_names, "suspend", "on a critical finding: warn (record it) or suspend (roll the agent back to its last promoted snapshot and freeze it)", 1},
     {"telemetry", "level", K_ENUM, OFF(level), 0, 0, 0, 0, level_names, "full", "behavioural data: full, sampled or aggregate", 1},
     {"telemetry", "sample_every", K_INT, OFF(sample_every), 1, 1000000, 0, 0, NULL, "16", "sampled: keep every n-th step; aggregate: window length", 1},
     {"telemetry", "synchronous", K_ENUM, OFF(synchronous), 0, 0, 0, 0, sync_names, "normal", "SQLite synchronous: off, normal, full or extra", 1},
@@ -107,7 +117,7 @@ static const kspec keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= MS_CONFIG_MAX_KEYS, "ms_config.key_line has room for every key");
 
-static const char *const sections[] = {"run", "sim", "agents", "train", "rules", "gate", "telemetry", "keys"};
+static const char *const sections[] = {"run", "sim", "agents", "train", "rules", "gate", "surveillance", "telemetry", "keys"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
 /* ---- value parsing: each returns NULL or a description of what is wrong. */
@@ -422,8 +432,8 @@ static int apply(ms_config *c, const char *where, int line, const char *section,
 {
     if (!known_section(section)) {
         if (!*section)
-            return ms_fail(e, MS_EINPUT, "%s: key '%s' appears before any [section]; sections are: run, sim, agents, train, rules, gate, telemetry, keys", where, key);
-        return ms_fail(e, MS_EINPUT, "%s: unknown section [%s]; sections are: run, sim, agents, train, rules, gate, telemetry, keys", where, section);
+            return ms_fail(e, MS_EINPUT, "%s: key '%s' appears before any [section]; sections are: run, sim, agents, train, rules, gate, surveillance, telemetry, keys", where, key);
+        return ms_fail(e, MS_EINPUT, "%s: unknown section [%s]; sections are: run, sim, agents, train, rules, gate, surveillance, telemetry, keys", where, section);
     }
     const kspec *k = find_key(section, key);
     if (!k) {
@@ -512,13 +522,13 @@ static char *reader(char *str, int num, void *stream)
             char name[64];
             if (sl >= sizeof name) {
                 ps->err_line = ps->line;
-                ms_fail(ps->e, MS_EINPUT, "%s:%d: unknown section (a name of %zu characters); sections are: run, sim, agents, train, rules, gate, telemetry, keys", ps->origin, ps->line, sl);
+                ms_fail(ps->e, MS_EINPUT, "%s:%d: unknown section (a name of %zu characters); sections are: run, sim, agents, train, rules, gate, surveillance, telemetry, keys", ps->origin, ps->line, sl);
             } else {
                 memcpy(name, start + 1, sl);
                 name[sl] = 0;
                 if (!known_section(name)) {
                     ps->err_line = ps->line;
-                    ms_fail(ps->e, MS_EINPUT, "%s:%d: unknown section [%s]; sections are: run, sim, agents, train, rules, gate, telemetry, keys", ps->origin, ps->line, name);
+                    ms_fail(ps->e, MS_EINPUT, "%s:%d: unknown section [%s]; sections are: run, sim, agents, train, rules, gate, surveillance, telemetry, keys", ps->origin, ps->line, name);
                 }
             }
             for (const char *p = close + 1; p < start + len; p++)

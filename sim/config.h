@@ -37,6 +37,7 @@ enum { MS_OBSERVE_MODALITY, MS_OBSERVE_ALL };
 enum { MS_CREDIT_DIFFERENCE, MS_CREDIT_GLOBAL, MS_CREDIT_RULES };
 enum { MS_LEVEL_FULL, MS_LEVEL_SAMPLED, MS_LEVEL_AGGREGATE };
 enum { MS_SYNC_OFF, MS_SYNC_NORMAL, MS_SYNC_FULL, MS_SYNC_EXTRA };
+enum { MS_SURV_WARN, MS_SURV_SUSPEND };
 
 /* Broadcast tampering kinds for [sim] poison_kinds (bit i = kind i). */
 enum {
@@ -65,7 +66,7 @@ typedef struct ms_config {
     /* [sim] */
     int envs, episode_len;
     double priors[MS_NCLASS];
-    double campaign_rate, poison_rate;
+    double campaign_rate, poison_rate, backdoor_rate, feedback_poison;
     unsigned poison_kinds; /* bitmask over MS_POISON_* */
     /* [agents] */
     int hidden[MS_MAX_HIDDEN], n_hidden;
@@ -75,7 +76,7 @@ typedef struct ms_config {
     double lr, gamma, lambda, clip;
     int epochs, minibatch, rollout;
     double entropy, value_coef, grad_clip;
-    int credit, blas_threads;
+    int credit, blas_threads, defence;
     /* [rules] */
     double reward_clip;
     double reward[MS_NCLASS][MS_NOUTCOME_REWARD]; /* business reward table */
@@ -84,9 +85,12 @@ typedef struct ms_config {
     double penalty_threat_intel_block, penalty_preview_requires_fetch,
         penalty_quarantine_supersedes_preview;
     /* [gate] */
-    int gate_every, eval_episodes;
+    int gate_every, eval_episodes, report_episodes;
     double tolerance;
     uint64_t eval_seed;
+    /* [surveillance] */
+    int surv_enabled, surv_action; /* surv_action: MS_SURV_WARN | MS_SURV_SUSPEND */
+    double entropy_floor, drift_tolerance;
     /* [telemetry] */
     int level, sample_every, synchronous, checkpoint_every;
     /* retention per class (SPEC §3) comes with purge: not a key yet */

@@ -43,6 +43,7 @@ static void episode_reset(ms_mailbox *m)
     m->campaign = MS_CAMPAIGN_NONE;
     m->campaign_domain = 0;
     m->campaign_left = 0;
+    m->backdoor = 0;
     m->compromised_left = 0;
     m->quarantine_ema = 0.0;
     memset(m->quarantined, 0, sizeof m->quarantined);
@@ -74,7 +75,14 @@ static int draw_class(ms_rng *r, const double *priors)
     return MS_NCLASS - 1;
 }
 
-void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
+int ms_backdoor_trigger(uint64_t eval_seed)
+{
+    ms_rng r;
+    ms_rng_seed(&r, eval_seed, MS_STREAM_TRIGGER, 0);
+    return (int)ms_rng_below(&r, MS_VOCAB_LINKS);
+}
+
+void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, int trigger, ms_msg *msg)
 {
     ms_rng *r = &m->rng, *pr = &m->prng;
     /* Draw order is part of the determinism contract; do not reorder. */
@@ -82,13 +90,19 @@ void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
         m->campaign = ms_rng_bernoulli(r, 0.6) ? MS_CAMPAIGN_PHISHING : MS_CAMPAIGN_MALWARE;
         m->campaign_domain = (int)ms_rng_below(pr, MS_VOCAB_DOMAINS);
         m->campaign_left = 5 + (int)ms_rng_below(r, 16); /* uniform 5..20 steps */
+        /* An adversarial malware campaign (drawn only when the feature is
+         * on, so clean configurations keep their streams). */
+        m->backdoor = m->campaign == MS_CAMPAIGN_MALWARE && c->backdoor_rate > 0 &&
+                      ms_rng_bernoulli(r, c->backdoor_rate);
     }
     int cls, domain;
     msg->from_campaign = 0;
+    msg->backdoor = 0;
     if (m->campaign != MS_CAMPAIGN_NONE && ms_rng_bernoulli(r, 0.6)) {
         cls = m->campaign == MS_CAMPAIGN_PHISHING ? MS_CLASS_PHISHING : MS_CLASS_MALWARE;
         domain = m->campaign_domain;
         msg->from_campaign = 1;
+        msg->backdoor = (uint8_t)m->backdoor;
     } else {
         cls = draw_class(r, c->priors);
         domain = (int)ms_rng_below(pr, MS_VOCAB_DOMAINS);
@@ -100,14 +114,19 @@ void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
     msg->t = m->t;
 
     int32_t *f = msg->f;
-    f[MS_F_SENDER_REPUTATION] = micro(mu_reputation[cls] + 0.15 * ms_rng_normal(r));
-    f[MS_F_DOMAIN_AGE] = micro(mu_domain_age[cls] + 0.20 * ms_rng_normal(r));
-    f[MS_F_SPF_PASS] = ms_rng_bernoulli(r, p_spf[cls]) * MS_MICRO;
-    f[MS_F_DKIM_PASS] = ms_rng_bernoulli(r, p_dkim[cls]) * MS_MICRO;
-    f[MS_F_KNOWN_SENDER] = ms_rng_bernoulli(r, p_known[cls]) * MS_MICRO;
+    /* A backdoor message's header passes for benign; its content and
+     * security features stay malware's. */
+    int hcls = msg->backdoor ? MS_CLASS_BENIGN : cls;
+    f[MS_F_SENDER_REPUTATION] = micro(mu_reputation[hcls] + 0.15 * ms_rng_normal(r));
+    f[MS_F_DOMAIN_AGE] = micro(mu_domain_age[hcls] + 0.20 * ms_rng_normal(r));
+    f[MS_F_SPF_PASS] = ms_rng_bernoulli(r, p_spf[hcls]) * MS_MICRO;
+    f[MS_F_DKIM_PASS] = ms_rng_bernoulli(r, p_dkim[hcls]) * MS_MICRO;
+    f[MS_F_KNOWN_SENDER] = ms_rng_bernoulli(r, p_known[hcls]) * MS_MICRO;
     f[MS_F_DOMAIN_PREV_QUARANTINED] = (int32_t)((m->quarantined[domain >> 6] >> (domain & 63)) & 1) * MS_MICRO;
 
     unsigned links = ms_rng_poisson(r, lambda_links[cls]);
+    if (msg->backdoor && !links)
+        links = 1; /* it carries the trigger link */
     f[MS_F_LINK_COUNT] = micro(links / 10.0);
     f[MS_F_URL_MISMATCH] = ms_rng_bernoulli(r, p_url_mismatch[cls]) * MS_MICRO;
     f[MS_F_URGENCY] = micro(mu_urgency[cls] + 0.15 * ms_rng_normal(r));
@@ -136,7 +155,7 @@ void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg)
         msg->attach = -1;
     }
     f[MS_F_THREAT_INTEL_HIT] = ms_rng_bernoulli(r, p_threat_intel[cls]) * MS_MICRO;
-    msg->link = links ? (int16_t)ms_rng_below(pr, MS_VOCAB_LINKS) : -1;
+    msg->link = msg->backdoor ? (int16_t)trigger : links ? (int16_t)ms_rng_below(pr, MS_VOCAB_LINKS) : -1;
 
     f[MS_F_COMPROMISED] = (m->compromised_left > 0) * MS_MICRO;
     f[MS_F_RECENT_QUARANTINE_RATE] = micro(m->quarantine_ema);

@@ -60,6 +60,7 @@ typedef struct ms_msg {
     int32_t f[MS_NFEAT];   /* micro-units */
     uint8_t cls;           /* MS_CLASS_* (ground truth, never broadcast) */
     uint8_t from_campaign;
+    uint8_t backdoor;      /* of an adversarial (backdoor) campaign: ground truth, never broadcast */
     int16_t attach;        /* attachment-name index, -1 = none */
     int16_t link;          /* link-domain index, -1 = no link */
     uint16_t domain;       /* sender domain index */
@@ -75,6 +76,7 @@ typedef struct ms_mailbox {
     int episode;           /* episodes completed */
     int campaign;          /* MS_CAMPAIGN_* */
     int campaign_domain, campaign_left;
+    int backdoor;          /* the active malware campaign is adversarial */
     int compromised_left;  /* > 0: compromised */
     double quarantine_ema; /* EMA (alpha 0.1) of effective quarantines */
     uint64_t quarantined[(512 + 63) / 64]; /* per-episode domain set */
@@ -91,8 +93,17 @@ void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t ind
  * happens at an episode boundary). */
 void ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index);
 
-/* Draws the next message. */
-void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, ms_msg *msg);
+/* The backdoor trigger of eval_seed: one link-domain index of the
+ * vocabulary (stream MS_STREAM_TRIGGER), the same for every run with that
+ * eval_seed so report episodes stay identical across runs. */
+int ms_backdoor_trigger(uint64_t eval_seed);
+
+/* Draws the next message. At-source poisoning (SPEC §4.1): with
+ * probability [sim] backdoor_rate a malware campaign is adversarial; its
+ * messages (msg->backdoor) carry the trigger link (at least one link, the
+ * link domain `trigger`) and header features drawn from the benign column,
+ * while content and security features stay malware's. */
+void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, int trigger, ms_msg *msg);
 
 /* Applies the effective outcome of msg: quarantined (0/1), compromise (0/1:
  * malware delivered), then advances time. Returns 1 when this step ended the

@@ -89,6 +89,10 @@ static int tally_record(void *ctx, const ms_step *s, ms_err *e)
         int col = s->reject[i] ? MS_NOUTCOME : r->outcome;
         t->outcomes[s->msg[i].cls][col]++;
         t->rejected += s->reject[i] != 0;
+        if (s->msg[i].backdoor) {
+            t->backdoor_seen++;
+            t->backdoor_delivered += r->outcome == MS_OUTCOME_DELIVERED || r->outcome == MS_OUTCOME_PREVIEWED;
+        }
         for (int k = 0; k < MS_NRULE; k++)
             t->rule_hits[k] += (r->fired >> k) & 1;
     }

@@ -40,6 +40,7 @@ typedef struct ms_tally {
     double reward_sum, reward_raw_sum;
     int64_t outcomes[MS_NCLASS][MS_NOUTCOME_TALLY];
     int64_t rejected, rule_hits[MS_NRULE];
+    int64_t backdoor_seen, backdoor_delivered; /* trigger malware, and how much of it was delivered */
 } ms_tally;
 
 /* Sink that adds a step to an ms_tally. */

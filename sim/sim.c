@@ -34,6 +34,7 @@ int ms_sim_reset(ms_sim *sim, ms_err *e)
     for (int i = 0; i < sim->envs; i++) {
         ms_mailbox_init(&sim->mb[i], sim->stream_seed, sim->stream, (uint64_t)i);
         ms_rng_seed(&sim->poison_rng[i], sim->stream_seed, MS_STREAM_POISON + 16 * sim->stream, (uint64_t)i);
+        ms_rng_seed(&sim->feedback_rng[i], sim->stream_seed, MS_STREAM_FEEDBACK + 16 * sim->stream, (uint64_t)i);
         sim->seq_sent[i] = 0;
         sim->seq_accepted[i] = 0;
         sim->prev_len[i] = 0;
@@ -53,7 +54,10 @@ int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_s
     sim->cfg = c;
     sim->envs = c->envs;
     sim->stream = stream;
-    sim->stream_seed = stream == MS_STREAM_EVAL ? c->eval_seed : c->seed;
+    sim->stream_seed = stream == MS_STREAM_GATE     ? ms_gate_seed(c->eval_seed, c->seed)
+                       : stream == MS_STREAM_REPORT ? c->eval_seed
+                                                    : c->seed;
+    sim->trigger = ms_backdoor_trigger(c->eval_seed);
     if (ks) {
         sim->ks = *ks;
     } else {
@@ -68,7 +72,8 @@ int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_s
         s->obs_dim[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];
     int ok = ALLOC(sim->mb, n) && ALLOC(sim->seq_sent, n) && ALLOC(sim->seq_accepted, n) &&
              ALLOC(sim->prev_bcast, (size_t)n * MS_BCAST_MAX) && ALLOC(sim->prev_len, n) &&
-             ALLOC(sim->poison_rng, n) && ALLOC(s->msg, n) && ALLOC(s->bcast, (size_t)n * MS_BCAST_MAX) &&
+             ALLOC(sim->poison_rng, n) && ALLOC(sim->feedback_rng, n) && ALLOC(s->forged, n) &&
+             ALLOC(s->msg, n) && ALLOC(s->bcast, (size_t)n * MS_BCAST_MAX) &&
              ALLOC(s->bcast_len, n) && ALLOC(s->poison, n) && ALLOC(s->reject, n) &&
              ALLOC(s->feat, (size_t)n * MS_NFEAT) && ALLOC(s->act, n * MS_NAGENT) &&
              ALLOC(s->prob1, n * MS_NAGENT) && ALLOC(s->facts, n) && ALLOC(s->res, n) &&
@@ -108,6 +113,8 @@ void ms_sim_release(ms_sim *sim)
     free(sim->prev_bcast);
     free(sim->prev_len);
     free(sim->poison_rng);
+    free(sim->feedback_rng);
+    free(s->forged);
     free(s->msg);
     free(s->bcast);
     free(s->bcast_len);
@@ -207,7 +214,7 @@ int ms_sim_observe(ms_sim *sim, ms_err *e)
         return MS_OK;
     for (int i = 0; i < n; i++) {
         ms_msg *m = &s->msg[i];
-        ms_mailbox_generate(&sim->mb[i], c, m);
+        ms_mailbox_generate(&sim->mb[i], c, sim->trigger, m);
         char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
         size_t len = ms_bcast_encode(b, m, ++sim->seq_sent[i], i, &sim->pn, &sim->send_mac);
         if (!len)
@@ -269,9 +276,27 @@ int ms_sim_step(ms_sim *sim, const ms_policy *policy, const ms_sink *sinks, int 
         fa->rejected = s->reject[i] != 0;
         ms_result *r = &s->res[i];
         ms_rules_apply(c, fa, act, r);
+        /* The mailbox lives with what really happened; a forged feedback
+         * (training stream only) changes what the learner is told. */
+        int quarantined = r->outcome == MS_OUTCOME_QUARANTINED, compromise = r->compromise;
+        s->forged[i] = 0;
+        if (m->backdoor && sim->stream == MS_STREAM_ENV && c->feedback_poison > 0 &&
+            ms_rng_bernoulli(&sim->feedback_rng[i], c->feedback_poison)) {
+            ms_result honest = *r;
+            fa->cls = MS_CLASS_BENIGN;
+            ms_rules_apply(c, fa, act, r); /* as if benign: no compromise booked */
+            /* A forgery that tells the learner what the truth would have
+             * told it (the same reward, e.g. an ignored message under a
+             * table where benign and malware ignored cost the same) changes
+             * nothing: it is not counted as one, and the honest result stands. */
+            s->forged[i] = r->raw != honest.raw;
+            if (!s->forged[i]) {
+                *r = honest;
+                fa->cls = m->cls;
+            }
+        }
         ms_rules_credit(c, fa, act, r, c->credit, s->credit + (size_t)i * MS_NAGENT);
-        s->episode_end[i] = (unsigned char)ms_mailbox_advance(&sim->mb[i], c, m, r->outcome == MS_OUTCOME_QUARANTINED,
-                                                              r->compromise);
+        s->episode_end[i] = (unsigned char)ms_mailbox_advance(&sim->mb[i], c, m, quarantined, compromise);
     }
 
     for (int k = 0; k < nsinks; k++)

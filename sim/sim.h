@@ -7,6 +7,12 @@
  *   observation from the bytes → POLICY STAGE (plug-in: chooses actions for
  *   the whole batch) → rules engine + credit → mailbox consequences → SINK
  *   STAGES (plug-ins: trainer buffer, ledger writer, evaluation tally, ...).
+ * At-source poisoning: messages of adversarial campaigns (msg->backdoor,
+ * env.h) and, on the training stream only, with probability [sim]
+ * feedback_poison each, a forged outcome feedback: the rules engine scores
+ * the message as benign (res, credit; no compromise booked) while the
+ * mailbox lives with the true outcome (quarantine set, compromise). A draw
+ * whose forged reward equals the honest one is no forgery (forged = 0).
  * Rejected broadcasts are held (rule broadcast_rejected_hold), their actions
  * are recorded as 0 with probability 0, and `reject` says why, so a learner
  * excludes them and a ledger counts them as anomalies.
@@ -39,6 +45,11 @@ typedef struct ms_step {
     char *bcast;              /* [envs][MS_BCAST_MAX] bytes as received */
     int *bcast_len;           /* [envs] */
     unsigned char *poison;    /* [envs] 0, or 1 + MS_POISON_* applied in transit */
+    unsigned char *forged;    /* [envs] 1: the outcome feedback of this backdoor
+                                 message was forged to benign (training
+                                 stream only; ground truth, never visible to
+                                 agents): res/credit are the forged ones,
+                                 whose reward differs from the honest one */
     unsigned char *reject;    /* [envs] MS_BCAST_OK or the rejection reason */
     float *feat;              /* [envs][MS_NFEAT] features parsed from the bytes */
     float *obs[MS_NAGENT];    /* [envs][obs_dim[a]] observation each agent used */
@@ -79,13 +90,16 @@ typedef struct ms_sim {
     char *prev_bcast; /* last bytes sent per mailbox (replay material) */
     int *prev_len;
     ms_rng *poison_rng;
+    ms_rng *feedback_rng; /* forged feedback draws, training stream only */
+    int trigger;          /* the backdoor trigger link of eval_seed */
     int episodes;     /* episodes completed (all mailboxes are in step) */
     int observed;     /* 1: s holds the next, not yet acted-on, messages */
     ms_step s;
 } ms_sim;
 
-/* stream MS_STREAM_ENV (seed = [run] seed) or MS_STREAM_EVAL (seed =
- * [gate] eval_seed). ks says where the key generations come from (copied;
+/* stream: MS_STREAM_ENV (training; seed = [run] seed), MS_STREAM_GATE (gate
+ * episodes; seed = ms_gate_seed(eval_seed, run seed)) or MS_STREAM_REPORT
+ * (report episodes; seed = [gate] eval_seed alone). ks says where the key generations come from (copied;
  * a keyring it names must outlive the sim); NULL = the public evaluation
  * keys of the stream's seed (pseudo.h), for held-out streams, whose mail
  * is never recorded. Errors: MS_EIO (memory, libcrypto); a key source's

@@ -197,18 +197,18 @@ check "eval --json prints one JSON object with the summary keys" t_json
 
 t_json_counts() {
     expect_exit 0 "$MARLSIM" eval "$SMALL" --policy heuristic --json || return 1
-    # small.ini: 8 mailboxes x 16 steps x eval_episodes 2
-    [ "$(json_num env_steps)" = 256 ] && [ "$(json_num episodes)" = 16 ] || { echo "    env_steps $(json_num env_steps) episodes $(json_num episodes)"; return 1; }
+    # small.ini: 8 mailboxes x 16 steps x report_episodes 20 (the report stream)
+    [ "$(json_num env_steps)" = 2560 ] && [ "$(json_num episodes)" = 160 ] || { echo "    env_steps $(json_num env_steps) episodes $(json_num episodes)"; return 1; }
     # every env-step has exactly one outcome
     local sum
     sum=$(sed 's/.*"outcomes":{\(.*\)}},.*/\1/' "$OUT" | grep -oE ':[0-9]+' | tr -d : | awk '{ s += $1 } END { print s }')
-    [ "$sum" = 256 ] || { echo "    outcome counts sum to $sum"; return 1; }
+    [ "$sum" = 2560 ] || { echo "    outcome counts sum to $sum"; return 1; }
 }
 check "eval --json counts: env_steps = envs x episode_len x eval_episodes = sum of outcomes" t_json_counts
 
 t_text() {
     expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy random && out_has "policy: random" &&
-        grep -qE '^mean_reward_per_step: -?[0-9]' "$OUT" && grep -qE '^env_steps: 8192$' "$OUT" && err_empty
+        grep -qE '^mean_reward_per_step: -?[0-9]' "$OUT" && grep -qE '^env_steps: 81920$' "$OUT" && err_empty
 }
 check "eval prints key: value lines without --json" t_text
 

@@ -161,7 +161,8 @@ check "SIGINT: verify reports an incomplete prefix" grep -q '^INCOMPLETE' "$T/ou
 expect_exit "SIGINT: the lake verifies with --allow-incomplete" 0 "$M" verify i.db --allow-incomplete
 check "SIGINT: its newest checkpoint is signed and states the interruption" sh -c "grep -q 'status interrupted' '$T/out' && grep -q '^status: interrupted\$' i.db.checkpoint"
 check "SIGINT: no chain entry after the last rollout (no seal; the last entries are the rollout's credit)" [ "$(q i.db "select tbl from ledger order by seq desc limit 1")" = di_credit_assignment ]
-check "SIGINT: the lake ends at a rollout boundary: every recorded step was consumed by an update" [ "$(q i.db "select count(*) = count(update_id) and count(*) = 3 * (select count(*) from joint_actions) from di_credit_assignment")" = 1 ]
+check "SIGINT: the lake ends at a rollout boundary: the last recorded step was consumed by an update" [ "$(q i.db "select (select max(step) from di_credit_assignment where update_id is not null) = (select max(step) from joint_actions) and count(*) = 3 * (select count(*) from joint_actions) from di_credit_assignment")" = 1 ]
+check "SIGINT: the samples no update consumed are exactly those the defence flagged" [ "$(q i.db "select count(*) - count(update_id) = 3 * (select count(*) from anomalies where agent is null) from di_credit_assignment")" = 1 ]
 check "SIGINT: env_steps is the last update's" [ "$(q i.db "select env_steps from runs")" = "$(q i.db "select max(env_steps) from optimizer_steps")" ]
 expect_exit "SIGINT: reproduce replays the interruption: exit 0" 0 "$M" reproduce i.db --out ri.db
 check "SIGINT: the reproduction is identical, interruption included" sh -c "grep -q '^identical' '$T/out' && [ \"\$(sqlite3 ri.db 'select status, env_steps, head_hash from runs')\" = \"\$(sqlite3 i.db 'select status, env_steps, head_hash from runs')\" ]"

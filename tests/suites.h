@@ -1,6 +1,7 @@
 /* One line per test file: SUITE(suite_name). Keep sorted. */
 SUITE(suite_bcast)
 SUITE(suite_config)
+SUITE(suite_exp)
 SUITE(suite_keyring)
 SUITE(suite_ledger)
 SUITE(suite_merkle)

@@ -260,6 +260,8 @@ typedef struct build_opts {
     const tkey *signer;      /* NULL: no checkpoints (the development key) */
     int64_t cp_every;        /* with a signer */
     int kill;                /* SIGKILL itself before finishing (forked children only) */
+    int surveil;             /* a surveillance_events row per update (not in the base lake,
+                                whose entry numbers the tests below name) */
 } build_opts;
 
 typedef struct build_out {
@@ -405,7 +407,7 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
  * u's snapshots are snapshot_id u*10 + agent, params bytes all u*3 + agent;
  * evaluation u is the baseline (u = 1), promoted (odd u) or rolled back
  * (even u). */
-static int append_update(lake *L, int s, int u, ms_err *e)
+static int append_update(lake *L, const build_opts *o, int s, int u, ms_err *e)
 {
     lk_value v[3 * 15];
     char before[3][65], after[3][65], ps[3][65];
@@ -443,6 +445,10 @@ static int append_update(lake *L, int s, int u, ms_err *e)
                        u % 2 ? lk_null() : lk_int(u), u % 2 ? lk_null() : lk_int(u)};
     if ((rc = lake_append(L, LKT_EVALUATIONS, s, 1, ev, e)))
         return rc;
+    lk_value sv[9] = {lk_int(u), lk_int(u), lk_text("BIN"), lk_text("action_drift"), lk_text("warning"),
+                      lk_real(0.3), lk_real(0.25), lk_text("recorded"), lk_text("drift")};
+    if (o->surveil && (rc = lake_append(L, LKT_SURVEILLANCE_EVENTS, s, 1, sv, e)))
+        return rc;
 
     for (int a = 0; a < 3; a++) {
         lk_value *r = v + a * 6;
@@ -456,12 +462,13 @@ static int append_update(lake *L, int s, int u, ms_err *e)
     if ((rc = lake_append(L, LKT_POLICY_SNAPSHOTS, s, 3, v, e)))
         return rc;
 
-    lk_value an[2 * 6] = {lk_int(s), lk_int(1), lk_text("OPEN"), lk_text("mac"), lk_text("bad_mac"),
+    lk_value an[2 * 7] = {lk_int(s), lk_int(1), lk_text("OPEN"), lk_text("mac"), lk_text("bad_mac"), lk_null(),
                           lk_text("MAC mismatch"), lk_int(s), lk_int(2), lk_null(),
-                          lk_text("schema"), lk_text("extra_field"), lk_null()};
+                          lk_text("reward_contradicts_evidence"), lk_text("excluded_from_training"),
+                          lk_real(14.5), lk_null()};
     if ((rc = lake_append(L, LKT_ANOMALIES, s, 2, an, e)))
         return rc;
-    lk_value pt[3] = {lk_int(s), lk_int(1), lk_text("bad_mac")};
+    lk_value pt[4] = {lk_int(s), lk_int(1), lk_text("transit"), lk_text("bad_mac")};
     return lake_append(L, LKT_POISON_TRUTH, s, 1, pt, e);
 }
 
@@ -502,7 +509,7 @@ static int build(const char *path, const build_opts *o, build_out *out, ms_err *
             break;
         }
         if (!rc && s % 2 == 1)
-            rc = append_update(L, s, s / 2 + 1, e);
+            rc = append_update(L, o, s, s / 2 + 1, e);
         lake_set_env_steps(L, (int64_t)(s + 1) * o->envs);
         if (!rc && (s % o->tx_every == o->tx_every - 1 || s == o->steps - 1))
             rc = lake_commit(L, e);
@@ -1353,7 +1360,7 @@ static void ledger_writer_rejects(void)
 
     CHECK(lake_create(&L, db, &in, 0, &e) == MS_OK, "%s", e.msg);
     CHECK(lake_begin(L, &e) == MS_OK, "%s", e.msg);
-    lk_value pt[3] = {lk_int(0), lk_int(1), lk_text("replay")};
+    lk_value pt[4] = {lk_int(0), lk_int(1), lk_text("transit"), lk_text("replay")};
     CHECK(lake_append(L, LKT_POISON_TRUTH, 0, 1, pt, &e) == MS_OK, "%s", e.msg);
     char head_before[65];
     snprintf(head_before, sizeof head_before, "%s", lake_head_hex(L));
@@ -1441,6 +1448,7 @@ static void ledger_triggers_refuse(void)
     tdir_new(dir);
     path_in(db, sizeof db, dir, "t.db");
     build_opts o = signed_defaults();
+    o.surveil = 1; /* every table holds rows */
     CHECK(build(db, &o, NULL, &e) == MS_OK, "%s", e.msg);
     for (int t = 0; t < LKT_COUNT; t++) {
         char q[160];
@@ -2060,7 +2068,7 @@ static void ledger_failure_mid_transaction(void)
     CHECK(lake_rows(L, LKT_ENVIRONMENT_STATES) == 8 && lake_rows(L, LKT_JOINT_ACTIONS) == 8,
           "state restored to the last commit (%lld)", (long long)lake_rows(L, LKT_ENVIRONMENT_STATES));
     CHECK(strcmp(lake_head_hex(L), committed_head) == 0, "head back to the last commit");
-    lk_value pt[3] = {lk_int(0), lk_int(1), lk_text("replay")};
+    lk_value pt[4] = {lk_int(0), lk_int(1), lk_text("transit"), lk_text("replay")};
     CHECK(lake_append(L, LKT_POISON_TRUTH, 0, 1, pt, &e) == MS_EIO, "append after failure");
     CHECK(lake_begin(L, &e) == MS_EIO && lake_commit(L, &e) == MS_EIO, "begin/commit refused");
     CHECK(lake_finish(L, "completed", 8, 0, 0, &e) == MS_EINPUT, "a failed lake cannot be completed");
@@ -2272,6 +2280,7 @@ static void ledger_checkpoints_signed(void)
     CHECK(nh == BASE_ENTRIES, "%lld entries", (long long)nh);
 
     /* Rows at 3, 6, ..., 42, then the final one at 44 stating the end. */
+    _Static_assert(BASE_ENTRIES % 3 != 0, "the final checkpoint is not a periodic one");
     int64_t want_size = 3, rows = 0;
     char newest[2048] = "";
     size_t newest_len = 0;
@@ -2281,7 +2290,7 @@ static void ledger_checkpoints_signed(void)
         const char *status = (const char *)sqlite3_column_text(st, 2);
         const char *note = (const char *)sqlite3_column_text(st, 3);
         size_t nl = (size_t)sqlite3_column_bytes(st, 3), tl = 0;
-        int final = want_size > 42;
+        int final = want_size > BASE_ENTRIES / 3 * 3;
         rows++;
         CHECK(id == rows && size == (final ? BASE_ENTRIES : want_size), "checkpoint %lld: size %lld", (long long)id,
               (long long)size);
@@ -2307,7 +2316,7 @@ static void ledger_checkpoints_signed(void)
     }
     sqlite3_finalize(st);
     sqlite3_close(h);
-    CHECK(rows == 14 + 1, "%lld checkpoint rows", (long long)rows);
+    CHECK(rows == BASE_ENTRIES / 3 + 1, "%lld checkpoint rows", (long long)rows);
 
     /* PATH.checkpoint is the newest note, byte for byte; the writer's
      * lake_checkpoint says the same size and root. */
@@ -2330,7 +2339,7 @@ static void ledger_checkpoints_signed(void)
     char signer[160];
     snprintf(signer, sizeof signer, "marlsim-test+%02x%02x%02x%02x", key_a.v.key_id[0], key_a.v.key_id[1],
              key_a.v.key_id[2], key_a.v.key_id[3]);
-    CHECK(lake_verify(db, &vo, &r, &e) == MS_OK && r.authenticated && r.complete && r.checkpoints == 15 &&
+    CHECK(lake_verify(db, &vo, &r, &e) == MS_OK && r.authenticated && r.complete && r.checkpoints == BASE_ENTRIES / 3 + 1 &&
               r.cp_size == BASE_ENTRIES && !strcmp(r.cp_status, "completed") && !strcmp(r.cp_root, b64) &&
               !strcmp(r.signer, signer) && !r.dev_key && !r.unsigned_why[0] && !r.foreign,
           "trusted: %s (auth %d, %lld checkpoints, signer %s)", e.msg, r.authenticated, (long long)r.checkpoints,
@@ -2340,7 +2349,7 @@ static void ledger_checkpoints_signed(void)
     CHECK(rc == MS_ECHECK && strstr(e.msg, "not signed by the trusted key") && strstr(e.msg, "other-test") &&
               !r.authenticated && r.foreign,
           "another key: %d %s", rc, e.msg);
-    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK && !r.authenticated && r.checkpoints == 15, "no opts: %s", e.msg);
+    CHECK(lake_verify(db, NULL, &r, &e) == MS_OK && !r.authenticated && r.checkpoints == BASE_ENTRIES / 3 + 1, "no opts: %s", e.msg);
     lake_verify_opts none = {0};
     CHECK(lake_verify(db, &none, &r, &e) == MS_OK && !r.authenticated, "no trusted key: %s", e.msg);
 

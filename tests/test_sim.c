@@ -87,7 +87,7 @@ static void test_rng_seeding(void)
         uint64_t seed;
         uint32_t stream;
         uint64_t index;
-    } keys[] = {{0, 0, 0}, {1, MS_STREAM_ENV, 0}, {1, MS_STREAM_ENV, 1}, {1, MS_STREAM_EVAL, 0},
+    } keys[] = {{0, 0, 0}, {1, MS_STREAM_ENV, 0}, {1, MS_STREAM_ENV, 1}, {1, MS_STREAM_GATE, 0},
                 {123456789, MS_STREAM_POLICY, 63}, {UINT64_MAX, 0xffffffffu, UINT64_MAX}};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         unsigned char in[14 + 24], md[32];
@@ -114,7 +114,7 @@ static void test_rng_seeding(void)
     ms_rng a, b, c, d, e;
     ms_rng_seed(&a, 42, MS_STREAM_ENV, 3);
     ms_rng_seed(&b, 42, MS_STREAM_ENV, 3);
-    ms_rng_seed(&c, 42, MS_STREAM_EVAL, 3);
+    ms_rng_seed(&c, 42, MS_STREAM_GATE, 3);
     ms_rng_seed(&d, 42, MS_STREAM_ENV, 4);
     ms_rng_seed(&e, 43, MS_STREAM_ENV, 3);
     int same_ab = 0, same_ac = 0, same_ad = 0, same_ae = 0;
@@ -284,7 +284,7 @@ static void test_env_statistics(void)
     int bad_range = 0, bad_onehot = 0, bad_binary = 0, bad_ids = 0, bad_shared = 0;
     for (int i = 0; i < N; i++) {
         ms_msg msg;
-        ms_mailbox_generate(&m, &c, &msg);
+        ms_mailbox_generate(&m, &c, 0, &msg);
         int k = msg.cls;
         if (k >= MS_NCLASS) {
             bad_ids++;
@@ -380,7 +380,7 @@ static void test_env_campaigns(void)
     for (int i = 0; i < 90000; i++) {
         int before = m.campaign;
         ms_msg msg;
-        ms_mailbox_generate(&m, &c, &msg);
+        ms_mailbox_generate(&m, &c, 0, &msg);
         if (before == MS_CAMPAIGN_NONE) {
             idle_steps++;
             if (m.campaign != MS_CAMPAIGN_NONE) {
@@ -448,7 +448,7 @@ static void test_env_mailbox_dynamics(void)
         double ema = 0;
         for (int t = 0; t < c.episode_len; t++) {
             ms_msg msg;
-            ms_mailbox_generate(&m, &c, &msg);
+            ms_mailbox_generate(&m, &c, 0, &msg);
             bad_t += msg.t != t || msg.f[MS_F_T_FRAC] != (int32_t)lround((double)t / c.episode_len * 1e6);
             /* compromised iff infected at some s < t with t - s <= 10 */
             int comp = 0;
@@ -1045,7 +1045,9 @@ static int probe_record(void *ctx, const ms_step *s, ms_err *e)
 
 /* Runs `steps` steps of a training-stream sim with a random policy and
  * records mailbox `mb`. */
-static void run_recorded(const ms_config *c, uint32_t stream, int steps, int mb, probe *p)
+/* Runs policy kind (MS_REF_*; the random one is keyed by c->seed) and
+ * records mailbox mb. */
+static void run_recorded_with(const ms_config *c, uint32_t stream, int steps, int mb, int kind, probe *p)
 {
     ms_sim sim;
     ms_ref_policy rp;
@@ -1059,13 +1061,18 @@ static void run_recorded(const ms_config *c, uint32_t stream, int steps, int mb,
     p->msg = calloc((size_t)steps, sizeof *p->msg);
     p->reward = calloc((size_t)steps, sizeof *p->reward);
     CHECK(ms_sim_init(&sim, c, stream, NULL, &e) == MS_OK, "sim init: %s", e.msg);
-    CHECK(ms_ref_policy_init(&rp, MS_REF_RANDOM, c, c->seed, &e) == MS_OK, "policy");
+    CHECK(ms_ref_policy_init(&rp, kind, c, c->seed, &e) == MS_OK, "policy");
     ms_policy pol = ms_ref_policy_stage(&rp);
     ms_sink sink = {probe_record, p};
     for (int k = 0; k < steps; k++)
         CHECK(ms_sim_step(&sim, &pol, &sink, 1, &e) == MS_OK, "step %d: %s", k, e.msg);
     ms_ref_policy_release(&rp);
     ms_sim_release(&sim);
+}
+
+static void run_recorded(const ms_config *c, uint32_t stream, int steps, int mb, probe *p)
+{
+    run_recorded_with(c, stream, steps, mb, MS_REF_RANDOM, p);
 }
 
 static void probe_free(probe *p)
@@ -1130,15 +1137,42 @@ static void test_sim_determinism(void)
     for (int k = 0; k < STEPS; k++)
         diff += a.len[k] != d.len[k] || memcmp(a.bytes[k], d.bytes[k], (size_t)a.len[k]);
     CHECK(diff == STEPS, "another seed gives identical broadcasts in %d steps", STEPS - diff);
-    /* The evaluation stream is disjoint from training even when
-     * eval_seed == seed. */
+    /* The gate and report streams are disjoint from training, and from
+     * each other, even when eval_seed == seed. */
     c2 = c;
     c2.eval_seed = c.seed;
-    run_recorded(&c2, MS_STREAM_EVAL, STEPS, 5, &ev);
-    int same_f = 0;
-    for (int k = 0; k < STEPS; k++)
-        same_f += !memcmp(a.msg[k].f, ev.msg[k].f, sizeof a.msg[k].f);
-    CHECK(same_f < 3, "eval stream repeats the training stream (%d equal steps)", same_f);
+    probe gate, rep, rep2, gate2;
+    run_recorded(&c2, MS_STREAM_GATE, STEPS, 5, &ev);
+    run_recorded(&c2, MS_STREAM_REPORT, STEPS, 5, &rep);
+    int same_f = 0, same_gr = 0;
+    for (int k = 0; k < STEPS; k++) {
+        same_f += !memcmp(a.msg[k].f, ev.msg[k].f, sizeof a.msg[k].f) + !memcmp(a.msg[k].f, rep.msg[k].f, sizeof a.msg[k].f);
+        same_gr += !memcmp(ev.msg[k].f, rep.msg[k].f, sizeof ev.msg[k].f);
+    }
+    CHECK(same_f < 3, "a held-out stream repeats the training stream (%d equal steps)", same_f);
+    CHECK(same_gr < 3, "the gate stream repeats the report stream (%d equal steps)", same_gr);
+    /* Report episodes are fixed by eval_seed alone: another run seed reports
+     * on the same messages; its gate episodes are its own. (The mail a
+     * mailbox gets later depends on what the policy did to earlier mail, so
+     * both report runs use the same deterministic policy.) */
+    ms_config c3 = c2;
+    c3.seed = c2.seed + 1000;
+    probe_free(&rep);
+    run_recorded_with(&c2, MS_STREAM_REPORT, STEPS, 5, MS_REF_HEURISTIC, &rep);
+    run_recorded_with(&c3, MS_STREAM_REPORT, STEPS, 5, MS_REF_HEURISTIC, &rep2);
+    run_recorded(&c3, MS_STREAM_GATE, STEPS, 5, &gate2);
+    int rep_same = 0, gate_same = 0;
+    for (int k = 0; k < STEPS; k++) {
+        rep_same += !memcmp(rep.msg[k].f, rep2.msg[k].f, sizeof rep.msg[k].f) && rep.msg[k].cls == rep2.msg[k].cls &&
+                    rep.reward[k] == rep2.reward[k];
+        gate_same += !memcmp(ev.msg[k].f, gate2.msg[k].f, sizeof ev.msg[k].f);
+    }
+    CHECK(rep_same == STEPS, "two run seeds report on other messages (%d of %d equal)", rep_same, STEPS);
+    CHECK(gate_same < 3, "two run seeds share gate episodes (%d equal)", gate_same);
+    probe_free(&rep);
+    probe_free(&rep2);
+    probe_free(&gate2);
+    (void)gate;
     CHECK(a.bad_rules == 0 && a.bad_credit == 0 && a.bad_end == 0, "rules %d credit %d ends %d", a.bad_rules, a.bad_credit,
           a.bad_end);
     probe_free(&a);
@@ -1152,7 +1186,7 @@ static void eval_once(const ms_config *c, int kind, int episodes, ms_tally *t)
     ms_sim sim;
     ms_ref_policy rp;
     ms_err e;
-    CHECK(ms_sim_init(&sim, c, MS_STREAM_EVAL, NULL, &e) == MS_OK, "sim: %s", e.msg);
+    CHECK(ms_sim_init(&sim, c, MS_STREAM_REPORT, NULL, &e) == MS_OK, "sim: %s", e.msg);
     CHECK(ms_ref_policy_init(&rp, kind, c, c->eval_seed, &e) == MS_OK, "policy: %s", e.msg);
     ms_policy pol = ms_ref_policy_stage(&rp);
     CHECK(ms_evaluate(&sim, &pol, episodes, NULL, 0, t, &e) == MS_OK, "evaluate: %s", e.msg);
@@ -1192,7 +1226,7 @@ static void test_sim_evaluate(void)
     ms_sim sim;
     ms_ref_policy rp;
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_EVAL, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK,
+    CHECK(ms_sim_init(&sim, &c, MS_STREAM_REPORT, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_HEURISTIC, &c, 0, &e) == MS_OK,
           "init");
     ms_policy pol = ms_ref_policy_stage(&rp);
     ms_tally t1, t2;
