@@ -176,8 +176,8 @@ static int get_int(cursor *c, const char *key, int64_t *out)
         return -1;
     int64_t x = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
+        if (v[i] < '0' || v[i] > '9' || x > (INT64_MAX - (v[i] - '0')) / 10)
+            return -1; /* not a digit, or beyond int64 (never signed overflow) */
         x = x * 10 + (v[i] - '0');
     }
     *out = x;

@@ -114,13 +114,15 @@ static int precheck(lk_reader *R, const char *path, ms_err *e)
 {
     struct stat sb, jb;
     unsigned char h[100];
-    if (stat(path, &sb) != 0)
+    if (!realpath(path, R->real))
+        return ms_fail(e, MS_EINPUT, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
+    if (stat(R->real, &sb) != 0)
         return ms_fail(e, MS_EINPUT, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return ms_fail(e, MS_EINPUT, "%s: not a regular file", path);
     if (sb.st_size == 0)
         return ms_fail(e, MS_EINPUT, "%s: empty file, not a marlsim lake", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(R->real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
         return ms_fail(e, MS_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     ssize_t got = pread(fd, h, sizeof h, 0);
@@ -137,15 +139,17 @@ static int precheck(lk_reader *R, const char *path, ms_err *e)
                        "%s: not in WAL mode (header bytes 18-19 are %u, %u): every marlsim lake is, so another "
                        "program rewrote it", path, h[18], h[19]);
 
-    char side[4096];
-    if (snprintf(side, sizeof side, "%s-journal", path) >= (int)sizeof side)
-        return ms_fail(e, MS_EINPUT, "%s: path too long", path);
+    char side[4096 + 16];
+    snprintf(side, sizeof side, "%s-journal", R->real);
     if (stat(side, &jb) == 0 && jb.st_size > 0)
         return ms_fail(e, MS_ECHECK,
                        "%s: a rollback journal (%s) is beside it: a marlsim lake never has one; another program "
                        "was writing it, and readers that roll it back see other data", path, side);
-    snprintf(side, sizeof side, "%s-wal", path);
-    R->has_wal = stat(side, &R->st_wal) == 0;
+    snprintf(side, sizeof side, "%s-wal", R->real);
+    R->has_wal = lstat(side, &R->st_wal) == 0;
+    if (R->has_wal && !S_ISREG(R->st_wal.st_mode))
+        return ms_fail(e, MS_EINPUT, "%s: its WAL %s is not a regular file (a symlink, FIFO or device): refused",
+                       path, side);
     if (!R->has_wal) {
         /* Without a WAL the main file holds exactly the pages the header
          * counts (SQLite keeps the in-header size valid when bytes 24 and
@@ -303,6 +307,26 @@ out:
     return rc;
 }
 
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The files SQLite holds are the ones pre-checked (device and inode), and
+ * unchanged when full. */
+static int held_as_checked(const lk_reader *R, int full)
+{
+    struct stat a, w;
+    if (lk_rovfs_fstat(R->db, 0, &a) != 0 || a.st_ino != R->st_db.st_ino || a.st_dev != R->st_db.st_dev ||
+        (full && !same_file(&a, &R->st_db)))
+        return 0;
+    int held_wal = lk_rovfs_fstat(R->db, 1, &w) == 0;
+    if (held_wal != R->has_wal)
+        return 0;
+    return !held_wal || (w.st_ino == R->st_wal.st_ino && w.st_dev == R->st_wal.st_dev && (!full || same_file(&w, &R->st_wal)));
+}
+
 void lk_reader_close(lk_reader *R)
 {
     for (int t = 0; t < LKT_COUNT; t++)
@@ -335,7 +359,7 @@ int lk_reader_open(lk_reader *R, const char *path, char table[32], ms_err *e)
         lk_reader_close(R);
         return rc;
     }
-    int o = sqlite3_open_v2(path, &R->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
+    int o = sqlite3_open_v2(R->real, &R->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
     if (o != SQLITE_OK) {
         rc = ms_fail(e, MS_EINPUT, "%s: cannot open as SQLite: %s", path,
                      R->db ? sqlite3_errmsg(R->db) : sqlite3_errstr(o));
@@ -363,6 +387,11 @@ int lk_reader_open(lk_reader *R, const char *path, char table[32], ms_err *e)
         lk_reader_close(R);
         return rc;
     }
+    if (!held_as_checked(R, 0)) {
+        lk_reader_close(R);
+        return ms_fail(e, MS_EIO, "%s: the file (or its WAL) was replaced between the checks and the opening: "
+                       "nothing read; read it again when nothing is moving it", path);
+    }
     if (app != LK_APPLICATION_ID) {
         lk_reader_close(R);
         return ms_fail(e, MS_EINPUT, "%s: not a marlsim lake (application_id 0x%08" PRIx32 ", expected 0x%08x)",
@@ -380,20 +409,14 @@ int lk_reader_open(lk_reader *R, const char *path, char table[32], ms_err *e)
     return MS_OK;
 }
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 int lk_reader_unchanged(const lk_reader *R, ms_err *e)
 {
     struct stat a, w;
-    char side[4096];
-    snprintf(side, sizeof side, "%s-wal", R->path);
-    int has_wal = stat(side, &w) == 0;
-    if (stat(R->path, &a) != 0 || !same_file(&a, &R->st_db) || has_wal != R->has_wal ||
-        (has_wal && !same_file(&w, &R->st_wal)))
+    char side[4096 + 16];
+    snprintf(side, sizeof side, "%s-wal", R->real);
+    int has_wal = lstat(side, &w) == 0;
+    if (stat(R->real, &a) != 0 || !same_file(&a, &R->st_db) || has_wal != R->has_wal ||
+        (has_wal && !same_file(&w, &R->st_wal)) || !held_as_checked(R, 1))
         return ms_fail(e, MS_EIO,
                        "%s: the lake changed while it was being read (its writer is running?): nothing can be "
                        "concluded; read it again when the run has ended", R->path);

@@ -24,9 +24,16 @@
  *   - the schema: sqlite_schema must hold exactly the objects of the
  *     schema script, same types, same CREATE text byte for byte; besides
  *     them only the table sqlite_stat1 (ANALYZE) is tolerated: MS_ECHECK.
+ * The lake is named to SQLite by its realpath: a name that starts with
+ * "file:" is never read as a URI (which could name another file or VFS),
+ * and the -wal and -journal checked are those beside the real file. After
+ * opening, the files SQLite holds (ledger/rovfs.h) must be the ones the
+ * pre-checks looked at (device and inode): a rename between check and
+ * open is refused (MS_EIO).
  * lk_reader_unchanged: MS_OK when the file and its WAL are as they were at
- * open (size, mtime, inode); else MS_EIO saying a writer changed the lake
- * while it was read, so nothing read can be trusted as a verdict.
+ * open (size, mtime, inode), both under their names and as the files
+ * SQLite holds; else MS_EIO saying a writer changed the lake while it was
+ * read, so nothing read can be trusted as a verdict.
  */
 #ifndef MS_LEDGER_READER_H
 #define MS_LEDGER_READER_H
@@ -42,7 +49,8 @@
 #define LK_HEX_LEN (2 * LK_HASH_LEN)
 
 typedef struct lk_reader {
-    const char *path;
+    const char *path;      /* as the caller named it (messages) */
+    char real[4096];       /* realpath(path): what is checked and opened (never a URI) */
     sqlite3 *db;
     sqlite3_stmt *rows[LKT_COUNT]; /* covered-range readers, prepared lazily */
     lk_hasher h, hd, hc;

@@ -1,10 +1,14 @@
 /* rovfs.c — see rovfs.h. */
 #include "ledger/rovfs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -13,7 +17,7 @@
 
 typedef struct ro_file {
     sqlite3_file base;    /* our methods */
-    sqlite3_file *real;   /* the default VFS's file, allocated right after us; NULL = empty virtual file */
+    int fd;               /* the file, opened by us read-only; -1 = empty virtual WAL */
     void **region;        /* the WAL index, in memory */
     int nregion;
 } ro_file;
@@ -33,17 +37,31 @@ static int ro_close(sqlite3_file *f)
     free(p->region);
     p->region = NULL;
     p->nregion = 0;
-    return p->real ? p->real->pMethods->xClose(p->real) : SQLITE_OK;
+    if (p->fd >= 0)
+        close(p->fd); /* read-only: nothing to lose */
+    p->fd = -1;
+    return SQLITE_OK;
 }
 
 static int ro_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 {
     ro_file *p = (ro_file *)f;
-    if (!p->real) {
-        memset(buf, 0, (size_t)amt);
+    size_t got = 0;
+    while (p->fd >= 0 && got < (size_t)amt) {
+        ssize_t n = pread(p->fd, (char *)buf + got, (size_t)amt - got, (off_t)off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return SQLITE_IOERR_READ;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < (size_t)amt) {
+        memset((char *)buf + got, 0, (size_t)amt - got); /* SQLite's contract for short reads */
         return SQLITE_IOERR_SHORT_READ;
     }
-    return p->real->pMethods->xRead(p->real, buf, amt, off);
+    return SQLITE_OK;
 }
 
 static int ro_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
@@ -67,53 +85,55 @@ static int ro_sync(sqlite3_file *f, int flags)
 static int ro_size(sqlite3_file *f, sqlite3_int64 *size)
 {
     ro_file *p = (ro_file *)f;
-    if (!p->real) {
+    struct stat sb;
+    if (p->fd < 0) {
         *size = 0;
         return SQLITE_OK;
     }
-    return p->real->pMethods->xFileSize(p->real, size);
+    if (fstat(p->fd, &sb) != 0)
+        return SQLITE_IOERR_FSTAT;
+    *size = (sqlite3_int64)sb.st_size;
+    return SQLITE_OK;
 }
 
+/* No file locks: one private connection cannot coordinate with a writer
+ * anyway (see rovfs.h); levels above SHARED are refused so that SQLite
+ * never tries to write. */
 static int ro_lock(sqlite3_file *f, int level)
 {
-    ro_file *p = (ro_file *)f;
-    if (level > SQLITE_LOCK_SHARED)
-        return SQLITE_BUSY;
-    return p->real ? p->real->pMethods->xLock(p->real, level) : SQLITE_OK;
+    (void)f;
+    return level > SQLITE_LOCK_SHARED ? SQLITE_BUSY : SQLITE_OK;
 }
 
 static int ro_unlock(sqlite3_file *f, int level)
 {
-    ro_file *p = (ro_file *)f;
-    return p->real ? p->real->pMethods->xUnlock(p->real, level) : SQLITE_OK;
+    (void)f, (void)level;
+    return SQLITE_OK;
 }
 
 static int ro_check_reserved(sqlite3_file *f, int *out)
 {
-    ro_file *p = (ro_file *)f;
-    if (!p->real) {
-        *out = 0;
-        return SQLITE_OK;
-    }
-    return p->real->pMethods->xCheckReservedLock(p->real, out);
+    (void)f;
+    *out = 0;
+    return SQLITE_OK;
 }
 
 static int ro_fcntl(sqlite3_file *f, int op, void *arg)
 {
-    ro_file *p = (ro_file *)f;
-    return p->real ? p->real->pMethods->xFileControl(p->real, op, arg) : SQLITE_NOTFOUND;
+    (void)f, (void)op, (void)arg;
+    return SQLITE_NOTFOUND;
 }
 
 static int ro_sector(sqlite3_file *f)
 {
-    ro_file *p = (ro_file *)f;
-    return p->real ? p->real->pMethods->xSectorSize(p->real) : 4096;
+    (void)f;
+    return 4096;
 }
 
 static int ro_devchar(sqlite3_file *f)
 {
-    ro_file *p = (ro_file *)f;
-    return p->real ? p->real->pMethods->xDeviceCharacteristics(p->real) : 0;
+    (void)f;
+    return 0;
 }
 
 /* The WAL index in heap memory: regions handed out zeroed, on demand. */
@@ -177,39 +197,50 @@ static const sqlite3_io_methods ro_methods = {
 
 /* ---- VFS methods ---- */
 
+/* Opens name ourselves: O_RDONLY, never created, never through a symlink,
+ * never blocking (a FIFO would hang a reader forever), and only a regular
+ * file. SQLite's unix VFS is not used for files: as root it fchown()s every
+ * WAL it opens to the database's owner, and a hard-linked PATH-wal would
+ * carry that change to another file. */
 static int ro_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     (void)vfs;
     ro_file *p = (ro_file *)f;
     memset(p, 0, sizeof *p);
+    p->fd = -1;
     int main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0, wal = (flags & SQLITE_OPEN_WAL) != 0;
     if (!name || !(main_db || wal))
         return SQLITE_CANTOPEN; /* no journals, temp files or anything else */
-    int ro_flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_DELETEONCLOSE |
-                              SQLITE_OPEN_EXCLUSIVE)) | SQLITE_OPEN_READONLY;
-    if (wal) {
-        int exists = 0;
-        if (real_vfs->xAccess(real_vfs, name, SQLITE_ACCESS_EXISTS, &exists) != SQLITE_OK)
-            return SQLITE_IOERR_ACCESS;
-        if (!exists) { /* an empty WAL, in memory: never created on disk */
+    int fd = open(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (wal && errno == ENOENT) { /* an empty WAL, in memory: never created on disk */
             p->base.pMethods = &ro_methods;
             if (out_flags)
-                *out_flags = ro_flags;
+                *out_flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_WAL;
             return SQLITE_OK;
         }
+        return SQLITE_CANTOPEN;
     }
-    p->real = (sqlite3_file *)(p + 1);
-    int rc = real_vfs->xOpen(real_vfs, name, p->real, ro_flags, out_flags);
-    if (rc != SQLITE_OK) {
-        if (p->real->pMethods)
-            p->real->pMethods->xClose(p->real);
-        p->real = NULL;
-        return rc;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return SQLITE_CANTOPEN;
     }
-    if (out_flags)
-        *out_flags = (*out_flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
+    p->fd = fd;
     p->base.pMethods = &ro_methods;
+    if (out_flags)
+        *out_flags = SQLITE_OPEN_READONLY | (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL));
     return SQLITE_OK;
+}
+
+int lk_rovfs_fstat(sqlite3 *db, int wal, struct stat *out)
+{
+    sqlite3_file *f = NULL;
+    if (sqlite3_file_control(db, "main", wal ? SQLITE_FCNTL_JOURNAL_POINTER : SQLITE_FCNTL_FILE_POINTER, &f) !=
+            SQLITE_OK || !f || f->pMethods != &ro_methods)
+        return -1;
+    const ro_file *p = (const ro_file *)f;
+    return p->fd >= 0 && fstat(p->fd, out) == 0 ? 0 : -1;
 }
 
 static int ro_delete(sqlite3_vfs *vfs, const char *name, int sync)
@@ -291,7 +322,7 @@ static void do_register(void)
         return;
     memset(&ro_vfs, 0, sizeof ro_vfs);
     ro_vfs.iVersion = 2;
-    ro_vfs.szOsFile = (int)sizeof(ro_file) + real_vfs->szOsFile;
+    ro_vfs.szOsFile = (int)sizeof(ro_file);
     ro_vfs.mxPathname = real_vfs->mxPathname;
     ro_vfs.zName = RO_NAME;
     ro_vfs.xOpen = ro_open;

@@ -7,9 +7,13 @@
  * rollback journal, so it reads different data than everyone else;
  * readonly_shm cannot open a WAL lake whose -shm does not exist.
  *
- * What it does: "marlsim-ro" wraps the default VFS. Every file is opened
- * O_RDONLY without O_CREAT; xWrite, xTruncate, xSync and xDelete refuse
- * (SQLITE_READONLY / SQLITE_IOERR_DELETE); locks above SHARED are refused.
+ * What it does: "marlsim-ro" opens the lake and its WAL itself (O_RDONLY |
+ * O_NOFOLLOW | O_NONBLOCK, regular files only: never created, never a
+ * symlink, never a FIFO that would hang the reader) and reads them with
+ * pread; the default VFS serves only names, randomness and time (its
+ * file layer, as root, fchown()s every WAL it opens). xWrite, xTruncate,
+ * xSync and xDelete refuse (SQLITE_READONLY / SQLITE_IOERR_DELETE); file
+ * locks are not taken and levels above SHARED are refused.
  * The WAL index (what SQLite keeps in PATH-shm) lives in this process's
  * heap instead: SQLite rebuilds it from PATH-wal when the connection
  * starts (WAL recovery reads the WAL, writes only the index), so every
@@ -27,9 +31,19 @@
 #ifndef MS_LEDGER_ROVFS_H
 #define MS_LEDGER_ROVFS_H
 
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
 #include "base/err.h"
 
 /* Registers the VFS (once) and returns its name for sqlite3_open_v2. */
 int lk_rovfs(const char **name, ms_err *e);
+
+/* fstat of the file a connection on this VFS actually reads: the main
+ * database (wal = 0) or its WAL (wal = 1). 0, or -1 when there is none
+ * (no WAL on disk) or db is not on this VFS. Lets a reader prove that what
+ * SQLite read is the file it checked, whatever happened to the name. */
+int lk_rovfs_fstat(sqlite3 *db, int wal, struct stat *out);
 
 #endif

@@ -204,11 +204,40 @@ expect_exit "prove --check of the proof against the signed checkpoint" 0 "$M" pr
 sed 's/^path \(.\)/path A\1/; s/^path A\(.\)\(.*\)$/path \2A/' p1.txt > p2.txt
 awk '/^path/ && !done { $2 = (substr($2,1,1) == "A" ? "B" : "A") substr($2,2); done = 1 } { print }' p1.txt > p3.txt
 expect_exit "a proof with one path hash changed fails: exit 1" 1 "$M" prove --check p3.txt
+sed 's/^tree_size .*/tree_size 9999999999999999999/' p1.txt > p5.txt
+expect_exit "a proof whose tree size is beyond int64 is malformed: exit 2 (no overflow)" 2 "$M" prove --check p5.txt
 n=$(q a.db 'select count(*) from ledger')
 expect_exit "prove --from 100 --to $n" 0 "$M" prove a.db --from 100 --to "$n"
 cp "$T/out" p4.txt
 expect_exit "prove --check of the consistency proof" 0 "$M" prove --check p4.txt --checkpoint a.cp
 expect_exit "prove of a leaf beyond the ledger: exit 2" 2 "$M" prove a.db --entry "$n"
+
+
+# --- the file verify reads is the file it was named (review findings) -----------------------
+mkdir names && cp a.db names/x.db && cp a.db 'names/file:y.db' && printf 'not a lake\n' > names/y.db
+(cd names && "$M" verify 'file:y.db' >"$T/out" 2>&1); rc=$?
+check "verify 'file:y.db' reads the file of that name, not y.db as an SQLite URI (OK)" sh -c "[ $rc = 0 ] && grep -q '^OK' '$T/out'"
+cp names/y.db 'names/file:x.db'
+(cd names && "$M" verify 'file:x.db' >"$T/out" 2>&1); rc=$?
+check "verify 'file:x.db' (a text file) is not a lake, though x.db is one: exit 2" [ "$rc" = 2 ]
+cp a.db 'names/file:z.db?vfs=unix'
+(cd names && "$M" verify 'file:z.db?vfs=unix' >"$T/out" 2>&1); rc=$?
+check "a ?vfs= query in the name selects no VFS: OK, and no -shm or -wal is created" sh -c "[ $rc = 0 ] && [ -z \"\$(ls names | grep -e '-shm' -e '-wal')\" ]"
+(cd names && "$M" eval --policy 'file:y.db' >"$T/out" 2>&1); rc=$?
+check "eval --policy 'file:y.db' evaluates the file of that name" [ "$rc" = 0 ]
+cp a.db fifo.db && mkfifo fifo.db-wal
+timeout 20 "$M" verify fifo.db >"$T/out" 2>&1; rc=$?
+check "a FIFO as the -wal: refused at once (exit 2), never a hang" sh -c "[ $rc = 2 ] && grep -q 'not a regular file' '$T/out'"
+cp a.db real.db && ln -s real.db link.db
+expect_exit "verify through a symlink to the lake: OK" 0 "$M" verify link.db
+cp a.db sw.db && ln -s "$T/a.db-nonexistent" sw.db-wal
+expect_exit "a symlink as the -wal: refused, exit 2" 2 "$M" verify sw.db
+if [ "$(id -u)" = 0 ]; then
+    mkdir hl && cp a.db hl/x.db && chown 65534:65534 hl/x.db && echo data > hl/victim
+    ln hl/victim hl/x.db-wal
+    "$M" verify hl/x.db >"$T/out" 2>&1
+    check "as root, verify changes no owner through a hard-linked -wal (SQLite's VFS would chown it)" [ "$(stat -c %u:%g hl/victim)" = 0:0 ]
+fi
 
 echo "trust: $pass passed, $fail failed"
 [ "$fail" = 0 ]
