@@ -2,6 +2,8 @@
  *
  * Figures, not tests: nothing here passes or fails on speed. Each phase runs
  * in a forked child so its peak RSS is its own.
+ *   0. the OpenBLAS core: training under the generic fallback against the
+ *      core blas_core = auto picks (each a fresh process);
  *   1. environment only: random policy, pseudonyms, broadcast + MAC,
  *      validation, rules, credit; no learning, no telemetry;
  *   2. training, telemetry off, default PPO settings (time split);
@@ -27,6 +29,7 @@
 #include "keys/keyring.h"
 #include "ledger/note.h"
 #include "ledger/verify.h"
+#include "nn/blascore.h"
 #include "sim/policy.h"
 
 static void machine(void)
@@ -317,12 +320,78 @@ static int in_child(phase_fn fn, int64_t steps)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-int main(void)
+/* 0. The OpenBLAS core: training (telemetry off) under the generic
+ * fallback (Prescott) against blas_core = auto, each in a fresh process
+ * (OpenBLAS reads OPENBLAS_CORETYPE only when it loads). */
+static int train_under(const char *core, int64_t steps, double *sps)
+{
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)steps);
+    int fds[2];
+    if (pipe(fds))
+        return 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        char *args[] = {"bench_marlsim", "--core-phase", arg, NULL};
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[256] = "";
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char got[64];
+    if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%63s %lf", got, sps) != 2 ||
+        strcmp(got, core)) {
+        fprintf(stderr, "bench: training under core %s failed (%s)\n", core, n > 0 ? buf : "no output");
+        return 1;
+    }
+    return 0;
+}
+
+/* In the child of train_under: one training run, "CORE ENV-STEPS/S". */
+static int core_phase(int64_t steps)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    c.env_steps = steps;
+    double dt;
+    trainer_times t;
+    trainer_status st;
+    if (train_once(&c, &dt, &t, &st))
+        return 1;
+    printf("%s %.1f\n", nn_blas_core_current(), (double)st.env_steps / dt);
+    return 0;
+}
+
+static int bench_core(int64_t steps)
+{
+    const char *autoc = nn_blas_core_auto();
+    double generic = 0, best = 0;
+    printf("0. OpenBLAS core: this process runs %s; blas_core = auto picks %s\n", nn_blas_core_current(), autoc);
+    if (train_under("Prescott", steps, &generic) || train_under(autoc, steps, &best))
+        return 1;
+    printf("   training, telemetry off: generic fallback (Prescott) %.0f env-steps/s, auto (%s) %.0f env-steps/s: "
+           "%.2fx (aim >= 2.5x where OpenBLAS falls back)\n",
+           generic, autoc, best, best / generic);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const char *s = getenv("MARLSIM_BENCH_STEPS");
     int64_t steps = s ? atoll(s) : 131072;
+    if (argc == 3 && !strcmp(argv[1], "--core-phase"))
+        return core_phase(atoll(argv[2]));
     machine();
-    int rc = in_child(run_env, 0);
+    int rc = bench_core(steps);
+    rc |= in_child(run_env, 0);
     rc |= in_child(bench_train, steps);
     rc |= in_child(bench_lake, steps);
     rc |= in_child(bench_defence, steps);

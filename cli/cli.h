@@ -58,6 +58,18 @@ void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: prints the message and the command's usage, returns 2. */
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The process's argv, set by main (for re-executing under a pinned core). */
+extern char **cli_argv;
+
+/* Makes OpenBLAS run core `want` (nn/blascore.h names). When it already
+ * does: EXIT_OK. Else, the first time: sets OPENBLAS_CORETYPE (OpenBLAS
+ * reads it only when it loads) and re-executes this binary with the same
+ * arguments (never returns on success). When the re-executed process still
+ * runs another core, or the CPU lacks what `want` needs: prints why and
+ * returns 2. Call before anything is written. `why` names the setting
+ * ("[train] blas_core = auto", "the core the lake was recorded with"). */
+int cli_pin_blas_core(const char *want, const char *why);
+
 /* Maps a library status to an exit code (MS_ECHECK → 1, others → 2). */
 int cli_exit_for(int status);
 

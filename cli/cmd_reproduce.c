@@ -9,6 +9,7 @@
 #include "exp/experiment.h"
 #include "keys/keyring.h"
 #include "ledger/verify.h"
+#include "nn/blascore.h"
 
 static const char usage[] =
     "usage: marlsim reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
@@ -167,7 +168,17 @@ int cmd_reproduce(int argc, char **argv)
         json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
         json_field(facts, "openblas_core", cur_core, sizeof cur_core);
         json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
-        if (strcmp(rec_core, cur_core) || strcmp(rec_threads, cur_threads))
+        /* The replay runs under the core the lake was made with (SPEC §8):
+         * a name of the table only, so the lake picks nothing else. */
+        int known = 0;
+        for (int k = 1; nn_blas_core_names[k]; k++)
+            known |= !strcmp(rec_core, nn_blas_core_names[k]);
+        if (known && strcmp(rec_core, cur_core)) {
+            lake_run_meta_release(&m);
+            ms_keyring_free(kr);
+            return cli_pin_blas_core(rec_core, "the lake, recorded under it,");
+        }
+        if (!known || strcmp(rec_threads, cur_threads))
             cli_notice("warning: the run was recorded with OpenBLAS core %s and %s thread(s); this machine has core "
                        "%s and %s thread(s): results may differ in the last bits", rec_core, rec_threads, cur_core,
                        cur_threads);

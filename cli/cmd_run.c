@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "exp/experiment.h"
 #include "keys/keyring.h"
+#include "nn/blascore.h"
 
 static const char usage[] =
     "usage: marlsim run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--keyring K]\n"
@@ -215,6 +216,9 @@ int cmd_run(int argc, char **argv)
     ms_config c;
     rc = cli_load_config(&c, a.file, a.sets, a.nsets, a.seed);
     if (rc)
+        return rc;
+    if ((rc = cli_pin_blas_core(nn_blas_core_wanted(c.blas_core), c.blas_core ? "[train] blas_core"
+                                                                              : "[train] blas_core = auto")))
         return rc;
     char path[MS_PATH_MAX + 64];
     ms_err e;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "keys/keyring.h"
+#include "nn/blascore.h"
 #include "ledger/note.h"
 
 static void vprint(const char *fmt, va_list ap)
@@ -297,4 +298,34 @@ int cli_trusted_key(const char *pubkey, const char *keyring, ms_note_verifier *v
     else
         ms_keyring_free(kr);
     return EXIT_OK;
+}
+
+char **cli_argv;
+
+#define PIN_ENV "MARLSIM_BLAS_CORE_PINNED"
+
+int cli_pin_blas_core(const char *want, const char *why)
+{
+    const char *cur = nn_blas_core_current();
+    if (!strcmp(cur, want))
+        return EXIT_OK;
+    if (!nn_blas_core_supported(want)) {
+        cli_error("%s asks for OpenBLAS core %s, which this CPU does not support (it runs %s); the lake "
+                  "cannot be made or replayed byte for byte here", why, want, cur);
+        return EXIT_USAGE;
+    }
+    const char *pinned = getenv(PIN_ENV);
+    if (pinned && !strcmp(pinned, want)) {
+        cli_error("%s asks for OpenBLAS core %s, but OpenBLAS runs %s after being told to load %s "
+                  "(OPENBLAS_CORETYPE): this OpenBLAS lacks that core", why, want, cur, want);
+        return EXIT_USAGE;
+    }
+    if (!cli_argv || setenv("OPENBLAS_CORETYPE", want, 1) || setenv(PIN_ENV, want, 1)) {
+        cli_error("cannot pin OpenBLAS core %s: %s", want, cli_argv ? strerror(errno) : "no argv");
+        return EXIT_USAGE;
+    }
+    fflush(NULL);
+    execv("/proc/self/exe", cli_argv);
+    cli_error("cannot re-execute under OpenBLAS core %s: /proc/self/exe: %s", want, strerror(errno));
+    return EXIT_USAGE;
 }

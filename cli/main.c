@@ -37,6 +37,7 @@ static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {
 
 int main(int argc, char **argv)
 {
+    cli_argv = argv;
     if (argc < 2)
         return cli_usage(usage, "missing command");
     const char *cmd = argv[1];

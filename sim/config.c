@@ -11,6 +11,8 @@
 #include <ini.h>
 #include <openssl/evp.h>
 
+#include "nn/blascore.h"
+
 const char *const ms_class_names[MS_NCLASS] = {"benign", "spam", "phishing", "malware"};
 const char *const ms_poison_names[MS_NPOISON] = {"bad_mac", "replay", "truncated", "extra_field"};
 
@@ -83,6 +85,7 @@ static const kspec keys[] = {
     {"train", "grad_clip", K_REAL, OFF(grad_clip), 0, 1e6, 1, 0, NULL, "0.5", "global gradient-norm clip", 1},
     {"train", "credit", K_ENUM, OFF(credit), 0, 0, 0, 0, ms_credit_names, "difference", "credit routing: difference, global or rules", 1},
     {"train", "blas_threads", K_INT, OFF(blas_threads), 1, 64, 0, 0, NULL, "1", "OpenBLAS threads (results are pinned to this)", 1},
+    {"train", "blas_core", K_ENUM, OFF(blas_core), 0, 0, 0, 0, nn_blas_core_names, "auto", "OpenBLAS kernel: auto (the fastest the CPU supports, from a fixed table over its features) or a core name; the run stops when OpenBLAS does not take it; results are pinned to it", 1},
     {"train", "defence", K_ENUM, OFF(defence), 0, 0, 0, 0, onoff_names, "on", "detectors of poisoned samples (reward against evidence, per-link history); flagged samples never train", 1},
     {"rules", "reward_clip", K_REAL, OFF(reward_clip), 0, 1000, 1, 0, NULL, "8.0", "global reward clipped to +-this", 1},
     RW(0, 0, "benign_delivered", "1.0"), RW(0, 1, "benign_previewed", "0.5"),

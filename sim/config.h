@@ -77,6 +77,7 @@ typedef struct ms_config {
     int epochs, minibatch, rollout;
     double entropy, value_coef, grad_clip;
     int credit, blas_threads, defence;
+    int blas_core;              /* index into nn_blas_core_names (nn/blascore.h); 0 = auto */
     /* [rules] */
     double reward_clip;
     double reward[MS_NCLASS][MS_NOUTCOME_REWARD]; /* business reward table */

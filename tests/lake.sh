@@ -148,6 +148,22 @@ expect_exit "verify a missing file: exit 2" 2 "$M" verify missing.db
 head -c 20000 a.db > cut.db
 expect_exit "verify a truncated lake: exit 2" 2 "$M" verify cut.db
 
+# --- the OpenBLAS core (blas_core) ----------------------------------------------
+core() { q "$1" "select json_extract(build_facts, '$.openblas_core') from runs"; }
+expect_exit "blas_core = Haswell: exit 0" 0 "$M" run "$CFG" $SMALL --set train.blas_core=Haswell --out core-h.db
+check "... OpenBLAS ran Haswell (the build facts say so)" [ "$(core core-h.db)" = Haswell ]
+expect_exit "reproduce of the Haswell lake from a process on another core: identical" 0 "$M" reproduce core-h.db --out core-h2.db
+check "... the reproduction ran Haswell too (pinned to the recorded core)" [ "$(core core-h2.db)" = Haswell ]
+"$M" run "$CFG" $SMALL --out core-a.db >"$T/out" 2>&1
+OPENBLAS_CORETYPE=Prescott "$M" run "$CFG" $SMALL --out core-env.db >"$T/out" 2>&1
+check "blas_core = auto is not overridden by OPENBLAS_CORETYPE in the environment" sh -c "[ -n \"$(core core-a.db)\" ] && [ \"$(core core-env.db)\" = \"$(core core-a.db)\" ]"
+check "... and gives the same head as without it" [ "$(q core-env.db "select head_hash from runs")" = "$(q core-a.db "select head_hash from runs")" ]
+expect_exit "blas_core = Prescott: exit 0" 0 "$M" run "$CFG" $SMALL --set train.blas_core=Prescott --out core-p.db
+check "... OpenBLAS ran Prescott" [ "$(core core-p.db)" = Prescott ]
+expect_exit "blas_core = an unknown name: exit 2" 2 "$M" run "$CFG" $SMALL --set train.blas_core=Pentium --out core-x.db
+check "... naming the allowed cores" grep -q 'allowed: one of: auto, Cooperlake' "$T/out"
+check "... writing nothing" [ ! -e core-x.db ]
+
 # --- SIGINT -----------------------------------------------------------------
 "$M" run "$CFG" --set run.env_steps=4000000 --quiet --out i.db >"$T/iout" 2>&1 &
 pid=$!
