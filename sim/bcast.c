@@ -304,7 +304,7 @@ static int is_lower_hex(const char *s, size_t n)
     return (int)ok;
 }
 
-int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq_out)
+int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq_out)
 {
     if (n == 0 || n > MS_BCAST_MAX)
         return MS_BCAST_MALFORMED;
@@ -456,4 +456,137 @@ int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float
         return MS_BCAST_STALE_SEQ;
     *seq_out = ints[F_SEQ];
     return MS_BCAST_OK;
+}
+
+/* ---- validation: the canonical fast path ----
+ *
+ * Every genuine broadcast has exactly the shape ms_bcast_encode writes (the
+ * byte format in bcast.h). validate_fast matches that shape literally, left
+ * to right, with the receiver's own key id in place, and decides only one
+ * way: MS_BCAST_OK, when the naive validator would accept the same bytes
+ * with the same features and sequence number; -1 ("not decided") for
+ * anything else, which ms_bcast_validate hands to the naive validator. Why
+ * that is exact: whatever this accepts is valid JSON in the canonical field
+ * order with every field present once and "mac" last, each value of the
+ * type the naive parser wants (integers of at most 18 digits, so none
+ * overflows; features 0, 1 or 0.d{1,6}, which the naive parser reads on the
+ * same exact path, finite and in range), and every check after the MAC is
+ * repeated here on the same numbers. */
+
+/* Consumes the literal s[0..n) at *p. */
+static inline int take(const char **p, const char *end, const char *s, size_t n)
+{
+    if ((size_t)(end - *p) < n || memcmp(*p, s, n))
+        return 0;
+    *p += n;
+    return 1;
+}
+#define TAKE(lit) take(&p, end, lit, sizeof lit - 1)
+
+/* A decimal integer without sign or leading zero, at most 18 digits. */
+static inline int take_uint(const char **pp, const char *end, uint64_t *out)
+{
+    const char *p = *pp;
+    uint64_t v = 0;
+    int nd = 0;
+    while (p < end && is_digit(*p) && nd <= 18) {
+        v = v * 10 + (uint64_t)(*p++ - '0');
+        nd++;
+    }
+    if (nd == 0 || nd > 18 || (nd > 1 && **pp == '0'))
+        return 0;
+    *pp = p;
+    *out = v;
+    return 1;
+}
+
+/* "KID:H" with the expected key id and 32 lowercase hex digits. */
+static inline int take_pseudonym(const char **pp, const char *end, const char *kid, size_t kl)
+{
+    const char *p = *pp;
+    if ((size_t)(end - p) < kl + MS_PSEUDO_HEX + 3 || p[0] != '"' || memcmp(p + 1, kid, kl) || p[1 + kl] != ':' ||
+        !is_lower_hex(p + 2 + kl, MS_PSEUDO_HEX) || p[2 + kl + MS_PSEUDO_HEX] != '"')
+        return 0;
+    *pp = p + kl + MS_PSEUDO_HEX + 3;
+    return 1;
+}
+
+/* n features 0, 1 or 0.d{1,6}, comma-separated, then ']'; the value is
+ * computed exactly as parse_feature's exact path computes it. */
+static inline int take_features(const char **pp, const char *end, float *out, int n)
+{
+    const char *p = *pp;
+    for (int i = 0; i < n; i++) {
+        if (end - p < 2)
+            return 0;
+        if (p[0] == '0' && p[1] == '.') {
+            p += 2;
+            int32_t u = 0;
+            int nd = 0;
+            while (p < end && is_digit(*p) && nd < 6) {
+                u = u * 10 + (*p++ - '0');
+                nd++;
+            }
+            if (nd == 0)
+                return 0;
+            for (; nd < 6; nd++)
+                u *= 10;
+            out[i] = (float)((double)u / MS_MICRO);
+        } else if (p[0] == '0' || p[0] == '1') {
+            out[i] = (float)(double)(p[0] - '0');
+            p++;
+        } else {
+            return 0;
+        }
+        if (p >= end || *p++ != (i == n - 1 ? ']' : ','))
+            return 0;
+    }
+    *pp = p;
+    return 1;
+}
+
+int ms_bcast_validate_fast(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq_out)
+{
+    const char *kid = x->key_id;
+    size_t kl = strlen(kid);
+    /* The key id is matched literally: only where the naive parser would
+     * read it as the same string (no quote, escape or control byte). */
+    for (size_t i = 0; i < kl; i++)
+        if (kid[i] == '"' || kid[i] == '\\' || (unsigned char)kid[i] < 0x20 || (unsigned char)kid[i] >= 0x7f)
+            return -1;
+    if (n == 0 || n > MS_BCAST_MAX)
+        return -1;
+    const char *p = buf, *end = buf + n;
+    uint64_t seq, env, t;
+    if (!TAKE("{\"v\":1,\"seq\":") || !take_uint(&p, end, &seq) || !TAKE(",\"env\":") || !take_uint(&p, end, &env) ||
+        !TAKE(",\"t\":") || !take_uint(&p, end, &t) || !TAKE(",\"kid\":\"") || !take(&p, end, kid, kl) ||
+        !TAKE("\",\"from\":") || !take_pseudonym(&p, end, kid, kl) || !TAKE(",\"to\":") ||
+        !take_pseudonym(&p, end, kid, kl) || !TAKE(",\"subject\":") || !take_pseudonym(&p, end, kid, kl) ||
+        !TAKE(",\"attachment\":") || !(TAKE("null") || take_pseudonym(&p, end, kid, kl)) || !TAKE(",\"link\":") ||
+        !(TAKE("null") || take_pseudonym(&p, end, kid, kl)) || !TAKE(",\"header\":[") ||
+        !take_features(&p, end, f + MS_F_HEADER0, MS_N_HEADER) || !TAKE(",\"content\":[") ||
+        !take_features(&p, end, f + MS_F_CONTENT0, MS_N_CONTENT) || !TAKE(",\"security\":[") ||
+        !take_features(&p, end, f + MS_F_SECURITY0, MS_N_SECURITY) || !TAKE(",\"shared\":[") ||
+        !take_features(&p, end, f + MS_F_SHARED0, MS_N_SHARED))
+        return -1;
+    size_t mac_cut = (size_t)(p - buf);
+    if (!TAKE(",\"mac\":\"") || end - p != 64 + 2 || !is_lower_hex(p, 64) || p[64] != '"' || p[65] != '}')
+        return -1;
+    if (env != (uint64_t)x->env || t >= (uint64_t)x->episode_len || seq <= x->last_seq ||
+        (x->clock_seq && seq != x->clock_seq))
+        return -1;
+    unsigned char want[32], got[32];
+    for (int i = 0; i < 32; i++)
+        got[i] = (unsigned char)(((hex1[(unsigned char)p[2 * i]] - 1) << 4) | (hex1[(unsigned char)p[2 * i + 1]] - 1));
+    if (ms_hmac_compute(x->mac, buf, mac_cut, want) || CRYPTO_memcmp(want, got, 32))
+        return -1;
+    *seq_out = seq;
+    return MS_BCAST_OK;
+}
+
+int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq)
+{
+    if (ms_bcast_validate_fast(buf, n, x, f, seq) == MS_BCAST_OK)
+        return MS_BCAST_OK;
+    return ms_bcast_validate_naive(buf, n, x, f, seq);
 }

@@ -77,7 +77,19 @@ typedef struct ms_bcast_expect {
 
 /* Validates buf[0..n) and, when it is accepted, fills f with the 21 features
  * as floats and *seq with its sequence number. Returns MS_BCAST_OK or the
- * reason it was rejected (f is then unspecified). Never reads past n. */
+ * reason it was rejected (f is then unspecified). Never reads past n.
+ * It is ms_bcast_validate_fast, and ms_bcast_validate_naive wherever the
+ * fast path does not decide. */
 int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq);
+
+/* The reference validator: a general strict JSON parser implementing the
+ * rules above, in their order. */
+int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq);
+
+/* The fast path: matches the canonical shape ms_bcast_encode writes,
+ * literally. Returns MS_BCAST_OK exactly where the naive validator would
+ * accept with the same f and *seq, or -1 (not decided: rejected, or spelled
+ * in a way the canonical shape does not cover; f may have been written). */
+int ms_bcast_validate_fast(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq);
 
 #endif

@@ -101,6 +101,19 @@ static int validate(const char *buf, size_t n, const ms_bcast_expect *x, float f
     return rc;
 }
 
+typedef int (*validate_fn)(const char *, size_t, const ms_bcast_expect *, float *, uint64_t *);
+
+/* Runs one validator on a heap copy of exactly n bytes. */
+static int validate_with(validate_fn fn, const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT],
+                         uint64_t *seq)
+{
+    char *copy = malloc(n ? n : 1);
+    memcpy(copy, buf, n);
+    int rc = fn(copy, n, x, f, seq);
+    free(copy);
+    return rc;
+}
+
 /* Rewrites the MAC of buf (NUL-terminated) for the bytes before its last
  * `,"mac":"`, with `key` (32 bytes). */
 static void remac_with(char *buf, const unsigned char *key)
@@ -453,6 +466,158 @@ static void test_bcast_hostile_corpus(void)
     fixture_release(&fx);
 }
 
+/* ------------------------------------------- fast path against naive ---- */
+
+/* One random mutation of the NUL-terminated buf (capacity BUF): a byte
+ * replaced, deleted or inserted, a cut, a segment duplicated, or a token
+ * respelled (often as an equal JSON value the canonical shape does not use). */
+static void mutate(char *buf, ms_rng *r)
+{
+    static const char alphabet[] = "0123456789.,:[]{}\"abcdefnul-+eE x\\";
+    static const char *const respell[][2] = {
+        {"0.5", "0.50"}, {",0,", ",0.0,"}, {",1,", ",1.0,"}, {",1,", ",1e0,"}, {",0,", ",-0,"}, {",0,", ",0e5,"},
+        {"[0,", "[0.000000,"}, {"\"t\":", "\"t\":0"}, {":null", ":\"x\""}, {":null", ":nul"}, {"[", "[0,"},
+        {"]", ",0]"}, {"\"v\":1", "\"v\":01"}, {"\"seq\":", "\"seq\":-"}, {"\"seq\":", "\"seq\":9999999999999999999"},
+        {"\"env\":", "\"env\":1"}, {"0.", "1."}, {"\",\"", "\" ,\""}, {"\"from\"", "\"from\":1,\"x\""},
+        {"\"mac\":\"", "\"mac\":\"0"}, {",\"link\":", ",\"link\":null,\"z\":"}, {"\"kid\":\"", "\"kid\":\"k"},
+        {":", "::"}, {"}", "}}"}, {"0.1", "0.1000000"}, {"0.9", "0.99999999"}};
+    size_t n = strlen(buf);
+    if (n < 2)
+        return;
+    size_t at = ms_rng_below(r, (uint32_t)n);
+    char ch = alphabet[ms_rng_below(r, sizeof alphabet - 1)];
+    switch (ms_rng_below(r, 6)) {
+    case 0:
+        buf[at] = ch;
+        break;
+    case 1:
+        memmove(buf + at, buf + at + 1, n - at);
+        break;
+    case 2:
+        if (n + 1 < BUF) {
+            memmove(buf + at + 1, buf + at, n - at + 1);
+            buf[at] = ch;
+        }
+        break;
+    case 3:
+        buf[at] = 0;
+        break;
+    case 4: {
+        size_t len = 1 + ms_rng_below(r, 40), to = ms_rng_below(r, (uint32_t)n);
+        if (at + len > n)
+            len = n - at;
+        if (n + len < BUF) {
+            char seg[64];
+            memcpy(seg, buf + at, len);
+            memmove(buf + to + len, buf + to, n - to + 1);
+            memcpy(buf + to, seg, len);
+        }
+        break;
+    }
+    case 5: {
+        size_t k = ms_rng_below(r, sizeof respell / sizeof respell[0]);
+        /* the first occurrence at or after a random offset */
+        char *p = strstr(buf + ms_rng_below(r, (uint32_t)n), respell[k][0]);
+        size_t ol = strlen(respell[k][0]), nl = strlen(respell[k][1]);
+        if (p && n - ol + nl < BUF) {
+            memmove(p + nl, p + ol, strlen(p + ol) + 1);
+            memcpy(p, respell[k][1], nl);
+        }
+        break;
+    }
+    }
+}
+
+static void test_bcast_fast_vs_naive(void)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    c.envs = 6;
+    c.episode_len = 20;
+    c.campaign_rate = 0.2;
+    c.backdoor_rate = 0.5;
+    ms_sim sim;
+    ms_ref_policy rp;
+    ms_hmac h;
+    ms_err e;
+    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_RANDOM, &c, 1, &e) == MS_OK &&
+              ms_hmac_init(&h, &e) == MS_OK && ms_hmac_setkey(&h, sim.keys.broadcast_key, 32, &e) == MS_OK, "init: %s",
+          e.msg);
+    ms_policy pol = ms_ref_policy_stage(&rp);
+    ms_rng r;
+    ms_rng_seed(&r, 12, 0, 0);
+    int genuine = 0, genuine_fast = 0, cases = 0, fast_ok = 0, naive_ok = 0;
+    int bad_verdict = 0, bad_fast = 0, bad_values = 0;
+    for (int k = 0; k < 50; k++) {
+        CHECK(ms_sim_observe(&sim, &e) == MS_OK, "observe");
+        for (int i = 0; i < c.envs; i++) {
+            const char *b = sim.s.bcast + (size_t)i * MS_BCAST_MAX;
+            size_t n = (size_t)sim.s.bcast_len[i];
+            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1};
+            float f1[MS_NFEAT], f2[MS_NFEAT];
+            uint64_t s1 = 0, s2 = 0;
+            genuine++;
+            genuine_fast += ms_bcast_validate_fast(b, n, &x, f1, &s1) == MS_BCAST_OK &&
+                            ms_bcast_validate_naive(b, n, &x, f2, &s2) == MS_BCAST_OK && !memcmp(f1, f2, sizeof f1) &&
+                            s1 == s2;
+            for (int m = 0; m < 40; m++) {
+                char buf[BUF];
+                memcpy(buf, b, n);
+                buf[n] = 0;
+                int nmut = (int)ms_rng_below(&r, 4); /* 0: the genuine bytes, under a changed expectation */
+                for (int j = 0; j < nmut; j++)
+                    mutate(buf, &r);
+                if (ms_rng_bernoulli(&r, 0.7)) {
+                    /* re-MAC'd where there is a full MAC field to rewrite */
+                    const char *mf = NULL;
+                    for (const char *q = buf; (q = strstr(q, ",\"mac\":\"")) != NULL; q++)
+                        mf = q;
+                    if (mf && strlen(mf + 8) >= 64)
+                        remac_with(buf, sim.keys.broadcast_key);
+                }
+                ms_bcast_expect y = x;
+                switch (ms_rng_below(&r, 8)) {
+                case 0: y.env = (i + 1) % c.envs; break;
+                case 1: y.last_seq = (uint64_t)k + 1; break;
+                case 2: y.clock_seq = 0; break;
+                case 3: y.clock_seq = (uint64_t)k + 2; break;
+                case 4: y.episode_len = (int)ms_rng_below(&r, 20); break;
+                case 5: y.key_id = "eval1"; break;
+                default: break;
+                }
+                size_t bn = strlen(buf);
+                memset(f1, 0xa5, sizeof f1);
+                memset(f2, 0x5a, sizeof f2);
+                int fast = validate_with(ms_bcast_validate_fast, buf, bn, &y, f1, &s1);
+                int naive = validate_with(ms_bcast_validate_naive, buf, bn, &y, f2, &s2);
+                cases++;
+                fast_ok += fast == MS_BCAST_OK;
+                naive_ok += naive == MS_BCAST_OK;
+                bad_fast += fast != MS_BCAST_OK && fast != -1;
+                if (fast == MS_BCAST_OK)
+                    bad_values += naive != MS_BCAST_OK || memcmp(f1, f2, sizeof f1) || s1 != s2;
+                float f3[MS_NFEAT];
+                uint64_t s3 = 0;
+                int both = validate_with(ms_bcast_validate, buf, bn, &y, f3, &s3);
+                bad_verdict += both != naive;
+                if (both == MS_BCAST_OK && naive == MS_BCAST_OK)
+                    bad_values += memcmp(f3, f2, sizeof f3) || s3 != s2;
+            }
+        }
+        CHECK(ms_sim_step(&sim, &pol, NULL, 0, &e) == MS_OK, "step");
+    }
+    CHECK(genuine_fast == genuine, "the fast path decided %d of %d genuine broadcasts", genuine_fast, genuine);
+    CHECK(bad_fast == 0, "%d fast verdicts other than ok / not decided", bad_fast);
+    CHECK(bad_verdict == 0, "%d of %d verdicts differ from the naive validator's", bad_verdict, cases);
+    CHECK(bad_values == 0, "%d acceptances with other features or sequence numbers", bad_values);
+    /* The corpus exercises both sides: acceptances the fast path decides,
+     * and acceptances only the naive validator decides (respellings). */
+    CHECK(fast_ok > cases / 10 && naive_ok > fast_ok, "%d cases: fast accepted %d, naive %d", cases, fast_ok, naive_ok);
+    ms_hmac_release(&h);
+    ms_ref_policy_release(&rp);
+    ms_sim_release(&sim);
+}
+
 /* --------------------------------------------- tampering in transit ---- */
 
 typedef struct poison_probe {
@@ -618,6 +783,7 @@ void suite_bcast(void)
     RUN(test_bcast_canonical_bytes);
     RUN(test_bcast_sim_broadcasts);
     RUN(test_bcast_hostile_corpus);
+    RUN(test_bcast_fast_vs_naive);
     RUN(test_bcast_poison_each_kind);
     RUN(test_bcast_poison_mixed);
 }
