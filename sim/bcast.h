@@ -54,11 +54,18 @@ enum ms_bcast_reason {
 };
 extern const char *const ms_bcast_reason_names[MS_BCAST_NREASON];
 
+/* The sender's MAC of a broadcast: md = HMAC-SHA256 of its first `cut`
+ * bytes (everything before `,"mac":`). */
+typedef struct ms_bcast_mac {
+    size_t cut;
+    unsigned char md[32];
+} ms_bcast_mac;
+
 /* Writes the broadcast for msg into out (MS_BCAST_MAX bytes) and returns its
- * length. mac must be keyed with the broadcast key. Returns 0 only if
- * libcrypto fails. */
+ * length; fills *sent (when not NULL) with the MAC it wrote. mac must be
+ * keyed with the broadcast key. Returns 0 only if libcrypto fails. */
 size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
-                       const ms_pseudonyms *p, ms_hmac *mac);
+                       const ms_pseudonyms *p, ms_hmac *mac, ms_bcast_mac *sent);
 
 /* Writes a micro-unit value (clamped to [0, 10^6]) in the broadcast's
  * number format at p; returns the end (at most 8 bytes, no NUL). */
@@ -73,6 +80,14 @@ typedef struct ms_bcast_expect {
     uint64_t clock_seq;   /* the sequence number the receiver's step clock
                              expects now (0 = no clock): a replay of any
                              earlier broadcast, accepted or not, is stale */
+    /* Optional (NULL = none): the bytes the sender MAC'd and the MAC it
+     * computed of them, under the key `mac` holds. HMAC is a function of
+     * key and bytes, so when the bytes before `,"mac":` are exactly those
+     * (compared byte for byte) the validator takes sent_mac->md instead of
+     * computing the same HMAC again; any other bytes (everything tampered
+     * with in transit) get their own HMAC. */
+    const char *sent;
+    const ms_bcast_mac *sent_mac;
 } ms_bcast_expect;
 
 /* Validates buf[0..n) and, when it is accepted, fills f with the 21 features

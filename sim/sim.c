@@ -216,24 +216,30 @@ int ms_sim_observe(ms_sim *sim, ms_err *e)
         ms_msg *m = &s->msg[i];
         ms_mailbox_generate(&sim->mb[i], c, sim->trigger, m);
         char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
-        size_t len = ms_bcast_encode(b, m, ++sim->seq_sent[i], i, &sim->pn, &sim->send_mac);
+        ms_bcast_mac sent;
+        size_t len = ms_bcast_encode(b, m, ++sim->seq_sent[i], i, &sim->pn, &sim->send_mac, &sent);
         if (!len)
             return ms_fail(e, MS_EIO, "libcrypto: HMAC of a broadcast failed");
         s->bcast_len[i] = (int)len;
         s->poison[i] = 0;
+        const char *genuine = b; /* the bytes the sender MAC'd */
         if (c->poison_rate > 0) {
             /* Keep the genuine bytes as the next step's replay material. */
             char tmp[MS_BCAST_MAX];
             memcpy(tmp, b, len);
             poison(sim, i);
+            genuine = sim->prev_bcast + (size_t)i * MS_BCAST_MAX;
             memcpy(sim->prev_bcast + (size_t)i * MS_BCAST_MAX, tmp, len);
             sim->prev_len[i] = (int)len;
         }
         /* Steps are synchronous: the receiver's own clock says which
          * sequence number is due, so a replay is stale even when the message
-         * it repeats was never accepted. */
+         * it repeats was never accepted. send_mac and recv_mac hold the same
+         * broadcast key (set_keys), so the receiver may take the sender's
+         * MAC for bytes that reach it unchanged (bcast.h). */
         ms_bcast_expect x = {.env = i, .episode_len = c->episode_len, .last_seq = sim->seq_accepted[i],
-                             .clock_seq = (uint64_t)s->step + 1, .key_id = sim->pn.key_id, .mac = &sim->recv_mac};
+                             .clock_seq = (uint64_t)s->step + 1, .key_id = sim->pn.key_id, .mac = &sim->recv_mac,
+                             .sent = genuine, .sent_mac = &sent};
         uint64_t seq = 0;
         float *f = s->feat + (size_t)i * MS_NFEAT;
         int reason = ms_bcast_validate(b, (size_t)s->bcast_len[i], &x, f, &seq);

@@ -65,7 +65,7 @@ static int fixture_init(fixture *fx)
     m->sender = 2 * MS_VOCAB_DOMAINS + 3;
     m->subject = 4;
     m->t = 5;
-    fx->n = ms_bcast_encode(fx->base, m, 6, 1, &fx->sim.pn, &fx->mac);
+    fx->n = ms_bcast_encode(fx->base, m, 6, 1, &fx->sim.pn, &fx->mac, NULL);
     fx->base[fx->n] = 0;
     const char *kid = fx->sim.pn.key_id;
     snprintf(fx->hex[0], 64, "%s:%.32s", kid, fx->sim.pn.sender[m->sender]);
@@ -85,7 +85,7 @@ static void fixture_release(fixture *fx)
 
 static ms_bcast_expect expect_of(fixture *fx)
 {
-    ms_bcast_expect x = {1, 64, 5, fx->sim.pn.key_id, &fx->mac, 0};
+    ms_bcast_expect x = {1, 64, 5, fx->sim.pn.key_id, &fx->mac, 0, NULL, NULL};
     return x;
 }
 
@@ -183,7 +183,7 @@ static void test_bcast_canonical_bytes(void)
     m.attach = -1;
     m.link = -1;
     char b[MS_BCAST_MAX];
-    size_t bn = ms_bcast_encode(b, &m, 7, 1, &fx.sim.pn, &fx.mac);
+    size_t bn = ms_bcast_encode(b, &m, 7, 1, &fx.sim.pn, &fx.mac, NULL);
     static const char nulls[] = "\"attachment\":null,\"link\":null,\"header\":[";
     CHECK(bn > 0 && memmem(b, bn, nulls, sizeof nulls - 1) != NULL, "nulls: %.*s", (int)bn, b);
     CHECK(validate(b, bn, &x, NULL, NULL) == MS_BCAST_OK, "null attachment/link rejected");
@@ -192,7 +192,7 @@ static void test_bcast_canonical_bytes(void)
     m.f[MS_F_SENDER_REPUTATION] = 1;
     m.f[MS_F_DOMAIN_AGE] = 999999;
     m.f[MS_F_URGENCY] = 100;
-    bn = ms_bcast_encode(b, &m, 8, 1, &fx.sim.pn, &fx.mac);
+    bn = ms_bcast_encode(b, &m, 8, 1, &fx.sim.pn, &fx.mac, NULL);
     CHECK(memmem(b, bn, "\"header\":[0.000001,0.999999,", 28) != NULL && memmem(b, bn, ",0.0001,", 8) != NULL,
           "grid extremes: %.*s", (int)bn, b);
     CHECK(validate(b, bn, &x, f, NULL) == MS_BCAST_OK && f[0] == (float)1e-6 && f[1] == (float)0.999999 &&
@@ -223,7 +223,7 @@ static void test_bcast_sim_broadcasts(void)
             const char *b = sim.s.bcast + (size_t)i * MS_BCAST_MAX;
             size_t n = (size_t)sim.s.bcast_len[i];
             const ms_msg *m = &sim.s.msg[i];
-            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1};
+            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1, NULL, NULL};
             float f[MS_NFEAT];
             uint64_t seq = 0;
             bad += sim.s.reject[i] != MS_BCAST_OK || validate(b, n, &x, f, &seq) != MS_BCAST_OK || seq != (uint64_t)k + 1;
@@ -528,6 +528,12 @@ static void mutate(char *buf, ms_rng *r)
     }
 }
 
+/* ms_bcast_validate_fast against ms_bcast_validate_naive over the genuine
+ * broadcasts of a real sim and 40 mutations of each (re-MAC'd or not, under
+ * changed expectations): the fast path decides every genuine broadcast and
+ * only acceptances, each with the naive validator's features (bit for bit)
+ * and sequence number; ms_bcast_validate gives the naive verdict every time;
+ * offering the sender's MAC (ms_bcast_expect.sent) changes no verdict. */
 static void test_bcast_fast_vs_naive(void)
 {
     ms_config c;
@@ -547,19 +553,24 @@ static void test_bcast_fast_vs_naive(void)
     ms_rng r;
     ms_rng_seed(&r, 12, 0, 0);
     int genuine = 0, genuine_fast = 0, cases = 0, fast_ok = 0, naive_ok = 0;
-    int bad_verdict = 0, bad_fast = 0, bad_values = 0;
+    int bad_verdict = 0, bad_fast = 0, bad_values = 0, bad_memo = 0;
     for (int k = 0; k < 50; k++) {
         CHECK(ms_sim_observe(&sim, &e) == MS_OK, "observe");
         for (int i = 0; i < c.envs; i++) {
             const char *b = sim.s.bcast + (size_t)i * MS_BCAST_MAX;
             size_t n = (size_t)sim.s.bcast_len[i];
-            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1};
+            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1, NULL, NULL};
             float f1[MS_NFEAT], f2[MS_NFEAT];
             uint64_t s1 = 0, s2 = 0;
             genuine++;
             genuine_fast += ms_bcast_validate_fast(b, n, &x, f1, &s1) == MS_BCAST_OK &&
                             ms_bcast_validate_naive(b, n, &x, f2, &s2) == MS_BCAST_OK && !memcmp(f1, f2, sizeof f1) &&
                             s1 == s2;
+            /* The sender's MAC of these bytes, from encoding the message again. */
+            char again[MS_BCAST_MAX];
+            ms_bcast_mac sent;
+            size_t an = ms_bcast_encode(again, &sim.s.msg[i], (uint64_t)k + 1, i, &sim.pn, &h, &sent);
+            bad_memo += an != n || memcmp(again, b, n) || sent.cut != n - 74;
             for (int m = 0; m < 40; m++) {
                 char buf[BUF];
                 memcpy(buf, b, n);
@@ -602,6 +613,14 @@ static void test_bcast_fast_vs_naive(void)
                 bad_verdict += both != naive;
                 if (both == MS_BCAST_OK && naive == MS_BCAST_OK)
                     bad_values += memcmp(f3, f2, sizeof f3) || s3 != s2;
+                /* With the sender's MAC offered: the same verdicts. */
+                ms_bcast_expect z = y;
+                z.sent = b;
+                z.sent_mac = &sent;
+                int memo_fast = validate_with(ms_bcast_validate_fast, buf, bn, &z, f3, &s3);
+                bad_memo += memo_fast != fast || (fast == MS_BCAST_OK && (memcmp(f3, f2, sizeof f3) || s3 != s2));
+                bad_memo += validate_with(ms_bcast_validate_naive, buf, bn, &z, f3, &s3) != naive;
+                bad_memo += validate_with(ms_bcast_validate, buf, bn, &z, f3, &s3) != naive;
             }
         }
         CHECK(ms_sim_step(&sim, &pol, NULL, 0, &e) == MS_OK, "step");
@@ -610,6 +629,7 @@ static void test_bcast_fast_vs_naive(void)
     CHECK(bad_fast == 0, "%d fast verdicts other than ok / not decided", bad_fast);
     CHECK(bad_verdict == 0, "%d of %d verdicts differ from the naive validator's", bad_verdict, cases);
     CHECK(bad_values == 0, "%d acceptances with other features or sequence numbers", bad_values);
+    CHECK(bad_memo == 0, "%d verdicts change when the sender's MAC is offered", bad_memo);
     /* The corpus exercises both sides: acceptances the fast path decides,
      * and acceptances only the naive validator decides (respellings). */
     CHECK(fast_ok > cases / 10 && naive_ok > fast_ok, "%d cases: fast accepted %d, naive %d", cases, fast_ok, naive_ok);
