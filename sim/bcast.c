@@ -33,7 +33,7 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-char *ms_put_micro(char *p, int32_t u)
+char *ms_put_micro_naive(char *p, int32_t u)
 {
     if (u <= 0) {
         *p++ = '0';
@@ -56,10 +56,49 @@ char *ms_put_micro(char *p, int32_t u)
     return put_lit(p, d, (size_t)len);
 }
 
-static char *put_pseudonym(char *p, const char *kid, size_t kidlen, const char *hex)
+/* "00", "01", ..., "99". */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                  "8081828384858687888990919293949596979899";
+
+/* The same text as ms_put_micro_naive: "0." and the six digits written two
+ * at a time (three divisions instead of twelve), then the trailing zeros
+ * cut; it always stores 8 bytes. */
+char *ms_put_micro(char *p, int32_t u)
+{
+    if (u <= 0) {
+        *p++ = '0';
+        return p;
+    }
+    if (u >= MS_MICRO) {
+        *p++ = '1';
+        return p;
+    }
+    uint32_t v = (uint32_t)u;
+    p[0] = '0';
+    p[1] = '.';
+    memcpy(p + 2, digit_pairs + 2 * (v / 10000), 2);
+    memcpy(p + 4, digit_pairs + 2 * (v / 100 % 100), 2);
+    memcpy(p + 6, digit_pairs + 2 * (v % 100), 2);
+    int len = 8;
+    while (p[len - 1] == '0') /* stops at a nonzero digit: 0 < u < 10^6 */
+        len--;
+    return p + len;
+}
+
+/* The key id: a fixed-size copy of its whole buffer (one 16-byte move
+ * instead of a call for a variable length), then only its length counts;
+ * the bytes after it are overwritten by what follows. */
+static char *put_kid(char *p, const ms_pseudonyms *pn, size_t kidlen)
+{
+    memcpy(p, pn->key_id, sizeof pn->key_id);
+    return p + kidlen;
+}
+
+static char *put_pseudonym(char *p, const ms_pseudonyms *pn, size_t kidlen, const char *hex)
 {
     *p++ = '"';
-    p = put_lit(p, kid, kidlen);
+    p = put_kid(p, pn, kidlen);
     *p++ = ':';
     p = put_lit(p, hex, MS_PSEUDO_HEX);
     *p++ = '"';
@@ -81,9 +120,9 @@ static char *put_features(char *p, const int32_t *f, int n)
 size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
                        const ms_pseudonyms *pn, ms_hmac *mac, ms_bcast_mac *sent)
 {
-    /* Worst case is ~560 bytes with a 15-byte key id, well under MS_BCAST_MAX. */
-    const char *kid = pn->key_id;
-    size_t kl = strlen(kid);
+    /* Worst case is ~560 bytes with a 15-byte key id, well under MS_BCAST_MAX
+     * (the helpers below may store up to 16 bytes past their end). */
+    size_t kl = strlen(pn->key_id);
     char *p = out;
     p = PUT(p, "{\"v\":1,\"seq\":");
     p = put_u64(p, seq);
@@ -92,17 +131,17 @@ size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
     p = PUT(p, ",\"t\":");
     p = put_u64(p, (uint64_t)msg->t);
     p = PUT(p, ",\"kid\":\"");
-    p = put_lit(p, kid, kl);
+    p = put_kid(p, pn, kl);
     p = PUT(p, "\",\"from\":");
-    p = put_pseudonym(p, kid, kl, pn->sender[msg->sender]);
+    p = put_pseudonym(p, pn, kl, pn->sender[msg->sender]);
     p = PUT(p, ",\"to\":");
-    p = put_pseudonym(p, kid, kl, pn->recipient[env]);
+    p = put_pseudonym(p, pn, kl, pn->recipient[env]);
     p = PUT(p, ",\"subject\":");
-    p = put_pseudonym(p, kid, kl, pn->subject[msg->subject]);
+    p = put_pseudonym(p, pn, kl, pn->subject[msg->subject]);
     p = PUT(p, ",\"attachment\":");
-    p = msg->attach >= 0 ? put_pseudonym(p, kid, kl, pn->attach[msg->attach]) : PUT(p, "null");
+    p = msg->attach >= 0 ? put_pseudonym(p, pn, kl, pn->attach[msg->attach]) : PUT(p, "null");
     p = PUT(p, ",\"link\":");
-    p = msg->link >= 0 ? put_pseudonym(p, kid, kl, pn->link[msg->link]) : PUT(p, "null");
+    p = msg->link >= 0 ? put_pseudonym(p, pn, kl, pn->link[msg->link]) : PUT(p, "null");
     p = PUT(p, ",\"header\":");
     p = put_features(p, msg->f + MS_F_HEADER0, MS_N_HEADER);
     p = PUT(p, ",\"content\":");
@@ -515,12 +554,30 @@ static inline int take_uint(const char **pp, const char *end, uint64_t *out)
     return 1;
 }
 
+/* 1 when s[0..n), n a multiple of 8, is lowercase hex digits: is_lower_hex
+ * eight bytes at a time. For a byte b < 0x80, b + (0x80 - c) has its high
+ * bit set exactly when b >= c, and no carry leaves the byte; a byte >= 0x80
+ * fails through ~w, whatever its carry does to its neighbour. */
+static inline int is_lower_hex8(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t all = high;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t ge_0 = w + ones * (0x80 - '0'), gt_9 = w + ones * (0x80 - '9' - 1);
+        uint64_t ge_a = w + ones * (0x80 - 'a'), gt_f = w + ones * (0x80 - 'f' - 1);
+        all &= ((ge_0 & ~gt_9) | (ge_a & ~gt_f)) & ~w;
+    }
+    return all == high;
+}
+
 /* "KID:H" with the expected key id and 32 lowercase hex digits. */
 static inline int take_pseudonym(const char **pp, const char *end, const char *kid, size_t kl)
 {
     const char *p = *pp;
     if ((size_t)(end - p) < kl + MS_PSEUDO_HEX + 3 || p[0] != '"' || memcmp(p + 1, kid, kl) || p[1 + kl] != ':' ||
-        !is_lower_hex(p + 2 + kl, MS_PSEUDO_HEX) || p[2 + kl + MS_PSEUDO_HEX] != '"')
+        !is_lower_hex8(p + 2 + kl, MS_PSEUDO_HEX) || p[2 + kl + MS_PSEUDO_HEX] != '"')
         return 0;
     *pp = p + kl + MS_PSEUDO_HEX + 3;
     return 1;
@@ -585,7 +642,7 @@ int ms_bcast_validate_fast(const char *buf, size_t n, const ms_bcast_expect *x, 
         !take_features(&p, end, f + MS_F_SHARED0, MS_N_SHARED))
         return -1;
     size_t mac_cut = (size_t)(p - buf);
-    if (!TAKE(",\"mac\":\"") || end - p != 64 + 2 || !is_lower_hex(p, 64) || p[64] != '"' || p[65] != '}')
+    if (!TAKE(",\"mac\":\"") || end - p != 64 + 2 || !is_lower_hex8(p, 64) || p[64] != '"' || p[65] != '}')
         return -1;
     if (env != (uint64_t)x->env || t >= (uint64_t)x->episode_len || seq <= x->last_seq ||
         (x->clock_seq && seq != x->clock_seq))

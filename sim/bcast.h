@@ -68,8 +68,11 @@ size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
                        const ms_pseudonyms *p, ms_hmac *mac, ms_bcast_mac *sent);
 
 /* Writes a micro-unit value (clamped to [0, 10^6]) in the broadcast's
- * number format at p; returns the end (at most 8 bytes, no NUL). */
+ * number format at p; returns the end (at most 8 bytes, no NUL). The bytes
+ * up to 8 past p may be overwritten. ms_put_micro_naive is its reference
+ * twin (digit by digit), writing only up to the end it returns. */
 char *ms_put_micro(char *p, int32_t u);
+char *ms_put_micro_naive(char *p, int32_t u);
 
 /* What a receiver expects of the next broadcast on its mailbox. */
 typedef struct ms_bcast_expect {

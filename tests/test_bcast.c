@@ -6,6 +6,7 @@
  * bytes before `,"mac":`, computed here with libcrypto directly) whenever the
  * test wants exactly one thing wrong. Every validation runs on a heap copy of
  * exactly n bytes, so AddressSanitizer catches any read past n. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,6 +467,24 @@ static void test_bcast_hostile_corpus(void)
     fixture_release(&fx);
 }
 
+/* ms_put_micro writes what its naive twin writes, for every micro-unit
+ * value and beyond both ends of the clamp, and never stores past 8 bytes. */
+static void test_bcast_put_micro_vs_naive(void)
+{
+    int bad = 0, checked = 0;
+    static const int32_t extremes[] = {INT32_MIN, -1000000, -1, MS_MICRO + 1, 2 * MS_MICRO, INT32_MAX};
+    for (int32_t k = -1; k < MS_MICRO + 1 + (int32_t)(sizeof extremes / sizeof extremes[0]); k++) {
+        int32_t u = k <= MS_MICRO ? k : extremes[k - MS_MICRO - 1];
+        char a[16], b[16];
+        memset(a, 'x', sizeof a);
+        memset(b, 'x', sizeof b);
+        char *ea = ms_put_micro(a, u), *eb = ms_put_micro_naive(b, u);
+        bad += ea - a != eb - b || memcmp(a, b, (size_t)(eb - b)) || ea - a > 8 || memcmp(a + 8, "xxxxxxxx", 8);
+        checked++;
+    }
+    CHECK(bad == 0 && checked == MS_MICRO + 8, "%d of %d values written differently", bad, checked);
+}
+
 /* ------------------------------------------- fast path against naive ---- */
 
 /* One random mutation of the NUL-terminated buf (capacity BUF): a byte
@@ -473,7 +492,8 @@ static void test_bcast_hostile_corpus(void)
  * respelled (often as an equal JSON value the canonical shape does not use). */
 static void mutate(char *buf, ms_rng *r)
 {
-    static const char alphabet[] = "0123456789.,:[]{}\"abcdefnul-+eE x\\";
+    /* with the bytes on either side of each hex range, and non-ASCII */
+    static const char alphabet[] = "0123456789.,:[]{}\"abcdefnul-+eE x\\/`gAF\x80\xb0\xe6\xff";
     static const char *const respell[][2] = {
         {"0.5", "0.50"}, {",0,", ",0.0,"}, {",1,", ",1.0,"}, {",1,", ",1e0,"}, {",0,", ",-0,"}, {",0,", ",0e5,"},
         {"[0,", "[0.000000,"}, {"\"t\":", "\"t\":0"}, {":null", ":\"x\""}, {":null", ":nul"}, {"[", "[0,"},
@@ -804,6 +824,7 @@ void suite_bcast(void)
     RUN(test_bcast_sim_broadcasts);
     RUN(test_bcast_hostile_corpus);
     RUN(test_bcast_fast_vs_naive);
+    RUN(test_bcast_put_micro_vs_naive);
     RUN(test_bcast_poison_each_kind);
     RUN(test_bcast_poison_mixed);
 }
