@@ -74,6 +74,15 @@ size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
 char *ms_put_micro(char *p, int32_t u);
 char *ms_put_micro_naive(char *p, int32_t u);
 
+/* (float)(u / 10^6) for a micro-unit value u in [0, 10^6], as the
+ * validator's exact path computes it (through a double), by a
+ * multiplication: (float)((double)u * 1e-6) == (float)((double)u / 10^6)
+ * for every such u, which a unit test checks one by one. */
+static inline float ms_micro_to_float(int32_t u)
+{
+    return (float)((double)u * 1e-6);
+}
+
 /* What a receiver expects of the next broadcast on its mailbox. */
 typedef struct ms_bcast_expect {
     int env, episode_len;

@@ -485,6 +485,18 @@ static void test_bcast_put_micro_vs_naive(void)
     CHECK(bad == 0 && checked == MS_MICRO + 8, "%d of %d values written differently", bad, checked);
 }
 
+/* ms_micro_to_float is the division it stands for, for every micro-unit. */
+static void test_bcast_micro_to_float(void)
+{
+    int bad = 0;
+    for (int32_t u = 0; u <= MS_MICRO; u++) {
+        volatile double d = (double)u; /* no folding: the division happens here */
+        float want = (float)(d / MS_MICRO), got = ms_micro_to_float(u);
+        bad += memcmp(&want, &got, sizeof want) != 0;
+    }
+    CHECK(bad == 0, "%d micro-units convert differently", bad);
+}
+
 /* ------------------------------------------- fast path against naive ---- */
 
 /* One random mutation of the NUL-terminated buf (capacity BUF): a byte
@@ -825,6 +837,7 @@ void suite_bcast(void)
     RUN(test_bcast_hostile_corpus);
     RUN(test_bcast_fast_vs_naive);
     RUN(test_bcast_put_micro_vs_naive);
+    RUN(test_bcast_micro_to_float);
     RUN(test_bcast_poison_each_kind);
     RUN(test_bcast_poison_mixed);
 }
