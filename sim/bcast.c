@@ -6,6 +6,8 @@
 
 #include <openssl/crypto.h>
 
+#include "base/hash.h"
+
 const char *const ms_bcast_reason_names[MS_BCAST_NREASON] = {
     "ok", "malformed", "duplicate_field", "unknown_field", "missing_field", "wrong_type",
     "bad_length", "mac_position", "bad_mac", "non_finite", "out_of_range", "bad_version",
@@ -61,9 +63,18 @@ static const char digit_pairs[] = "000102030405060708091011121314151617181920212
                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                   "8081828384858687888990919293949596979899";
 
+/* Trailing decimal zeros of each pair "00".."99" (2 for "00"). */
+static const unsigned char pair_zeros[100] = {
+    2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
 /* The same text as ms_put_micro_naive: "0." and the six digits written two
- * at a time (three divisions instead of twelve), then the trailing zeros
- * cut; it always stores 8 bytes. */
+ * at a time (three divisions instead of twelve), then cut after the last
+ * nonzero digit, whose place comes from the pairs without a loop (the loop
+ * mispredicted on every feature); it always stores 8 bytes. */
 char *ms_put_micro(char *p, int32_t u)
 {
     if (u <= 0) {
@@ -74,16 +85,15 @@ char *ms_put_micro(char *p, int32_t u)
         *p++ = '1';
         return p;
     }
-    uint32_t v = (uint32_t)u;
+    uint32_t v = (uint32_t)u, hi = v / 10000, mid = v / 100 % 100, lo = v % 100;
     p[0] = '0';
     p[1] = '.';
-    memcpy(p + 2, digit_pairs + 2 * (v / 10000), 2);
-    memcpy(p + 4, digit_pairs + 2 * (v / 100 % 100), 2);
-    memcpy(p + 6, digit_pairs + 2 * (v % 100), 2);
-    int len = 8;
-    while (p[len - 1] == '0') /* stops at a nonzero digit: 0 < u < 10^6 */
-        len--;
-    return p + len;
+    memcpy(p + 2, digit_pairs + 2 * hi, 2);
+    memcpy(p + 4, digit_pairs + 2 * mid, 2);
+    memcpy(p + 6, digit_pairs + 2 * lo, 2);
+    /* 0 < v < 10^6, so at most 5 zeros and hi != 0 when mid = lo = 0. */
+    unsigned zeros = pair_zeros[lo] + (lo == 0) * (pair_zeros[mid] + (mid == 0) * pair_zeros[hi]);
+    return p + 8 - zeros;
 }
 
 /* The key id: a fixed-size copy of its whole buffer (one 16-byte move

@@ -718,6 +718,24 @@ static void unhex(const char *h, unsigned char *out)
     }
 }
 
+/* ms_hex and ms_unhex over every byte value. */
+static void test_hex_every_byte(void)
+{
+    unsigned char in[256], back[256];
+    for (int i = 0; i < 256; i++)
+        in[i] = (unsigned char)i;
+    char got[513], want[513];
+    for (int i = 0; i < 256; i++)
+        snprintf(want + 2 * i, 3, "%02x", i);
+    memset(got, 'x', sizeof got);
+    ms_hex(in, 256, got);
+    CHECK(!memcmp(got, want, 513), "ms_hex of 0..255: %.64s...", got);
+    CHECK(ms_unhex(got, 512, back, 256) == 0 && !memcmp(back, in, 256), "ms_unhex(ms_hex(x)) != x");
+    CHECK(ms_is_lower_hex(got, 512), "ms_hex output is not lowercase hex");
+    ms_hex(in, 0, got);
+    CHECK(got[0] == 0, "ms_hex of nothing is the empty string");
+}
+
 static void test_hmac_rfc4231(void)
 {
     unsigned char k1[20], k3[20], k4[25], k6[131], d3[50], d4[50];
@@ -1355,6 +1373,7 @@ void suite_sim(void)
     RUN(test_rules_truth_table);
     RUN(test_rules_clipping);
     RUN(test_rules_credit);
+    RUN(test_hex_every_byte);
     RUN(test_hmac_rfc4231);
     RUN(test_pseudonyms);
     RUN(test_raw_values_need_the_key);
