@@ -497,6 +497,49 @@ static void test_bcast_micro_to_float(void)
     CHECK(bad == 0, "%d micro-units convert differently", bad);
 }
 
+/* Every third micro-unit value (3 is prime to 10: every digit count and
+ * every ending) and 10^6, written by ms_put_micro into the last feature of a
+ * genuine broadcast, parses to the same float on the fast path as in the
+ * naive validator. The sender's MAC is offered as the one the message
+ * carries, so neither validator spends an HMAC on the 333,335 messages. */
+static void test_bcast_fast_values(void)
+{
+    fixture fx;
+    if (fixture_init(&fx))
+        return;
+    ms_bcast_expect x = expect_of(&fx);
+    const char *last = strstr(fx.base, ",0.078125],\"mac\":\"");
+    CHECK(last != NULL, "t_frac 0.078125 is the last feature of the base message");
+    if (!last) {
+        fixture_release(&fx);
+        return;
+    }
+    size_t head = (size_t)(last - fx.base) + 1;
+    int bad = 0, undecided = 0;
+    for (int32_t u = 0; u <= MS_MICRO; u = u + 3 > MS_MICRO && u < MS_MICRO ? MS_MICRO : u + 3) {
+        char buf[BUF];
+        memcpy(buf, fx.base, head);
+        char *p = ms_put_micro(buf + head, u);
+        size_t cut = (size_t)(p + 1 - buf); /* through the ']' */
+        memcpy(p, last + 9, fx.n - head - 8);  /* "],\"mac\":\"...\"}" */
+        size_t n = cut + 74;
+        ms_bcast_mac sent = {cut, {0}};
+        CHECK(ms_unhex(buf + cut + 8, 64, sent.md, 32) == 0, "mac hex");
+        ms_bcast_expect y = x;
+        y.sent = buf;
+        y.sent_mac = &sent;
+        float f1[MS_NFEAT], f2[MS_NFEAT];
+        uint64_t s1 = 0, s2 = 0;
+        int fast = ms_bcast_validate_fast(buf, n, &y, f1, &s1);
+        int naive = ms_bcast_validate_naive(buf, n, &y, f2, &s2);
+        undecided += fast != MS_BCAST_OK;
+        bad += naive != MS_BCAST_OK || (fast == MS_BCAST_OK && (memcmp(f1, f2, sizeof f1) || s1 != s2)) ||
+               f2[MS_NFEAT - 1] != (float)(u / 1e6);
+    }
+    CHECK(bad == 0 && undecided == 0, "%d values parse differently, %d not decided by the fast path", bad, undecided);
+    fixture_release(&fx);
+}
+
 /* ------------------------------------------- fast path against naive ---- */
 
 /* One random mutation of the NUL-terminated buf (capacity BUF): a byte
@@ -838,6 +881,7 @@ void suite_bcast(void)
     RUN(test_bcast_fast_vs_naive);
     RUN(test_bcast_put_micro_vs_naive);
     RUN(test_bcast_micro_to_float);
+    RUN(test_bcast_fast_values);
     RUN(test_bcast_poison_each_kind);
     RUN(test_bcast_poison_mixed);
 }
