@@ -201,36 +201,59 @@ static void test_bcast_canonical_bytes(void)
     fixture_release(&fx);
 }
 
+/* A real sim of 6 mailboxes with campaigns (and backdoor campaigns when
+ * backdoor_rate > 0), a random policy, and a receiver's HMAC context keyed
+ * with its broadcast key. */
+typedef struct sim_fixture {
+    ms_config c;
+    ms_sim sim;
+    ms_ref_policy rp;
+    ms_policy pol;
+    ms_hmac h;
+} sim_fixture;
+
+static void sim_fixture_init(sim_fixture *sf, double backdoor_rate)
+{
+    ms_err e;
+    ms_config_defaults(&sf->c);
+    sf->c.envs = 6;
+    sf->c.episode_len = 20;
+    sf->c.campaign_rate = 0.2;
+    sf->c.backdoor_rate = backdoor_rate;
+    CHECK(ms_sim_init(&sf->sim, &sf->c, MS_STREAM_ENV, NULL, &e) == MS_OK &&
+              ms_ref_policy_init(&sf->rp, MS_REF_RANDOM, &sf->c, 1, &e) == MS_OK && ms_hmac_init(&sf->h, &e) == MS_OK &&
+              ms_hmac_setkey(&sf->h, sf->sim.keys.broadcast_key, 32, &e) == MS_OK,
+          "init: %s", e.msg);
+    sf->pol = ms_ref_policy_stage(&sf->rp);
+}
+
+static void sim_fixture_release(sim_fixture *sf)
+{
+    ms_hmac_release(&sf->h);
+    ms_ref_policy_release(&sf->rp);
+    ms_sim_release(&sf->sim);
+}
+
 /* Broadcasts of a real sim validate and carry the message's features. */
 static void test_bcast_sim_broadcasts(void)
 {
-    ms_config c;
-    ms_config_defaults(&c);
-    c.envs = 6;
-    c.episode_len = 20;
-    c.campaign_rate = 0.2;
-    ms_sim sim;
-    ms_ref_policy rp;
-    ms_hmac h;
+    sim_fixture sf;
+    sim_fixture_init(&sf, 0.0);
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_RANDOM, &c, 1, &e) == MS_OK &&
-              ms_hmac_init(&h, &e) == MS_OK && ms_hmac_setkey(&h, sim.keys.broadcast_key, 32, &e) == MS_OK, "init: %s",
-          e.msg);
-    ms_policy pol = ms_ref_policy_stage(&rp);
     int bad = 0, bad_feat = 0, bad_ws = 0, bad_num = 0;
     for (int k = 0; k < 60; k++) {
-        CHECK(ms_sim_observe(&sim, &e) == MS_OK, "observe");
-        for (int i = 0; i < c.envs; i++) {
-            const char *b = sim.s.bcast + (size_t)i * MS_BCAST_MAX;
-            size_t n = (size_t)sim.s.bcast_len[i];
-            const ms_msg *m = &sim.s.msg[i];
-            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1, NULL, NULL};
+        CHECK(ms_sim_observe(&sf.sim, &e) == MS_OK, "observe");
+        for (int i = 0; i < sf.c.envs; i++) {
+            const char *b = sf.sim.s.bcast + (size_t)i * MS_BCAST_MAX;
+            size_t n = (size_t)sf.sim.s.bcast_len[i];
+            const ms_msg *m = &sf.sim.s.msg[i];
+            ms_bcast_expect x = {i, sf.c.episode_len, (uint64_t)k, sf.sim.pn.key_id, &sf.h, (uint64_t)k + 1, NULL, NULL};
             float f[MS_NFEAT];
             uint64_t seq = 0;
-            bad += sim.s.reject[i] != MS_BCAST_OK || validate(b, n, &x, f, &seq) != MS_BCAST_OK || seq != (uint64_t)k + 1;
+            bad += sf.sim.s.reject[i] != MS_BCAST_OK || validate(b, n, &x, f, &seq) != MS_BCAST_OK || seq != (uint64_t)k + 1;
             for (int j = 0; j < MS_NFEAT; j++) {
                 bad_feat += f[j] != (float)(m->f[j] / 1e6);
-                bad_feat += sim.s.feat[(size_t)i * MS_NFEAT + j] != f[j];
+                bad_feat += sf.sim.s.feat[(size_t)i * MS_NFEAT + j] != f[j];
             }
             for (size_t p = 0; p < n; p++)
                 bad_ws += b[p] == ' ' || b[p] == '\n' || b[p] == '\t' || b[p] == '\\';
@@ -246,15 +269,13 @@ static void test_bcast_sim_broadcasts(void)
                 bad_num += p[0] != '0' || p[1] != '.' || len > 8 || p[len - 1] == '0';
             }
         }
-        CHECK(ms_sim_step(&sim, &pol, NULL, 0, &e) == MS_OK, "step");
+        CHECK(ms_sim_step(&sf.sim, &sf.pol, NULL, 0, &e) == MS_OK, "step");
     }
     CHECK(bad == 0, "%d genuine broadcasts not accepted", bad);
     CHECK(bad_feat == 0, "%d parsed features differ from msg features / 1e6", bad_feat);
     CHECK(bad_ws == 0, "%d whitespace or escape bytes", bad_ws);
     CHECK(bad_num == 0, "%d non-canonical numbers", bad_num);
-    ms_hmac_release(&h);
-    ms_ref_policy_release(&rp);
-    ms_sim_release(&sim);
+    sim_fixture_release(&sf);
 }
 
 typedef struct hostile {
@@ -611,30 +632,19 @@ static void mutate(char *buf, ms_rng *r)
  * offering the sender's MAC (ms_bcast_expect.sent) changes no verdict. */
 static void test_bcast_fast_vs_naive(void)
 {
-    ms_config c;
-    ms_config_defaults(&c);
-    c.envs = 6;
-    c.episode_len = 20;
-    c.campaign_rate = 0.2;
-    c.backdoor_rate = 0.5;
-    ms_sim sim;
-    ms_ref_policy rp;
-    ms_hmac h;
+    sim_fixture sf;
+    sim_fixture_init(&sf, 0.5);
     ms_err e;
-    CHECK(ms_sim_init(&sim, &c, MS_STREAM_ENV, NULL, &e) == MS_OK && ms_ref_policy_init(&rp, MS_REF_RANDOM, &c, 1, &e) == MS_OK &&
-              ms_hmac_init(&h, &e) == MS_OK && ms_hmac_setkey(&h, sim.keys.broadcast_key, 32, &e) == MS_OK, "init: %s",
-          e.msg);
-    ms_policy pol = ms_ref_policy_stage(&rp);
     ms_rng r;
     ms_rng_seed(&r, 12, 0, 0);
     int genuine = 0, genuine_fast = 0, cases = 0, fast_ok = 0, naive_ok = 0;
     int bad_verdict = 0, bad_fast = 0, bad_values = 0, bad_memo = 0;
     for (int k = 0; k < 50; k++) {
-        CHECK(ms_sim_observe(&sim, &e) == MS_OK, "observe");
-        for (int i = 0; i < c.envs; i++) {
-            const char *b = sim.s.bcast + (size_t)i * MS_BCAST_MAX;
-            size_t n = (size_t)sim.s.bcast_len[i];
-            ms_bcast_expect x = {i, c.episode_len, (uint64_t)k, sim.pn.key_id, &h, (uint64_t)k + 1, NULL, NULL};
+        CHECK(ms_sim_observe(&sf.sim, &e) == MS_OK, "observe");
+        for (int i = 0; i < sf.c.envs; i++) {
+            const char *b = sf.sim.s.bcast + (size_t)i * MS_BCAST_MAX;
+            size_t n = (size_t)sf.sim.s.bcast_len[i];
+            ms_bcast_expect x = {i, sf.c.episode_len, (uint64_t)k, sf.sim.pn.key_id, &sf.h, (uint64_t)k + 1, NULL, NULL};
             float f1[MS_NFEAT], f2[MS_NFEAT];
             uint64_t s1 = 0, s2 = 0;
             genuine++;
@@ -644,7 +654,7 @@ static void test_bcast_fast_vs_naive(void)
             /* The sender's MAC of these bytes, from encoding the message again. */
             char again[MS_BCAST_MAX];
             ms_bcast_mac sent;
-            size_t an = ms_bcast_encode(again, &sim.s.msg[i], (uint64_t)k + 1, i, &sim.pn, &h, &sent);
+            size_t an = ms_bcast_encode(again, &sf.sim.s.msg[i], (uint64_t)k + 1, i, &sf.sim.pn, &sf.h, &sent);
             bad_memo += an != n || memcmp(again, b, n) || sent.cut != n - 74;
             for (int m = 0; m < 40; m++) {
                 char buf[BUF];
@@ -659,11 +669,11 @@ static void test_bcast_fast_vs_naive(void)
                     for (const char *q = buf; (q = strstr(q, ",\"mac\":\"")) != NULL; q++)
                         mf = q;
                     if (mf && strlen(mf + 8) >= 64)
-                        remac_with(buf, sim.keys.broadcast_key);
+                        remac_with(buf, sf.sim.keys.broadcast_key);
                 }
                 ms_bcast_expect y = x;
                 switch (ms_rng_below(&r, 8)) {
-                case 0: y.env = (i + 1) % c.envs; break;
+                case 0: y.env = (i + 1) % sf.c.envs; break;
                 case 1: y.last_seq = (uint64_t)k + 1; break;
                 case 2: y.clock_seq = 0; break;
                 case 3: y.clock_seq = (uint64_t)k + 2; break;
@@ -698,7 +708,7 @@ static void test_bcast_fast_vs_naive(void)
                 bad_memo += validate_with(ms_bcast_validate, buf, bn, &z, f3, &s3) != naive;
             }
         }
-        CHECK(ms_sim_step(&sim, &pol, NULL, 0, &e) == MS_OK, "step");
+        CHECK(ms_sim_step(&sf.sim, &sf.pol, NULL, 0, &e) == MS_OK, "step");
     }
     CHECK(genuine_fast == genuine, "the fast path decided %d of %d genuine broadcasts", genuine_fast, genuine);
     CHECK(bad_fast == 0, "%d fast verdicts other than ok / not decided", bad_fast);
@@ -708,9 +718,7 @@ static void test_bcast_fast_vs_naive(void)
     /* The corpus exercises both sides: acceptances the fast path decides,
      * and acceptances only the naive validator decides (respellings). */
     CHECK(fast_ok > cases / 10 && naive_ok > fast_ok, "%d cases: fast accepted %d, naive %d", cases, fast_ok, naive_ok);
-    ms_hmac_release(&h);
-    ms_ref_policy_release(&rp);
-    ms_sim_release(&sim);
+    sim_fixture_release(&sf);
 }
 
 /* --------------------------------------------- tampering in transit ---- */
