@@ -598,25 +598,52 @@ static inline int take_pseudonym(const char **pp, const char *end, const char *k
  * (float)((double)u * 1e-6): the two doubles can differ in the last bit,
  * but the floats are the same for every u in [0, 10^6] (a unit test checks
  * each), and a multiplication costs a fraction of a division. */
+/* The digits after "0." at s, eight bytes at a time (the caller
+ * guarantees 8 readable bytes): returns how many there are (0 to 8) and,
+ * when 1 to 6, their value as micro-units in *u (padded with zeros to six
+ * digits), as parse_feature's digit loop computes it. A loop over the
+ * digits mispredicted on every feature. */
+static inline int micro_digits8(const char *s, int32_t *u)
+{
+    uint64_t w;
+    memcpy(&w, s, 8); /* s[0] in the lowest byte: */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    /* Per byte, x = b ^ '0' is below 10 exactly for an ASCII digit; the
+     * high bit of ((x & 0x7f) + 0x76) | x says "x >= 10" without carries. */
+    const uint64_t high = 0x8080808080808080u;
+    uint64_t x = w ^ 0x3030303030303030u;
+    uint64_t other = (((x & ~high) + 0x7676767676767676u) | x) & high;
+    int nd = other ? __builtin_ctzll(other) / 8 : 8; /* the first non-digit */
+    if (nd < 1 || nd > 6)
+        return nd;
+    /* Keep the digits, shifted so that they fill bytes 2..7 (a leading
+     * "00", the padding zeros last), then combine the eight decimal digits
+     * pairwise: bytes -> 2-digit -> 4-digit -> 8-digit numbers. */
+    uint64_t d = (x & ((1ull << (8 * nd)) - 1)) << 16;
+    d = (d * 2561) >> 8;
+    d = ((d & 0x00ff00ff00ff00ffu) * 6553601) >> 16;
+    d = ((d & 0x0000ffff0000ffffu) * 42949672960001u) >> 32;
+    *u = (int32_t)d;
+    return nd;
+}
+
+/* n features 0, 1 or 0.d{1,6}, comma-separated, then ']'. The value is
+ * parse_feature's exact path (ms_micro_to_float). */
 static inline int take_features(const char **pp, const char *end, float *out, int n)
 {
     const char *p = *pp;
     for (int i = 0; i < n; i++) {
-        if (end - p < 2)
+        if (end - p < 2 + 8) /* a feature is never the last bytes */
             return 0;
         if (p[0] == '0' && p[1] == '.') {
-            p += 2;
             int32_t u = 0;
-            int nd = 0;
-            while (p < end && is_digit(*p) && nd < 6) {
-                u = u * 10 + (*p++ - '0');
-                nd++;
-            }
-            if (nd == 0)
+            int nd = micro_digits8(p + 2, &u);
+            if (nd < 1 || nd > 6)
                 return 0;
-            for (; nd < 6; nd++)
-                u *= 10;
             out[i] = ms_micro_to_float(u);
+            p += 2 + nd;
         } else if (p[0] == '0' || p[0] == '1') {
             out[i] = (float)(double)(p[0] - '0');
             p++;
@@ -660,9 +687,14 @@ int ms_bcast_validate_fast(const char *buf, size_t n, const ms_bcast_expect *x, 
     if (env != (uint64_t)x->env || t >= (uint64_t)x->episode_len || seq <= x->last_seq ||
         (x->clock_seq && seq != x->clock_seq))
         return -1;
+    /* Decoded by arithmetic (the digits are known to be lowercase hex:
+     * c & 15 is the value of '0'-'9' and 9 less than that of 'a'-'f', which
+     * alone have bit 6 set), in a loop the compiler vectorises. */
     unsigned char want[32], got[32];
-    for (int i = 0; i < 32; i++)
-        got[i] = (unsigned char)(((hex1[(unsigned char)p[2 * i]] - 1) << 4) | (hex1[(unsigned char)p[2 * i + 1]] - 1));
+    for (int i = 0; i < 32; i++) {
+        unsigned char hi = (unsigned char)p[2 * i], lo = (unsigned char)p[2 * i + 1];
+        got[i] = (unsigned char)(((hi & 15) + 9 * (hi >> 6)) << 4 | ((lo & 15) + 9 * (lo >> 6)));
+    }
     if (mac_of(x, buf, mac_cut, want) || CRYPTO_memcmp(want, got, 32))
         return -1;
     *seq_out = seq;
