@@ -593,11 +593,6 @@ static inline int take_pseudonym(const char **pp, const char *end, const char *k
     return 1;
 }
 
-/* n features 0, 1 or 0.d{1,6}, comma-separated, then ']'. The value is
- * parse_feature's exact path, (float)((double)u / 10^6), computed as
- * (float)((double)u * 1e-6): the two doubles can differ in the last bit,
- * but the floats are the same for every u in [0, 10^6] (a unit test checks
- * each), and a multiplication costs a fraction of a division. */
 /* The digits after "0." at s, eight bytes at a time (the caller
  * guarantees 8 readable bytes): returns how many there are (0 to 8) and,
  * when 1 to 6, their value as micro-units in *u (padded with zeros to six
@@ -630,7 +625,8 @@ static inline int micro_digits8(const char *s, int32_t *u)
 }
 
 /* n features 0, 1 or 0.d{1,6}, comma-separated, then ']'. The value is
- * parse_feature's exact path (ms_micro_to_float). */
+ * parse_feature's exact path, (float)((double)u / 10^6), computed by
+ * ms_micro_to_float with a multiplication that gives the same floats. */
 static inline int take_features(const char **pp, const char *end, float *out, int n)
 {
     const char *p = *pp;

@@ -13,6 +13,9 @@
  * the message as benign (res, credit; no compromise booked) while the
  * mailbox lives with the true outcome (quarantine set, compromise). A draw
  * whose forged reward equals the honest one is no forgery (forged = 0).
+ * The receiver authenticates bytes that reach it unchanged with the MAC the
+ * sender computed of them (the same HMAC of the same bytes; bcast.h,
+ * ms_bcast_expect.sent) and computes its own for anything altered.
  * Rejected broadcasts are held (rule broadcast_rejected_hold), their actions
  * are recorded as 0 with probability 0, and `reject` says why, so a learner
  * excludes them and a ledger counts them as anomalies.
