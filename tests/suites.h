@@ -1,4 +1,5 @@
 /* One line per test file: SUITE(suite_name). Keep sorted. */
+SUITE(suite_api)
 SUITE(suite_bcast)
 SUITE(suite_config)
 SUITE(suite_exp)
