@@ -163,8 +163,10 @@ typedef struct lake_diff_report {
                                counted as divergence) */
     char build_what[200];
     int64_t entries_a, entries_b;
-    int64_t purged_a;       /* a's entries whose rows were purged (compared
-                               through their commitments only) */
+    int64_t purged_a, purged_b; /* entries whose rows a (b) purged: compared
+                               through their commitments only */
+    int64_t purge_entries_a, purge_entries_b; /* the purges' own entries at the
+                               end of a (b): not part of the run, not compared */
     /* The first difference (when !identical): */
     int64_t seq;            /* ledger entry */
     char table[32];         /* table of a's entry (or runs.*) */
@@ -180,8 +182,11 @@ typedef struct lake_diff_report {
  * count. Compares what the ledgers cover, not the hashes; run lake_verify on
  * each to trust them. The build entry and the identity's version are not
  * compared as divergence (the same run on another build is still the same
- * run) but reported in build_differs. Entries whose rows a has purged are
- * compared by commitment (equal salts and rows give equal commitments).
+ * run) but reported in build_differs. Entries whose rows a (or b) has
+ * purged are compared by header and commitment (equal salts and rows give
+ * equal commitments; counted in purged_a / purged_b), and the purges' own
+ * entries at the end of a lake are not part of its run (counted in
+ * purge_entries_a / _b, never compared).
  * With LAKE_DIFF_PREFIX in flags, a may be an unfinished run: a ending
  * before b is not a difference (d->prefix = 1). Returns MS_OK with d filled
  * (identical or not), an opening error, or MS_ECHECK when a lake's ledger is
@@ -222,8 +227,9 @@ typedef struct lake_policy_blob {
  * 'baseline' or 'promoted' — the incumbent the run left. MS_OK and out[i]
  * filled (release with lake_policy_release); the lake_verify outcomes
  * (rep filled); MS_EINPUT when no evaluation promoted a policy (the run
- * stopped before its baseline); MS_ECHECK when the verified chain does not
- * record exactly one snapshot per agent for it. */
+ * stopped before its baseline) or a purge removed the evaluations or the
+ * snapshot; MS_ECHECK when the verified chain does not record exactly one
+ * snapshot per agent for it. */
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
 void lake_policy_release(lake_policy_blob *p, int n);
