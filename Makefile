@@ -76,10 +76,12 @@ build-asan/marlsim: $(CLI_OBJ) $(LIB_OBJ)
 bench: marlsim $(BUILD)/bench_marlsim
 	@$(BUILD)/bench_marlsim
 
-# Long loops CI also runs: 200 kill -9 crashes at random moments, each lake
-# verified as an intact prefix, plus the rest of the lake tests.
+# Long loops CI also runs: 200 kill -9 crashes at random moments during runs,
+# each lake verified as an intact prefix, and 200 during purges, each lake
+# verified as the old or the purged one; plus the rest of those tests.
 soak: marlsim
 	@tests/lake.sh ./marlsim 200
+	@tests/lifecycle.sh ./marlsim 200
 
 # Fuzz loops CI also runs, on the sanitizer binary: verify on mutated lakes
 # (exit 0/1/2, never a crash or a write), eval on mutated configs (exit 0 or
