@@ -217,7 +217,9 @@ expect_exit "purging a lake of a destroyed generation still works (purge needs t
 # --- kill -9 during a purge, at random moments -------------------------------------------------
 cplake full.db ref.db
 head0=$(q ref.db "select head_hash from runs")
+t0=$(date +%s%N)
 "$M" purge ref.db --class behavioural --before-step 300 >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))   # how long a purge takes here: the kills land in 0 .. 1.3 x that
 head1=$(q ref.db "select head_hash from runs")
 i=0 good=0 before=0 after=0
 while [ $i -lt "$CRASHES" ]; do
@@ -225,7 +227,7 @@ while [ $i -lt "$CRASHES" ]; do
     cplake full.db k.db
     "$M" purge k.db --class behavioural --before-step 300 >/dev/null 2>&1 &
     pid=$!
-    sleep "$(awk -v s="$i$$" 'BEGIN { srand(s); printf "%.3f", rand() * 0.3 }')"
+    sleep "$(awk -v s="$i$$" -v ms="$ms" 'BEGIN { srand(s); printf "%.3f", rand() * ms * 1.3 / 1000 }')"
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     "$M" verify k.db >"$T/kout" 2>&1; rc=$?
@@ -237,7 +239,7 @@ while [ $i -lt "$CRASHES" ]; do
         echo "  kill -9 at iteration $i: verify exit $rc, head $h"; head -3 "$T/kout"
     fi
 done
-check "kill -9 during purge x $CRASHES: every lake verifies and is the old one ($before) or the purged one ($after)" [ "$good" = "$CRASHES" ]
+check "kill -9 during purge x $CRASHES (a purge takes $ms ms here): every lake verifies and is the old one ($before) or the purged one ($after)" [ "$good" = "$CRASHES" ]
 expect_exit "the last killed lake: purge again finishes (or makes) the purge" 0 "$M" purge k.db --class behavioural --before-step 300
 check "... and it is the purged lake, scrubbed, with the newest checkpoint beside it" sh -c "[ \"\$(sqlite3 k.db 'select head_hash from runs')\" = '$head1' ] && grep -q '^scrubbed' '$T/out' && cmp -s k.db.checkpoint ref.db.checkpoint"
 
