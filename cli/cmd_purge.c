@@ -154,8 +154,11 @@ int cmd_purge(int argc, char **argv)
         }
         if (o.before[0] < 0 && o.before[1] < 0 && o.before[2] < 0) {
             lake_run_meta_release(&m);
-            if (a.json)
-                printf("{\"path\":\"%s\",\"purges\":[],\"entries\":0,\"rows\":0,\"policy\":\"keep\"}\n", db);
+            if (a.json) {
+                printf("{\"path\":");
+                cli_json_string(stdout, db);
+                printf(",\"purges\":[],\"entries\":0,\"rows\":0,\"policy\":\"keep\"}\n");
+            }
             else
                 printf("nothing to purge: every retention_* key of %s is keep\n", a.policy_from);
             return EXIT_OK;

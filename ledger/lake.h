@@ -103,7 +103,8 @@ int lake_begin(lake *L, ms_err *e);
  * n_rows x lk_tables[table].ncols values in schema column order. Adds one
  * ledger entry labelled `step` (normally the env-step the rows belong to).
  * n_rows == 0 is a no-op. All values are checked before anything is
- * written. */
+ * written. tombstones and purges are appended only by a purge (a lake from
+ * lake_reopen, which appends nothing else): MS_EINPUT otherwise. */
 int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *vals, ms_err *e);
 
 /* Updates the runs row (head, counts, env_steps) and commits; then, when

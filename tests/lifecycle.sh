@@ -134,7 +134,11 @@ expect_exit "--policy-from with every retention key keep: nothing to do" 0 "$M" 
 check "... says so and appends nothing" sh -c "grep -q 'nothing to purge' '$T/out' && [ \"\$(sqlite3 r4.db 'select count(*) from purges')\" = 0 ]"
 expect_exit "--policy-from retention_behavioural = 0" 0 "$M" purge r5.db --policy-from pb0.ini
 check "... removes every behavioural payload" [ "$(q r5.db 'select (select count(*) from environment_states) + (select count(*) from di_credit_assignment) + (select count(*) from salts)')" = 0 ]
-for f in r1 r2 r3 r5; do expect_exit "verify $f.db" 0 "$M" verify $f.db; done
+printf '[telemetry]\nretention_behavioural = 100\nretention_security = 0\nretention_operational = 64\n' > pall.ini
+cplake full.db r6.db
+expect_exit "--policy-from with all three retention keys" 0 "$M" purge r6.db --policy-from pall.ini
+check "... three purges (one per class) in one transaction: two chained entries" [ "$(q r6.db "select group_concat(class || ':' || before_step) from purges")" = "operational:448,security:513,behavioural:412" -a "$(q r6.db 'select count(*) from ledger') " = "$(($(q full.db 'select count(*) from ledger') + 2)) " ]
+for f in r1 r2 r3 r5 r6; do expect_exit "verify $f.db" 0 "$M" verify $f.db; done
 policy "retention_behavioural = soon" bad.ini
 expect_exit "--policy-from with a bad retention value: exit 2" 2 "$M" purge r4.db --policy-from bad.ini
 check "... naming the file, line, key and what is allowed" grep -q 'bad.ini:2: \[telemetry\] retention_behavioural: .*allowed: keep, or the steps to keep' "$T/out"
