@@ -157,7 +157,7 @@ int cmd_verify(int argc, char **argv)
     for (int t = 0; t < LKT_COUNT; t++) {
         printf("  %-22s %lld", lk_tables[t].name, (long long)rep.rows[t]);
         if (rep.purged_rows[t])
-            printf("  (%lld purged)", (long long)rep.purged_rows[t]);
+            printf("  (%lld %s)", (long long)rep.purged_rows[t], rep.exported_class[0] ? "removed" : "purged");
         printf("\n");
     }
     for (int64_t k = 0; k < rep.npurges && k < LAKE_VERIFY_MAX_PURGES; k++)
@@ -167,8 +167,8 @@ int cmd_verify(int argc, char **argv)
     if (rep.npurges > LAKE_VERIFY_MAX_PURGES)
         printf("... and %lld more purges (SELECT * FROM purges)\n", (long long)(rep.npurges - LAKE_VERIFY_MAX_PURGES));
     if (rep.purged_entries)
-        printf("purged entries: %lld, each checked through its tombstone and the commitment the chain holds\n",
-               (long long)rep.purged_entries);
+        printf("%s entries: %lld, each checked through its tombstone and the commitment the chain holds\n",
+               rep.exported_class[0] ? "removed" : "purged", (long long)rep.purged_entries);
     if (rep.exported_class[0])
         printf("EXPORT of class %s: %lld rows of %lld ledger entries of the other classes removed (tombstones of "
                "purge id 0, outside the chain); its chain, tree and checkpoints are the original's\n",
