@@ -59,6 +59,7 @@ typedef struct walk_state {
     int in_purges;            /* a purge entry was walked: only purge entries follow */
     int prev_tombstones;      /* the previous entry was a tombstones entry */
     int last_opt_purged;      /* the last optimizer_steps entry's rows were purged */
+    int xcls;                 /* runs.exported_class (-1: not an export) */
 } walk_state;
 
 static int fail_at(lake_verify_report *rep, const char *table, int64_t seq, ms_err *e, int status,
@@ -411,6 +412,12 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                 goto out;
             w->purged[t] += n;
             w->purged_entries++;
+        } else if (w->xcls >= 0 && lk_table_purgeable(t) && lk_tables[t].tclass != w->xcls) {
+            rc = fail_at(rep, tname, expect, e, MS_ECHECK,
+                         "ledger seq %" PRId64 " (%s step %" PRId64 "): the lake says it is an export of class %s, but "
+                         "it holds this %s payload", expect, tname, step, lk_class_names[w->xcls],
+                         lk_class_names[lk_tables[t].tclass]);
+            goto out;
         } else {
             lk_value salt = lk_null();
             if (salted) {
@@ -959,6 +966,7 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         }
         w.ext_match = 1;
     }
+    w.xcls = v[LKR_EXPORTED_CLASS].type == LK_TEXT ? lk_class_find(v[LKR_EXPORTED_CLASS].p, v[LKR_EXPORTED_CLASS].n) : -1;
     if ((rc = load_tombstones(R, &w, rep, e)) || (rc = walk_ledger(R, &run, &w, hashes != NULL, rep, e)))
         goto out;
     if (w.next < w.nwant) {

@@ -119,7 +119,8 @@ typedef struct lake_verify_report {
  *     tombstones', whose class is their tables' and whose cut-off is above
  *     their steps; purge ids run 1, 2, 3, ... Tombstones no entry covers
  *     are an export's: purge id 0, runs.exported_class set, naming tables
- *     of other classes only; rep->exported_class says so;
+ *     of other classes only; an export holds no payload of another class
+ *     (tombstones and purges aside); rep->exported_class says so;
  *   - COUNT(*) of every event table = rows the ledger covers, less those
  *     purged, plus an export's tombstones = runs.row_counts; runs.ledger_rows
  *     = N; runs.head_hash = the last entry's hash; salts holds exactly the
