@@ -204,9 +204,11 @@ int lake_purge(const char *path, const lake_purge_opts *o, lake_purge_report *r,
     else if (!v->dev_key && !o->signer)
         rc = ms_fail(e, MS_EINPUT, "%s is signed: purging it appends a signed checkpoint, so it needs the keyring "
                      "whose signing key signed it", path);
-    else if ((r->unsigned_ = !v->dev_key && !v->authenticated) != 0)
+    else if (!v->dev_key && !v->authenticated) {
+        r->unsigned_ = 1;
         rc = ms_fail(e, MS_ECHECK, "%s is not signed by the trusted key (%s): purge refuses a lake it cannot vouch "
                      "for", path, v->unsigned_why[0] ? v->unsigned_why : "no valid final checkpoint");
+    }
     if (rc) {
         free(hashes);
         return rc;
@@ -413,9 +415,11 @@ int lake_export(const char *src, const char *out, int cls, const ms_note_verifie
     if (v->exported_class[0])
         rc = ms_fail(e, MS_EINPUT, "%s is already an export (class %s): export from the original lake", src,
                      v->exported_class);
-    else if ((r->unsigned_ = trusted && !v->authenticated && !v->dev_key) != 0)
+    else if (trusted && !v->authenticated && !v->dev_key) {
+        r->unsigned_ = 1;
         rc = ms_fail(e, MS_ECHECK, "%s is not signed by the trusted key (%s): export refuses a lake it cannot "
                      "vouch for", src, v->unsigned_why[0] ? v->unsigned_why : "no valid final checkpoint");
+    }
     if (rc) {
         free(hashes);
         return rc;

@@ -50,7 +50,8 @@
  * (runs.exported_class = cls). Its ledger, tree and checkpoints are the
  * source's, so lake_verify checks it on its own and against the source's
  * checkpoint file. Built beside out (out.exporting-XXXXXX) and moved into
- * place (link, or rename over out when overwrite), verified first. No
+ * place (link, or rename over out when overwrite), verified first (a
+ * crash leaves at most that out.exporting-XXXXXX file). No
  * export holds key material (no lake does: salts are HMAC outputs, never
  * the key). Refusals: MS_ECHECK for a source that does not verify (or, with
  * trusted, is not authenticated and not a development-key lake); MS_EINPUT
