@@ -80,10 +80,12 @@ bench: marlsim $(BUILD)/bench_marlsim lib
 	@$(MAKE) --no-print-directory DEB_PKGS="$(PY_PKGS)" deps
 	@MARLSIM_LIB=$(BUILD)/$(SOREAL) $(PYTHON) bench/env_python.py
 
-# Long loops CI also runs: 200 kill -9 crashes at random moments, each lake
-# verified as an intact prefix, plus the rest of the lake tests.
+# Long loops CI also runs: 200 kill -9 crashes at random moments during runs,
+# each lake verified as an intact prefix, and 200 during purges, each lake
+# verified as the old or the purged one; plus the rest of those tests.
 soak: marlsim
 	@tests/lake.sh ./marlsim 200
+	@tests/lifecycle.sh ./marlsim 200
 
 # Fuzz loops CI also runs, on the sanitizer binary: verify on mutated lakes
 # (exit 0/1/2, never a crash or a write), eval on mutated configs (exit 0 or
@@ -201,4 +203,4 @@ clean:
 	rm -rf build build-asan marlsim
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
--include $(PIC_OBJ:.o=.d) $(BUILD)/docs/docgen.d
+-include $(PIC_OBJ:.o=.d) $(BUILD)/docs/docgen.d $(BUILD)/tests/tools/lake_attack.d $(BENCH_SRC:%.c=$(BUILD)/%.d)

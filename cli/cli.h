@@ -18,6 +18,8 @@ int cmd_verify(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* The options of every command; which ones a command accepts is a set of
  * CLI_OPT_* bits. Every option with a value takes it as `--opt value` or
@@ -27,7 +29,8 @@ enum {
     CLI_OPT_OUT = 1 << 4, CLI_OPT_SET = 1 << 5, CLI_OPT_POLICY = 1 << 6, CLI_OPT_KEYRING = 1 << 7,
     CLI_OPT_PUBKEY = 1 << 8, CLI_OPT_CHECKPOINT = 1 << 9, CLI_OPT_ALLOW_INCOMPLETE = 1 << 10,
     CLI_OPT_ENTRY = 1 << 11, CLI_OPT_SIZE = 1 << 12, CLI_OPT_FROM = 1 << 13, CLI_OPT_TO = 1 << 14,
-    CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17
+    CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17, CLI_OPT_POLICY_FROM = 1 << 18,
+    CLI_OPT_CLASS = 1 << 19, CLI_OPT_BEFORE_STEP = 1 << 20
 };
 #define CLI_MAX_SETS 256
 #define CLI_MAX_POS 4
@@ -36,7 +39,7 @@ typedef struct cli_args {
     const char *pos[CLI_MAX_POS];
     int npos;
     const char *seed, *out, *policy, *keyring, *pubkey, *checkpoint, *entry, *size, *from, *to, *check, *name,
-        *episodes;
+        *episodes, *policy_from, *cls, *before_step;
     char *sets[CLI_MAX_SETS];
     int nsets, json, quiet, force, allow_incomplete;
 } cli_args;

@@ -26,7 +26,12 @@ static const char usage[] =
     "a run that died (status running or failed) is compared as the prefix it\n"
     "is. Settings outside the hashed config (out, keyring) never come from the\n"
     "lake. Warns when this machine's OpenBLAS core or thread count differs\n"
-    "from the recorded build facts.\n"
+    "from the recorded build facts. Of a purged lake it compares what is left:\n"
+    "an entry whose rows were purged is compared through its commitment only\n"
+    "(it says how many), and the purges' own entries are not part of the run.\n"
+    "A destroyed key generation (keys destroy, crypto-shredding) cannot be\n"
+    "used again: a run that used it can no longer be reproduced (exit 2), while\n"
+    "its lake still verifies and its pseudonyms stay unlinkable.\n"
     "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not\n"
     "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n";
 
@@ -151,8 +156,14 @@ int cmd_reproduce(int argc, char **argv)
     /* The same key material, or nothing to compare: each generation the run
      * named must be in the keyring and usable, and give the same run id. */
     exp_identity_t id;
-    if (!rc && (rc = exp_identity(&c, kr, first, &id, &e)) == MS_ECHECK)
-        rc = ms_fail(&e, MS_EINPUT, "%s: the run can no longer be reproduced (crypto-shredding): %s", db, e.msg);
+    if (!rc && (rc = exp_identity(&c, kr, first, &id, &e)) == MS_ECHECK) {
+        char why[sizeof e.msg];
+        snprintf(why, sizeof why, "%s", e.msg);
+        rc = ms_fail(&e, MS_EINPUT, "%s: the run can no longer be reproduced (crypto-shredding): %s. Destroying a "
+                     "generation erased the key its pseudonyms, broadcast MACs and secret raw-value streams came from: "
+                     "nobody can re-derive or link them, or regenerate the raw values, any more; the lake still "
+                     "verifies (its chain needs no key)", db, why);
+    }
     if (!rc && strcmp(id.run_id, run_id)) {
         if (tampered)
             rc = ms_fail(&e, MS_ECHECK, "%s: its stored config and keys do not give its run id: what it stores was "
@@ -243,7 +254,9 @@ int cmd_reproduce(int argc, char **argv)
         printf("identical: %lld ledger entries of %s reproduced\nhead_hash: %s\n", (long long)d.entries_a, db,
                res.head_hash);
         if (strcmp(res.head_hash, head))
-            printf("(the original's head is %s: the chain covers the build facts, which differ)\n", head);
+            printf("(the original's head is %s: %s)\n", head,
+                   d.purge_entries_a ? "its purges added entries after the run"
+                                     : "the chain covers the build facts, which differ");
     } else {
         printf("DIVERGENT at ledger entry %lld: table %s, step %lld", (long long)d.seq, d.table, (long long)d.step);
         if (d.env >= 0)
@@ -253,6 +266,11 @@ int cmd_reproduce(int argc, char **argv)
         printf("\n%s\n", d.what);
         keep = 1;
     }
+    /* A purged original: what could not be compared row by row. */
+    if (d.purged_a || d.purge_entries_a)
+        printf("purged: %lld of the %lld ledger entries of %s had their rows purged and were compared through their "
+               "commitments only, not row by row; its %lld purge entries are not part of the run (not compared)\n",
+               (long long)d.purged_a, (long long)d.entries_a, db, (long long)d.purge_entries_a);
     if (keep) {
         printf("reproduction: %s\n", path);
     } else {

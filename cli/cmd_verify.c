@@ -22,6 +22,10 @@ static const char usage[] =
     "--checkpoint FILE checks a checkpoint kept elsewhere (e.g. an earlier\n"
     "RUN.db.checkpoint): the lake must contain that tree (a shorter lake is\n"
     "truncated, another root rewritten).\n"
+    "A purged lake (marlsim purge) verifies through its tombstones: every entry\n"
+    "whose rows a purge removed is checked through the commitment the chain\n"
+    "holds, and the report says what each purge removed; an export (marlsim\n"
+    "export) says EXPORT (class C) after its verdict.\n"
     "Verdicts: OK (intact, complete, signed by the trusted key), UNAUTHENTICATED\n"
     "(intact, no trusted key to check it with), INCOMPLETE (intact prefix of a\n"
     "running, interrupted or failed run), UNSIGNED (intact, but the trusted key\n"
@@ -66,7 +70,21 @@ static void print_json(const char *db, const char *verdict, const lake_verify_re
     printf(",\"row_counts\":{");
     for (int t = 0; t < LKT_COUNT; t++)
         printf("%s\"%s\":%lld", t ? "," : "", lk_tables[t].name, (long long)r->rows[t]);
-    printf("}}\n");
+    printf("},\"purged_rows\":{");
+    for (int t = 0; t < LKT_COUNT; t++)
+        printf("%s\"%s\":%lld", t ? "," : "", lk_tables[t].name, (long long)r->purged_rows[t]);
+    printf("},\"purged_entries\":%lld,\"purges\":[", (long long)r->purged_entries);
+    for (int64_t k = 0; k < r->npurges && k < LAKE_VERIFY_MAX_PURGES; k++)
+        printf("%s{\"purge_id\":%lld,\"class\":\"%s\",\"before_step\":%lld,\"entries\":%lld,\"rows\":%lld}",
+               k ? "," : "", (long long)r->purges[k].purge_id, r->purges[k].cls, (long long)r->purges[k].before_step,
+               (long long)r->purges[k].entries, (long long)r->purges[k].rows);
+    printf("],\"exported_class\":");
+    if (r->exported_class[0])
+        printf("\"%s\",\"export_entries\":%lld,\"export_rows\":%lld", r->exported_class,
+               (long long)r->export_entries, (long long)r->export_rows);
+    else
+        printf("null");
+    printf("}\n");
 }
 
 int cmd_verify(int argc, char **argv)
@@ -135,10 +153,30 @@ int cmd_verify(int argc, char **argv)
         print_json(db, verdict, &rep, NULL);
         return exit_code;
     }
-    printf("%s %s: %lld ledger entries, %lld rows, head %s\n", verdict, db, (long long)rep.entries,
+    char what[64] = "";
+    if (rep.exported_class[0])
+        snprintf(what, sizeof what, " EXPORT (class %s)", rep.exported_class);
+    printf("%s%s %s: %lld ledger entries, %lld rows, head %s\n", verdict, what, db, (long long)rep.entries,
            (long long)rep.total_rows, rep.head);
-    for (int t = 0; t < LKT_COUNT; t++)
-        printf("  %-22s %lld\n", lk_tables[t].name, (long long)rep.rows[t]);
+    for (int t = 0; t < LKT_COUNT; t++) {
+        printf("  %-22s %lld", lk_tables[t].name, (long long)rep.rows[t]);
+        if (rep.purged_rows[t])
+            printf("  (%lld %s)", (long long)rep.purged_rows[t], rep.exported_class[0] ? "removed" : "purged");
+        printf("\n");
+    }
+    for (int64_t k = 0; k < rep.npurges && k < LAKE_VERIFY_MAX_PURGES; k++)
+        printf("purge %lld: class %s, steps before %lld: removed %lld rows of %lld ledger entries\n",
+               (long long)rep.purges[k].purge_id, rep.purges[k].cls, (long long)rep.purges[k].before_step,
+               (long long)rep.purges[k].rows, (long long)rep.purges[k].entries);
+    if (rep.npurges > LAKE_VERIFY_MAX_PURGES)
+        printf("... and %lld more purges (SELECT * FROM purges)\n", (long long)(rep.npurges - LAKE_VERIFY_MAX_PURGES));
+    if (rep.purged_entries)
+        printf("%s entries: %lld, each checked through its tombstone and the commitment the chain holds\n",
+               rep.exported_class[0] ? "removed" : "purged", (long long)rep.purged_entries);
+    if (rep.exported_class[0])
+        printf("EXPORT of class %s: %lld rows of %lld ledger entries of the other classes removed (tombstones of "
+               "purge id 0, outside the chain); its chain, tree and checkpoints are the original's\n",
+               rep.exported_class, (long long)rep.export_rows, (long long)rep.export_entries);
     if (rep.authenticated)
         printf("signed: %lld checkpoint%s by the trusted key %s+%02x%02x%02x%02x; newest: size %lld, root %s%s%s\n",
                (long long)rep.checkpoints, rep.checkpoints == 1 ? "" : "s", trusted.name, trusted.key_id[0],

@@ -76,6 +76,16 @@ static int read_promoted(lk_reader *R, const char *const *agents, int nagents, l
                           &eval_id, e);
     if (rc)
         return rc;
+    /* After verification a missing evaluation or snapshot is a purged one
+     * (or one that never was): say which. */
+    int64_t purged = 0;
+    if ((rc = lk_query_int(R,
+                           "SELECT COUNT(*) FROM tombstones WHERE tbl IN ('evaluations', 'policy_snapshots')",
+                           &purged, e)))
+        return rc;
+    if (!eval_id && purged)
+        return ms_fail(e, MS_EINPUT, "%s: its evaluations were purged (SELECT * FROM purges): it no longer says which "
+                       "policy it promoted", R->path);
     if (!eval_id)
         return ms_fail(e, MS_EINPUT, "%s: no evaluation promoted a policy (the run stopped before its baseline)",
                        R->path);
@@ -90,6 +100,11 @@ static int read_promoted(lk_reader *R, const char *const *agents, int nagents, l
         sqlite3_bind_int64(st, 1, eval_id);
         sqlite3_bind_text(st, 2, agents[a], -1, SQLITE_STATIC);
         int s = sqlite3_step(st);
+        if (s == SQLITE_DONE && purged) {
+            rc = ms_fail(e, MS_EINPUT, "%s: the snapshot of agent %s that evaluation %" PRId64 " promoted was purged "
+                         "(SELECT * FROM purges): there is no policy to load", R->path, agents[a], eval_id);
+            break;
+        }
         if (s != SQLITE_ROW) {
             rc = s == SQLITE_DONE ? ms_fail(e, MS_ECHECK,
                                             "%s: evaluation %" PRId64 " promoted a policy but the chain records no "

@@ -190,7 +190,10 @@ while [ $i -lt "$CRASHES" ]; do
     rm -f k.db k.db-wal k.db-shm
     "$M" run "$CFG" --set run.env_steps=2000000 --quiet --out k.db >/dev/null 2>&1 &
     pid=$!
-    # 0.15 .. 1.6 s: past lake creation, anywhere in the run
+    # Past lake creation (waited for: on a loaded machine it can take more
+    # than 0.15 s; killing before it is the next loop's test), then 0.15 ..
+    # 1.6 s: anywhere in the run.
+    n=0; while [ ! -e k.db ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n + 1)); done
     sleep "$(awk -v s="$i$$" 'BEGIN { srand(s); printf "%.2f", 0.15 + rand() * 1.45 }')"
     kill -9 $pid
     wait $pid 2>/dev/null

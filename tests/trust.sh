@@ -223,6 +223,10 @@ check "verify 'file:x.db' (a text file) is not a lake, though x.db is one: exit 
 cp a.db 'names/file:z.db?vfs=unix'
 (cd names && "$M" verify 'file:z.db?vfs=unix' >"$T/out" 2>&1); rc=$?
 check "a ?vfs= query in the name selects no VFS: OK, and no -shm or -wal is created" sh -c "[ $rc = 0 ] && [ -z \"\$(ls names | grep -e '-shm' -e '-wal')\" ]"
+(cd names && "$M" run "$CFG" $SMALL --out 'file:o.db?vfs=unix' >"$T/out" 2>&1); rc=$?
+check "run --out 'file:o.db?vfs=unix' writes the file of exactly that name" sh -c "[ $rc = 0 ] && [ -s 'names/file:o.db?vfs=unix' ] && [ ! -e names/o.db ]"
+(cd names && "$M" export 'file:o.db?vfs=unix' --class security --out 'file:e.db' >"$T/out" 2>&1); rc=$?
+check "export between 'file:' names reads and writes the files of those names" sh -c "[ $rc = 0 ] && [ -s 'names/file:e.db' ] && [ ! -e names/e.db ]"
 (cd names && "$M" eval --policy 'file:y.db' >"$T/out" 2>&1); rc=$?
 check "eval --policy 'file:y.db' evaluates the file of that name" [ "$rc" = 0 ]
 cp a.db fifo.db && mkfifo fifo.db-wal
