@@ -85,10 +85,12 @@ struct ms_keyring;
 /* Runs the experiment c into a new lake at path (replacing one only when
  * force) with key material kr (first_gen: exp_options) and SIGINT/SIGTERM
  * handling, a progress bar when show_progress. interrupt_at > 0 replays an
- * interruption after that many env-steps; reproduce selects the
- * reproduction's checkpoint origin. Prints errors; returns the exit code
+ * interruption after that many env-steps; reproduce (CLI_RUN_* flags)
+ * selects the reproduction's checkpoint origin, and with CLI_RUN_UNSIGNED
+ * signs nothing. Prints errors; returns the exit code
  * (130/143 when a signal interrupted it). res->status is "" when no lake
  * was created. */
+enum { CLI_RUN_REPRODUCE = 1, CLI_RUN_UNSIGNED = 2 };
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
                        const struct ms_keyring *kr, int first_gen, int reproduce, struct exp_result *res);
 

@@ -72,6 +72,15 @@ static int first_generation(const char *key_ids, int *dev)
     return (int)g;
 }
 
+/* Removes a reproduction and its checkpoint file (absent ones are fine). */
+static void remove_reproduction(const char *path)
+{
+    char side[MS_PATH_MAX + 80];
+    unlink(path);
+    snprintf(side, sizeof side, "%s.checkpoint", path);
+    unlink(side);
+}
+
 int cmd_reproduce(int argc, char **argv)
 {
     cli_args a;
@@ -125,11 +134,37 @@ int cmd_reproduce(int argc, char **argv)
             vo.trusted = &trusted;
         }
     }
+    /* Verified, and the runs row read again in the same snapshot: what is
+     * re-run is what was verified. The first read only chose the keys; the
+     * lake must not have changed its key material in between. */
     lake_verify_report v;
-    rc = lake_verify(db, &vo, &v, &e);
+    lake_run_meta mv;
+    rc = lake_read_verified(db, &vo, &mv, NULL, 0, NULL, &v, &e);
     int tampered = rc == MS_ECHECK;
+    if (!rc) {
+        int same = mv.seed == m.seed && mv.dev_key == m.dev_key && mv.key_ids && m.key_ids &&
+                   !strcmp(mv.key_ids, m.key_ids);
+        lake_run_meta_release(&m);
+        m = mv;
+        if (!same) {
+            cli_error("%s changed while it was read (its key material differs between two reads): nothing was "
+                      "reproduced", db);
+            lake_run_meta_release(&m);
+            ms_keyring_free(kr);
+            return EXIT_USAGE;
+        }
+    }
+    /* A reproduction is signed only for a lake the key vouches for (or a
+     * development-key lake, which nothing signs): otherwise its config is
+     * not one the keyring's owner chose, and a signature would lend it
+     * their name. Such a reproduction only says where the lake diverges,
+     * and is not kept. */
+    int vouched = !rc && (m.dev_key || (vo.trusted && v.signed_size > 0));
     if (tampered)
         printf("TAMPERED %s: %s\n", db, e.msg);
+    else if (!rc && !vouched)
+        cli_notice("%s: %s: the reproduction signs nothing and is not kept", db,
+                   vo.trusted ? v.unsigned_why : "no signing key to vouch for the lake");
     else if (rc) {
         cli_error("%s", e.msg);
         lake_run_meta_release(&m);
@@ -223,7 +258,8 @@ int cmd_reproduce(int argc, char **argv)
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
     exp_result res;
-    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, kr, first, 1, &res);
+    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, kr, first,
+                            CLI_RUN_REPRODUCE | (vouched ? 0 : CLI_RUN_UNSIGNED), &res);
     ms_keyring_free(kr);
     if (rc)
         return rc == EXIT_CHECK ? EXIT_USAGE : rc;
@@ -242,6 +278,7 @@ int cmd_reproduce(int argc, char **argv)
         cli_notice("note: %s (the build, not the run: not counted as divergence)", d.build_what);
     int keep = out != NULL;
     if (d.identical && tampered) {
+        remove_reproduction(path);
         printf("the rows of %s are identical to the reproduction in %s, but its chain does not verify (see above)\n",
                db, path);
         return EXIT_CHECK;
@@ -271,14 +308,12 @@ int cmd_reproduce(int argc, char **argv)
         printf("purged: %lld of the %lld ledger entries of %s had their rows purged and were compared through their "
                "commitments only, not row by row; its %lld purge entries are not part of the run (not compared)\n",
                (long long)d.purged_a, (long long)d.entries_a, db, (long long)d.purge_entries_a);
-    if (keep) {
+    if (keep && vouched) {
         printf("reproduction: %s\n", path);
     } else {
-        char side[MS_PATH_MAX + 80];
-        unlink(path); /* identical: nothing in it that the original lacks */
-        snprintf(side, sizeof side, "%s.checkpoint", path);
-        unlink(side);
-        printf("reproduction removed (identical; --out PATH keeps it)\n");
+        remove_reproduction(path); /* identical: nothing in it the original lacks; or unsigned */
+        printf(vouched ? "reproduction removed (identical; --out PATH keeps it)\n"
+                       : "reproduction removed (unsigned: the original does not verify with the trusted key)\n");
     }
     return d.identical ? EXIT_OK : EXIT_CHECK;
 }

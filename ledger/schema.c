@@ -222,7 +222,7 @@ const lk_column lk_runs_columns[LKR_NCOLS] = {
     {"ledger_rows", LK_INT, 0, "ledger entries committed"},
     {"row_counts", LK_TEXT, 0, "JSON object: event table -> rows committed"},
     {"env_steps", LK_INT, 0, "env-steps taken"},
-    {"eval_reward_per_step", LK_REAL, 1, "final greedy evaluation reward per env-step"},
+    {"eval_reward_per_step", LK_REAL, 1, "the run's final figure: mean reward per env-step on the report episodes (a completed run: sealed in the chain; otherwise the incumbent's gate score, never hashed)"},
     {"started_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
     {"finished_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
     {"exported_class", LK_TEXT, 1, "NULL, or the class an export (`marlsim export`) kept: the other classes' payloads are replaced by tombstones (purge_id 0) (never hashed)"},

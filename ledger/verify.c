@@ -57,6 +57,7 @@ typedef struct walk_state {
     int64_t purged[LKT_COUNT];/* rows whose entries a tombstone names */
     int64_t purged_entries;
     int in_purges;            /* a purge entry was walked: only purge entries follow */
+    int64_t purge_entries;    /* entries of purges (tombstones, purges) */
     int prev_tombstones;      /* the previous entry was a tombstones entry */
     int last_opt_purged;      /* the last optimizer_steps entry's rows were purged */
     int xcls;                 /* runs.exported_class (-1: not an export) */
@@ -362,6 +363,7 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
         }
         w->prev_tombstones = t == LKT_TOMBSTONES;
         w->in_purges |= is_purge;
+        w->purge_entries += is_purge != 0;
         /* The runs entries have fixed places: identity first, build second,
          * the seal (if any) last. */
         int want_kind = expect == 1 ? LK_RUNS_IDENTITY : expect == 2 ? LK_RUNS_BUILD : -1;
@@ -1021,6 +1023,36 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
                      "runs: status is 'running', but the newest checkpoint states the run %s", rep->cp_status);
         goto out;
     }
+    /* Periodic checkpoints (no status) stand exactly at every
+     * checkpoint_every-th entry of the run, none missing, none repeated: the
+     * writer signs each in the transaction of the entry that reaches it, so
+     * any committed prefix holds all of its own. Checkpoints with a status
+     * (an end, an interruption, a purge) may stand anywhere. */
+    if (ncp) {
+        int64_t every = stored_checkpoint_every(&v[LKR_CONFIG_TEXT]);
+        for (int64_t k = 0; k < ncp && every == INT64_MAX; k++)
+            if (!cps[k].status[0])
+                every = cps[k].size; /* a config that does not say (lake_create's callers other than runs) */
+        int64_t want = every, run_entries = w.entries - w.purge_entries;
+        for (int64_t k = 0; k < ncp; k++) {
+            if (cps[k].status[0])
+                continue;
+            if (cps[k].size != want) {
+                rc = fail_at(rep, "checkpoints", k + 1, e, MS_ECHECK,
+                             "checkpoint %" PRId64 " (tree size %" PRId64 ") is not where the run signs its periodic "
+                             "checkpoints (the next is due at %" PRId64 ", every %" PRId64 " entries): checkpoints "
+                             "were removed, repeated or added", k + 1, cps[k].size, want, every);
+                goto out;
+            }
+            want += every;
+        }
+        if (every != INT64_MAX && want <= run_entries) {
+            rc = fail_at(rep, "checkpoints", 0, e, MS_ECHECK,
+                         "the checkpoint at tree size %" PRId64 " is missing (the run signs one every %" PRId64
+                         " entries and holds %" PRId64 "): it was removed", want, every, run_entries);
+            goto out;
+        }
+    }
     if (o && o->trusted) {
         if (rep->dev_key) {
             snprintf(rep->unsigned_why, sizeof rep->unsigned_why,
@@ -1043,8 +1075,16 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         } else if (st != 0 && !final_ok) {
             rc = fail_at(rep, "checkpoints", ncp, e, MS_ECHECK, "the newest checkpoint does not state the run's end");
             goto out;
+        } else if (rep->cp_size < w.entries) {
+            /* A running (or killed) run: the trusted key vouches for the
+             * signed prefix only; the tail could be anyone's. */
+            rep->signed_size = rep->cp_size;
+            snprintf(rep->unsigned_why, sizeof rep->unsigned_why,
+                     "entries %lld to %lld come after the newest signed checkpoint (the run is running, or was "
+                     "killed)", (long long)rep->cp_size + 1, (long long)w.entries);
         } else {
             rep->authenticated = 1;
+            rep->signed_size = w.entries;
         }
     }
     if (o && o->check_key_id && !rep->dev_key) {

@@ -76,10 +76,15 @@ typedef struct lake_verify_report {
     int64_t checkpoints;     /* rows in the checkpoints table (all checked
                                 against the chain: origin, size, root) */
     int authenticated;       /* 1: a trusted key verified every checkpoint
-                                and the newest covers the status (below) */
+                                and the newest covers every entry and the
+                                status (below) */
+    int64_t signed_size;     /* with a trusted key: the ledger entries its
+                                checkpoints vouch for (all of them when
+                                authenticated; the prefix up to the newest
+                                checkpoint of a running or killed run; 0) */
     char unsigned_why[160];  /* with a trusted key but not authenticated: why
                                 (a development-key lake; a run killed before
-                                its first checkpoint) */
+                                its first checkpoint; an unsigned tail) */
     int foreign;             /* on MS_ECHECK: a checkpoint is signed, but not
                                 by the trusted key (another keyring's lake,
                                 or a forgery) */
@@ -233,6 +238,17 @@ typedef struct lake_policy_blob {
  * snapshot per agent for it. */
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
+
+/* lake_verify with opts, then, in the same read snapshot (so nothing can
+ * replace the file between the verdict and the reads): the runs row into
+ * m (when m is not NULL; release it) and the promoted policy as
+ * lake_read_policy (when out is not NULL). With a trusted key in opts the
+ * promoting evaluation and its snapshots must lie within the entries its
+ * checkpoints sign (rep->signed_size), else MS_ECHECK: the unsigned tail
+ * of a running or killed lake is anyone's. The outcomes of lake_verify and
+ * lake_read_policy; on failure nothing is left to release. */
+int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_meta *m, const char *const *agents,
+                       int nagents, lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
 void lake_policy_release(lake_policy_blob *p, int n);
 
 /* The ledger's entry hashes, after verification (lake_verify with opts, in

@@ -2492,7 +2492,12 @@ static void ledger_rechain_attack(void)
     CHECK(rc == MS_OK && !r.authenticated && strstr(r.unsigned_why, "first signed checkpoint") &&
               !strcmp(r.status, "running"),
           "(v) running: %d %s / %s", rc, e.msg, r.unsigned_why);
-    CHECK(lake_verify(killed, &trusted, &r, &e) == MS_OK && r.authenticated, "the killed lake itself: %s", e.msg);
+    /* The killed lake itself: its signed prefix is vouched for, the entries
+     * after its newest checkpoint are not (anyone could have written them). */
+    CHECK(lake_verify(killed, &trusted, &r, &e) == MS_OK && !r.authenticated && r.signed_size == r.cp_size &&
+              r.cp_size > 0 && r.cp_size < r.entries && strstr(r.unsigned_why, "after the newest signed checkpoint"),
+          "the killed lake itself: auth %d, signed %lld of %lld (%s)", r.authenticated, (long long)r.signed_size,
+          (long long)r.entries, r.unsigned_why);
     tdir_rm(dir);
 }
 
@@ -2658,8 +2663,8 @@ static void ledger_status_vs_checkpoint(void)
 
     /* A killed writer: status running, the newest checkpoint periodic. */
     rc = lake_verify(killed, &vo, &r, &e);
-    CHECK(rc == MS_OK && !r.complete && !r.sealed && !strcmp(r.status, "running") && r.authenticated &&
-              r.cp_status[0] == 0 && r.entries == BASE_ENTRIES - 1 && r.cp_size == 42,
+    CHECK(rc == MS_OK && !r.complete && !r.sealed && !strcmp(r.status, "running") && !r.authenticated &&
+              r.signed_size == 42 && r.cp_status[0] == 0 && r.entries == BASE_ENTRIES - 1 && r.cp_size == 42,
           "killed: %d %s (%lld entries, checkpoint at %lld)", rc, e.msg, (long long)r.entries, (long long)r.cp_size);
     copy_lake(killed, db);
     CHECK(raw_exec(db, "UPDATE runs SET status = 'interrupted'", NULL, 0) == 0, "edit");
