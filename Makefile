@@ -83,9 +83,10 @@ bench: marlsim $(BUILD)/bench_marlsim lib
 # Long loops CI also runs: 200 kill -9 crashes at random moments during runs,
 # each lake verified as an intact prefix, and 200 during purges, each lake
 # verified as the old or the purged one; plus the rest of those tests.
-soak: marlsim
+soak: marlsim $(BUILD)/lake_attack
 	@tests/lake.sh ./marlsim 200
 	@tests/lifecycle.sh ./marlsim 200
+	@MARLSIM_TOOLS=$(BUILD) tests/resume.sh ./marlsim 100
 
 # Fuzz loops CI also runs, on the sanitizer binary: verify on mutated lakes
 # (exit 0/1/2, never a crash or a write), eval on mutated configs (exit 0 or

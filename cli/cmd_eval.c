@@ -123,7 +123,7 @@ int cmd_eval(int argc, char **argv)
     lake_verify_report rep;
     lake_run_meta m;
     if (kind < 0) {
-        rc = lake_read_verified(policy, &vo, &m, ms_agent_names, MS_NAGENT, info, &rep, &e);
+        rc = lake_read_verified(policy, &vo, &m, ms_agent_names, MS_NAGENT, info, NULL, &rep, &e);
         if (rc == MS_ECHECK) {
             /* verified (entries counted), but the promotion lies beyond
              * what the trusted key signed: UNSIGNED */

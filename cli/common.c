@@ -61,6 +61,7 @@ static const opt_spec opts[] = {
     {"--entry", CLI_OPT_ENTRY, FIELD(entry)}, {"--size", CLI_OPT_SIZE, FIELD(size)},
     {"--from", CLI_OPT_FROM, FIELD(from)}, {"--to", CLI_OPT_TO, FIELD(to)}, {"--check", CLI_OPT_CHECK, FIELD(check)},
     {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)},
+    {"--resume", CLI_OPT_RESUME, FIELD(resume)},
     {"--policy-from", CLI_OPT_POLICY_FROM, FIELD(policy_from)}, {"--class", CLI_OPT_CLASS, FIELD(cls)},
     {"--before-step", CLI_OPT_BEFORE_STEP, FIELD(before_step)}};
 #undef FIELD

@@ -241,7 +241,8 @@ static void verified_undo(void *ctx)
 }
 
 int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_meta *m, const char *const *agents,
-                       int nagents, lake_policy_blob *out, lake_verify_report *rep, ms_err *e)
+                       int nagents, lake_policy_blob *out, unsigned char (**hashes)[32], lake_verify_report *rep,
+                       ms_err *e)
 {
     lake_verify_report tmp;
     if (!rep)
@@ -251,13 +252,13 @@ int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_
     if (m)
         memset(m, 0, sizeof *m);
     verified_ctx c = {opts, rep, m, agents, nagents, out};
-    return lk_verified(path, opts, rep, NULL, verified_then, verified_undo, &c, e);
+    return lk_verified(path, opts, rep, hashes, verified_then, verified_undo, &c, e);
 }
 
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e)
 {
-    return lake_read_verified(path, opts, NULL, agents, nagents, out, rep, e);
+    return lake_read_verified(path, opts, NULL, agents, nagents, out, NULL, rep, e);
 }
 
 int lake_read_entry_hashes(const char *path, const lake_verify_opts *opts, unsigned char (**hashes)[32],
