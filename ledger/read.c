@@ -67,7 +67,7 @@ void lake_policy_release(lake_policy_blob *p, int n)
 
 /* After verification every row is the chain's: the incumbent is the
  * snapshot set of the last evaluation that promoted (or was the baseline). */
-static int read_promoted(lk_reader *R, const char *const *agents, int nagents, lake_policy_blob *out, ms_err *e)
+int lk_read_promoted(lk_reader *R, const char *const *agents, int nagents, lake_policy_blob *out, ms_err *e)
 {
     int64_t eval_id = 0;
     int rc = lk_query_int(R,
@@ -157,7 +157,7 @@ typedef struct policy_ctx {
 static int policy_then(lk_reader *R, void *ctx, ms_err *e)
 {
     policy_ctx *c = ctx;
-    return read_promoted(R, c->agents, c->nagents, c->out, e);
+    return lk_read_promoted(R, c->agents, c->nagents, c->out, e);
 }
 
 static void policy_undo(void *ctx)

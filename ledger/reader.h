@@ -1,6 +1,7 @@
 /* reader.h — the read-only lake handle shared by verify, diff, the readers
- * and purge/export's checks. Internal to ledger/ (the other folders use
- * verify.h): it says how a hostile file is opened and read.
+ * and purge/export's checks. Internal to ledger/ and gov/ (audit and
+ * release read a verified lake in the snapshot verify checked; the other
+ * folders use verify.h): it says how a hostile file is opened and read.
  *
  * lk_reader_open, in order, each failure MS_EINPUT unless said otherwise,
  * with a message naming the file:
@@ -108,5 +109,11 @@ int lk_verify_open(lk_reader *R, const struct lake_verify_opts *opts, struct lak
 int lk_verified(const char *path, const struct lake_verify_opts *opts, struct lake_verify_report *rep,
                 unsigned char (**hashes)[LK_HASH_LEN], int (*then)(lk_reader *R, void *ctx, ms_err *e),
                 void (*undo)(void *ctx), void *ctx, ms_err *e);
+
+/* On a verified reader: the snapshots of the last evaluation whose decision
+ * is 'baseline' or 'promoted', one per agent name (lake_read_policy's
+ * outcomes, verify.h); out[] released on failure. */
+struct lake_policy_blob;
+int lk_read_promoted(lk_reader *R, const char *const *agents, int nagents, struct lake_policy_blob *out, ms_err *e);
 
 #endif
