@@ -492,22 +492,22 @@ static int check_rollbacks(lk_reader *R, actx *x, const evalrow *ev, int64_t n, 
             "lineage to check");
         return MS_OK;
     }
-    /* The rollbacks name what they undid: the updates after the incumbent's. */
-    int64_t inc_update = 0;
+    /* A rollback names what it undid: the updates since the previous gate
+     * (each of them started from the incumbent or its successors). */
+    int64_t prev_gate = 0;
     for (int64_t k = 0; k < n; k++) {
         const evalrow *w = &ev[k];
         if (!strcmp(w->decision, "rolled_back")) {
             rollbacks++;
-            if (!w->has_undone || w->undone_first != inc_update + 1 || w->undone_last != w->update_id) {
-                set(r, GOV_CHK_ROLLBACKS, GOV_FAIL, q, "evaluations eval_id %lld rolled back to the incumbent of "
-                    "update %lld but names undone updates %lld..%lld, not %lld..%lld", (long long)w->eval_id,
-                    (long long)inc_update, (long long)w->undone_first, (long long)w->undone_last,
-                    (long long)inc_update + 1, (long long)w->update_id);
+            if (!w->has_undone || w->undone_first != prev_gate + 1 || w->undone_last != w->update_id) {
+                set(r, GOV_CHK_ROLLBACKS, GOV_FAIL, q, "evaluations eval_id %lld rolled back update %lld but names "
+                    "undone updates %lld..%lld, not those since the previous gate (%lld..%lld)", (long long)w->eval_id,
+                    (long long)w->update_id, (long long)w->undone_first, (long long)w->undone_last,
+                    (long long)prev_gate + 1, (long long)w->update_id);
                 return MS_OK;
             }
-        } else {
-            inc_update = w->update_id;
         }
+        prev_gate = w->update_id;
     }
     sqlite3_stmt *st;
     if ((rc = lk_prep(R,
