@@ -173,8 +173,8 @@ static size_t format_statement(const gov_statement *s, char *out, size_t cap)
  * approver line): run, origin, checkpoint, config-sha256, eval. */
 static int parse_lineage(cursor *c, gov_statement *s, ms_err *e)
 {
-    const char *v, *part[2];
-    size_t vn, plen[2];
+    const char *v = NULL, *part[2];
+    size_t vn = 0, plen[2];
     uint64_t u;
     int rc;
     if ((rc = next_line(c, "run", NULL, &v, &vn, e)))
@@ -211,11 +211,11 @@ static int parse_lineage(cursor *c, gov_statement *s, ms_err *e)
 
 static int parse_run_key(cursor *c, gov_statement *s, ms_err *e)
 {
-    const char *v;
-    size_t vn;
+    const char *v = NULL;
+    size_t vn = 0;
     int rc = next_line(c, "run-key", NULL, &v, &vn, e);
-    if (rc)
-        return rc;
+    if (rc || !v)
+        return rc ? rc : ms_fail(e, MS_EINPUT, "%s:%d: no run-key", c->what, c->line);
     ms_note_verifier tmp;
     ms_err ke;
     if (vn >= sizeof s->run_key || ms_note_verifier_parse(v, vn, &tmp, &ke))
@@ -230,8 +230,8 @@ static int parse_statement(const char *text, size_t n, const char *what, gov_sta
 {
     memset(s, 0, sizeof *s);
     cursor c = {text, text + n, what, 0};
-    const char *v, *part[2];
-    size_t vn, plen[2];
+    const char *v = NULL, *part[2];
+    size_t vn = 0, plen[2];
     int rc;
     if ((rc = next_line(&c, NULL, approval_magic, &v, &vn, e)) || (rc = next_line(&c, "approver", NULL, &v, &vn, e)))
         return rc;
@@ -682,8 +682,8 @@ static int release_parse(const char *text, size_t n, const gov_approvers *list, 
                          ms_err *e)
 {
     cursor c = {text, text + n, "release", 0};
-    const char *v, *part[3];
-    size_t vn, plen[3];
+    const char *v = NULL, *part[3];
+    size_t vn = 0, plen[3];
     gov_statement lin;
     memset(&lin, 0, sizeof lin);
     int rc;
