@@ -869,16 +869,11 @@ static int audit_then(lk_reader *R, void *ctx, ms_err *e)
     snprintf(origin, sizeof origin, "runs.config_text");
     ms_err ce;
     ms_config_defaults(&x->cfg);
-    const lk_value *ct = &run.v[LKR_CONFIG_TEXT];
-    char *text = malloc(ct->n + 1);
-    if (!text) {
-        free(run.store);
-        return ms_fail(e, MS_EIO, "out of memory");
-    }
-    memcpy(text, ct->p, ct->n);
-    text[ct->n] = 0;
+    char *text = lk_text_dup(&run.v[LKR_CONFIG_TEXT]);
     free(run.store);
-    x->have_cfg = strlen(text) == ct->n && ms_config_load_stored(&x->cfg, text, origin, &ce) == MS_OK;
+    if (!text)
+        snprintf(ce.msg, sizeof ce.msg, "it holds a NUL byte, or memory ran out");
+    x->have_cfg = text && ms_config_load_stored(&x->cfg, text, origin, &ce) == MS_OK;
     free(text);
     if (!x->have_cfg)
         snprintf(x->cfg_why, sizeof x->cfg_why, "the run's config text cannot be read by this build: %s", ce.msg);

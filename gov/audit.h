@@ -60,7 +60,7 @@
  *  rollbacks      HIGH      rollbacks are recorded: each agent's parameter hash
  *                 before an update is the hash after the previous one, unless
  *                 a rolled_back evaluation at that update (naming the updates
- *                 it undid: the ones after the incumbent's) put the
+ *                 it undid: those since the previous gate) put the
  *                 incumbent back, in which case it is the incumbent's hash.
  *                 Parameters that changed outside a recorded update or
  *                 rollback are an unrecorded change to the model.

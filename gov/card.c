@@ -351,12 +351,7 @@ static int card_then(lk_reader *R, void *ctx, ms_err *e)
     int rc = lk_read_runs(R, &run, e);
     if (rc)
         return rc;
-    const lk_value *ct = &run.v[LKR_CONFIG_TEXT];
-    char *config = malloc(ct->n + 1);
-    if (config) {
-        memcpy(config, ct->p, ct->n);
-        config[ct->n] = 0;
-    }
+    char *config = lk_text_dup(&run.v[LKR_CONFIG_TEXT]);
     free(run.store);
     char *qbuf = NULL;
     size_t qn = 0;

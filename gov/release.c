@@ -355,15 +355,10 @@ static int read_facts(lk_reader *R, lake_facts *f, ms_err *e)
     lk_safe_text(f->run_id, sizeof f->run_id, &run.v[LKR_RUN_ID]);
     lk_safe_text(f->origin, sizeof f->origin, &run.v[LKR_ORIGIN]);
     lk_safe_text(f->config_sha256, sizeof f->config_sha256, &run.v[LKR_CONFIG_SHA256]);
-    const lk_value *ct = &run.v[LKR_CONFIG_TEXT];
-    f->config_text = malloc(ct->n + 1);
-    if (f->config_text) {
-        memcpy(f->config_text, ct->p, ct->n);
-        f->config_text[ct->n] = 0;
-    }
+    f->config_text = lk_text_dup(&run.v[LKR_CONFIG_TEXT]);
     free(run.store);
     if (!f->config_text)
-        return ms_fail(e, MS_EIO, "%s: out of memory", R->path);
+        return ms_fail(e, MS_EIO, "%s: out of memory (or a NUL byte in the config text)", R->path);
     if ((rc = lk_read_promoted(R, ms_agent_names, MS_NAGENT, f->snap, e)))
         return rc;
     sqlite3_stmt *st;

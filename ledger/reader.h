@@ -87,6 +87,9 @@ int lk_read_runs(lk_reader *R, lk_runs_row *run, ms_err *e);
 
 /* Printable, bounded rendering of a hostile TEXT value. */
 void lk_safe_text(char *out, size_t n, const lk_value *v);
+/* A malloc'd NUL-terminated copy of a TEXT value (NULL when v is not TEXT,
+ * holds a NUL byte, or memory ran out); the caller frees. */
+char *lk_text_dup(const lk_value *v);
 /* Bounded copy (truncates; always terminated when n > 0). */
 void lk_copy_str(char *dst, size_t n, const char *src);
 /* "table step 12 env 3 agent OPEN" (or "table <col0> N", or "table rowid N"). */
