@@ -421,9 +421,9 @@ static int bench_core(int64_t steps)
 int main(int argc, char **argv)
 {
     const char *s = getenv("MARLSIM_BENCH_STEPS");
-    int64_t steps = s ? atoll(s) : 131072;
+    int64_t steps = s ? strtoll(s, NULL, 10) : 131072;
     if (argc == 3 && !strcmp(argv[1], "--core-phase"))
-        return core_phase(atoll(argv[2]));
+        return core_phase(strtoll(argv[2], NULL, 10));
     machine();
     int rc = bench_core(steps);
     rc |= in_child(run_env, 0);

@@ -20,6 +20,10 @@ int cmd_keys(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_card(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 /* The options of every command; which ones a command accepts is a set of
  * CLI_OPT_* bits. Every option with a value takes it as `--opt value` or
@@ -30,17 +34,21 @@ enum {
     CLI_OPT_PUBKEY = 1 << 8, CLI_OPT_CHECKPOINT = 1 << 9, CLI_OPT_ALLOW_INCOMPLETE = 1 << 10,
     CLI_OPT_ENTRY = 1 << 11, CLI_OPT_SIZE = 1 << 12, CLI_OPT_FROM = 1 << 13, CLI_OPT_TO = 1 << 14,
     CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17, CLI_OPT_POLICY_FROM = 1 << 18,
-    CLI_OPT_CLASS = 1 << 19, CLI_OPT_BEFORE_STEP = 1 << 20, CLI_OPT_RESUME = 1 << 21
+    CLI_OPT_CLASS = 1 << 19, CLI_OPT_BEFORE_STEP = 1 << 20, CLI_OPT_AS = 1 << 21, CLI_OPT_APPROVERS = 1 << 22,
+    CLI_OPT_APPROVAL = 1 << 23, CLI_OPT_RELEASE = 1 << 24, CLI_OPT_RESUME = 1 << 25
 };
 #define CLI_MAX_SETS 256
 #define CLI_MAX_POS 4
+#define CLI_MAX_APPROVALS 8 /* --approval may repeat (release needs exactly two) */
 typedef struct cli_args {
     const char *file;  /* the first positional argument */
     const char *pos[CLI_MAX_POS];
     int npos;
     const char *seed, *out, *policy, *keyring, *pubkey, *checkpoint, *entry, *size, *from, *to, *check, *name,
-        *episodes, *policy_from, *cls, *before_step, *resume;
+        *episodes, *policy_from, *cls, *before_step, *as, *approvers, *release, *resume;
     char *sets[CLI_MAX_SETS];
+    const char *approvals[CLI_MAX_APPROVALS];
+    int napprovals;
     int nsets, json, quiet, force, allow_incomplete;
 } cli_args;
 

@@ -347,7 +347,7 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         char tmp[512];
         if (strlen(value) >= sizeof tmp)
             return "is too long";
-        strcpy(tmp, value);
+        memcpy(tmp, value, strlen(value) + 1);
         char *items[MS_NPOISON + MS_NCLASS + 1];
         int max = k->type == K_PRIORS ? MS_NCLASS : k->type == K_HIDDEN ? MS_MAX_HIDDEN : MS_NPOISON;
         int n = split_list(tmp, items, max);
@@ -760,7 +760,7 @@ static void fmt_real(double v, char *buf, size_t n)
             break;
     }
     if (!strchr(buf, '.') && !strchr(buf, 'e') && strlen(buf) + 2 < n)
-        strcat(buf, ".0");
+        memcpy(buf + strlen(buf), ".0", 3);
 }
 
 static size_t render_value(const ms_config *c, const kspec *k, char *buf, size_t n)
