@@ -281,6 +281,14 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     int interrupted = 0;
     if (!rc)
         rc = trainer_run(tr, o->stop, o->progress, o->progress_ctx, &interrupted, e);
+    /* The lake's thread finishes what was queued (its first failure, if
+     * any, fails the run); the run's time includes it. */
+    ms_err se;
+    int src = recorder_sync(rec, &se);
+    if (src && !rc) {
+        rc = src;
+        *e = se;
+    }
     double elapsed = ms_now() - t0;
 
     const char *status = rc ? "failed" : interrupted ? "interrupted" : "completed";
@@ -292,6 +300,7 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
         res->t = *trainer_get_times(tr);
         res->t_record = recorder_seconds(rec);
         res->t_record_in_env = recorder_step_seconds(rec);
+        res->t_writer = recorder_writer_seconds(rec);
     }
     res->seconds = elapsed;
     ms_err fe;

@@ -57,6 +57,7 @@ typedef struct exp_result {
     trainer_status st;           /* the trainer's figures at the end (exp/trainer.h) */
     trainer_times t;             /* where the time went (seconds) */
     double t_record, t_record_in_env; /* recording alone, and the part of it inside t.env */
+    double t_writer;             /* the lake's thread, writing (writer_threads = 1) */
 } exp_result;
 
 struct exp_resume_info;

@@ -114,6 +114,7 @@ static const kspec keys[] = {
     {"telemetry", "level", K_ENUM, OFF(level), 0, 0, 0, 0, level_names, "full", "behavioural data: full, sampled or aggregate", 1},
     {"telemetry", "sample_every", K_INT, OFF(sample_every), 1, 1000000, 0, 0, NULL, "16", "sampled: keep every n-th step; aggregate: window length", 1},
     {"telemetry", "synchronous", K_ENUM, OFF(synchronous), 0, 0, 0, 0, sync_names, "normal", "SQLite synchronous: off, normal, full or extra", 1},
+    {"telemetry", "writer_threads", K_INT, OFF(writer_threads), 0, 1, 0, 0, NULL, "1", "threads writing the lake: 1 = the lake's work (encoding, hashing, SQLite) overlaps learning on another core, 0 = none; the lake is the same either way (never hashed, never read from a lake)", 0},
     {"telemetry", "checkpoint_every", K_INT, OFF(checkpoint_every), 1, 1000000000, 0, 0, NULL, "1024", "ledger entries between signed checkpoints (also one at the end and at an interrupt)", 1},
     {"telemetry", "retention_behavioural", K_RETAIN, OFF(retention_behavioural), 0, 1e12, 0, 0, NULL, "keep", "purge --policy-from removes behavioural payloads (states, observations, actions, credit, aggregates) except the run's last N simulation steps; 0 removes all", 1},
     {"telemetry", "retention_security", K_RETAIN, OFF(retention_security), 0, 1e12, 0, 0, NULL, "keep", "the same for security payloads (anomalies, key fingerprints, poisoning ground truth; never tombstones)", 1},
