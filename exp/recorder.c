@@ -103,6 +103,13 @@ void recorder_free(recorder *r)
     free(r);
 }
 
+/* reward_raw is stored only where the clip bound: NULL means "equal to
+ * reward" (schema v3), which saves its 8 bytes on almost every row. */
+static lk_value raw_or_null(double raw, double reward)
+{
+    return raw == reward ? lk_null() : lk_real(raw);
+}
+
 static int keep_behaviour(const recorder *r, int64_t step)
 {
     switch (r->c->level) {
@@ -342,7 +349,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         *v++ = lk_text(ms_outcome_names[res->outcome]);
         *v++ = lk_text(r->rules_json[res->fired]);
         *v++ = lk_real(res->reward);
-        *v++ = lk_real(res->raw);
+        *v++ = raw_or_null(res->raw, res->reward);
     }
     return lakew_append(r->w, LKT_JOINT_ACTIONS, step, n, r->vals, e);
 }
@@ -397,9 +404,8 @@ static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e)
             *v++ = lk_int(step);
             *v++ = lk_int(cr->env);
             *v++ = lk_text(ms_agent_names[cr->agent]);
-            *v++ = lk_text(ms_class_names[cr->cls]);
             *v++ = lk_real(cr->reward);
-            *v++ = lk_real(cr->reward_raw);
+            *v++ = raw_or_null(cr->reward_raw, cr->reward);
             *v++ = lk_real(cr->credit);
             *v++ = lk_text(ms_credit_names[r->c->credit]);
             *v++ = lk_int(cr->valid);

@@ -35,7 +35,7 @@ typedef struct recorder recorder;
 typedef struct credit_row {
     int64_t step;
     int env, agent;
-    uint8_t cls, valid, policy_updated;
+    uint8_t valid, policy_updated;
     double reward, reward_raw, credit;
     int64_t update_id;
 } credit_row;

@@ -30,7 +30,7 @@ struct trainer {
     unsigned char *changed[MS_NAGENT];
     unsigned char *consumed[MS_NAGENT]; /* row was in a step the optimizer took */
     int64_t stop_at;                    /* trainer_stop_at (0: none) */
-    unsigned char *valid, *episode_end, *cls;
+    unsigned char *valid, *episode_end;
     double *glob_reward, *glob_raw; /* rows */
     int64_t *row_step;              /* T: sim step index of each rollout row */
     /* update scratch */
@@ -187,7 +187,6 @@ static int trainer_record(void *ctx, const ms_step *s, ms_err *e)
         tr->status.flagged_forged += tr->flag[i] != 0 && s->forged[i];
         tr->status.backdoor_samples += s->msg[i].backdoor;
         tr->episode_end[r] = s->episode_end[i];
-        tr->cls[r] = s->msg[i].cls;
         tr->glob_reward[r] = s->res[i].reward;
         tr->glob_raw[r] = s->res[i].raw;
         tr->status.rejected += s->reject[i] != 0;
@@ -389,7 +388,6 @@ static int emit_credit(trainer *tr, int rows_t, int64_t update_id, ms_err *e)
                 cr->step = tr->row_step[t];
                 cr->env = i;
                 cr->agent = a;
-                cr->cls = tr->cls[r];
                 cr->valid = tr->valid[r];
                 cr->reward = tr->glob_reward[r];
                 cr->reward_raw = tr->glob_raw[r];
@@ -540,7 +538,7 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
         return rc;
     }
     int ok = ALLOC(tr->policy_rng, (size_t)c->envs * MS_NAGENT) && ALLOC(tr->valid, rows) &&
-             ALLOC(tr->episode_end, rows) && ALLOC(tr->cls, rows) && ALLOC(tr->glob_reward, rows) &&
+             ALLOC(tr->episode_end, rows) && ALLOC(tr->glob_reward, rows) &&
              ALLOC(tr->glob_raw, rows) && ALLOC(tr->row_step, tr->T) && ALLOC(tr->next_value, rows) &&
              ALLOC(tr->adv, rows) && ALLOC(tr->ret, rows) && ALLOC(tr->boot, tr->N) && ALLOC(tr->cut, rows) &&
              ALLOC(tr->index, rows) && ALLOC(tr->c_obs, rows * (size_t)max_dim) && ALLOC(tr->c_logp, rows) &&
@@ -600,7 +598,6 @@ void trainer_free(trainer *tr)
     free(tr->policy_rng);
     free(tr->valid);
     free(tr->episode_end);
-    free(tr->cls);
     free(tr->glob_reward);
     free(tr->glob_raw);
     free(tr->row_step);

@@ -42,15 +42,14 @@ static const lk_column c_actions[] = {
     {"outcome", T, 0, "delivered | previewed | quarantined | ignored"},
     {"rules", T, 0, "JSON array of the names of the rules that fired, in order"},
     {"reward", R, 0, "global reward r, clipped to +-reward_clip"},
-    {"reward_raw", R, 0, "global reward before clipping"},
+    {"reward_raw", R, 1, "global reward before clipping; NULL when the clip did not bind (it equals reward): COALESCE(reward_raw, reward) is the raw reward"},
 };
 static const lk_column c_credit[] = {
     {"step", I, 0, "simulation step"},
     {"env", I, 0, "mailbox index"},
-    {"agent", T, 0, "GET | OPEN | BIN"},
-    {"class", T, 0, "true message class"},
+    {"agent", T, 0, "GET | OPEN | BIN (the message class is joint_actions.class of the same step and env)"},
     {"reward", R, 0, "global reward (clipped)"},
-    {"reward_raw", R, 0, "global reward before clipping"},
+    {"reward_raw", R, 1, "global reward before clipping; NULL when the clip did not bind (it equals reward): COALESCE(reward_raw, reward) is the raw reward"},
     {"credit", R, 1, "credit routed to this agent (NULL when none was computed)"},
     {"method", T, 0, "difference | global | rules"},
     {"valid", I, 0, "1 when the broadcast passed validation and the sample may train"},
@@ -349,7 +348,7 @@ static void sb_columns(sbuf *b, const lk_column *cols, int n, const char *const 
 }
 
 static const char lake_overview[] =
-    "marlsim telemetry lake, schema v2 (PRAGMA user_version = 2,\n"
+    "marlsim telemetry lake, schema v3 (PRAGMA user_version = 3,\n"
     "application_id = 0x4D41524C 'MARL'). One SQLite file per run, WAL mode.\n"
     "\n"
     "runs is the one mutable table (a single row: the run's identity, status and\n"
@@ -405,9 +404,11 @@ static const char views_sql[] =
     WHEN_AGGREGATE("joint_actions")
     "  ORDER BY hits DESC, rule;\n"
     "CREATE VIEW v_credit_by_class AS -- credit and reward per agent per message class\n"
-    "  SELECT agent, class, COUNT(*) AS samples, AVG(credit) AS mean_credit,\n"
-    "         AVG(reward) AS mean_reward\n"
-    "  FROM di_credit_assignment GROUP BY agent, class\n"
+    "  -- (the class is the joint action's: one joint_actions row per step and env)\n"
+    "  SELECT d.agent AS agent, j.class AS class, COUNT(*) AS samples,\n"
+    "         AVG(d.credit) AS mean_credit, AVG(d.reward) AS mean_reward\n"
+    "  FROM di_credit_assignment AS d JOIN joint_actions AS j ON j.step = d.step AND j.env = d.env\n"
+    "  GROUP BY d.agent, j.class\n"
     "  UNION ALL SELECT " AGGREGATE_NOTE("di_credit_assignment") ", NULL, NULL, NULL, NULL\n"
     WHEN_AGGREGATE("di_credit_assignment")
     "  ORDER BY agent, class;\n"

@@ -1,4 +1,4 @@
-/* test_ledger.c — the telemetry lake (schema v2): schema, canonical bytes,
+/* test_ledger.c — the telemetry lake (schema v3): schema, canonical bytes,
  * writer, verifier (incl. tampering and hostile files), diff, crash safety;
  * then salted commitments, signed checkpoints, the re-chain attack, external
  * checkpoints, the policy reader, and that reading a lake writes nothing.
@@ -383,7 +383,7 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
 
     for (int k = 0; k < E; k++)
         for (int a = 0; a < 3; a++) {
-            lk_value *r = v + (k * 3 + a) * 11;
+            lk_value *r = v + (k * 3 + a) * 10;
             double credit = 0.5 * a - 0.25 * k;
             if (o->tweak_table == LKT_DI_CREDIT_ASSIGNMENT && s == o->tweak_step &&
                 k == o->tweak_env && a == 1)
@@ -391,14 +391,13 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
             r[0] = lk_int(s);
             r[1] = lk_int(k);
             r[2] = lk_text(agents[a]);
-            r[3] = lk_text(classes[(s + k) % 4]);
-            r[4] = lk_real(1.0);
-            r[5] = lk_real(1.0);
-            r[6] = k == 0 && a == 2 ? lk_null() : lk_real(credit);
-            r[7] = lk_text("difference");
-            r[8] = lk_int(1);
-            r[9] = s + 1 < o->steps ? lk_int(s / 2 + 1) : lk_null();
-            r[10] = lk_int(s + 1 < o->steps);
+            r[3] = lk_real(1.0);
+            r[4] = lk_null(); /* reward_raw: equal to reward */
+            r[5] = k == 0 && a == 2 ? lk_null() : lk_real(credit);
+            r[6] = lk_text("difference");
+            r[7] = lk_int(1);
+            r[8] = s + 1 < o->steps ? lk_int(s / 2 + 1) : lk_null();
+            r[9] = lk_int(s + 1 < o->steps);
         }
     return lake_append(L, LKT_DI_CREDIT_ASSIGNMENT, s, E * 3, v, e);
 }
@@ -1042,7 +1041,7 @@ static void ledger_schema_matches_spec(void)
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE name='runs'", -1, &st, NULL);
     sqlite3_step(st);
-    CHECK(strstr((const char *)sqlite3_column_text(st, 0), "marlsim telemetry lake, schema v2") != NULL,
+    CHECK(strstr((const char *)sqlite3_column_text(st, 0), "marlsim telemetry lake, schema v3") != NULL,
           "overview comment");
     sqlite3_finalize(st);
     /* Views parse and run on an empty lake. */
@@ -1172,7 +1171,7 @@ static void ledger_build_and_verify(void)
 
     /* The file is what the spec says it is. */
     CHECK(raw_int(db, "PRAGMA application_id") == LK_APPLICATION_ID, "application_id");
-    CHECK(raw_int(db, "PRAGMA user_version") == LK_SCHEMA_VERSION && LK_SCHEMA_VERSION == 2, "user_version");
+    CHECK(raw_int(db, "PRAGMA user_version") == LK_SCHEMA_VERSION && LK_SCHEMA_VERSION == 3, "user_version");
     sqlite3 *h;
     sqlite3_stmt *st;
     sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
@@ -1779,11 +1778,16 @@ static void ledger_hostile_files(void)
     build_opts o = defaults();
     CHECK(build(lake_db, &o, NULL, &e) == MS_OK, "%s", e.msg);
 
-    /* v2 is this build's version: another one is unsupported */
-    path_in(p, sizeof p, dir, "v3.db");
+    /* v3 is this build's version: another one (v2: before the byte cuts,
+     * v4: a later one) is unsupported */
+    path_in(p, sizeof p, dir, "v4.db");
     copy_file(lake_db, p);
-    raw_exec(p, "PRAGMA user_version = 3", NULL, 0);
-    expect_unreadable(p, "user_version 3", "unsupported lake schema version 3");
+    raw_exec(p, "PRAGMA user_version = 4", NULL, 0);
+    expect_unreadable(p, "user_version 4", "unsupported lake schema version 4");
+    path_in(p, sizeof p, dir, "v2.db");
+    copy_file(lake_db, p);
+    raw_exec(p, "PRAGMA user_version = 2", NULL, 0);
+    expect_unreadable(p, "user_version 2", "unsupported lake schema version 2");
     path_in(p, sizeof p, dir, "v1.db");
     copy_file(lake_db, p);
     raw_exec(p, "PRAGMA user_version = 1", NULL, 0);
