@@ -1,6 +1,7 @@
 #include "base/b64.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -66,4 +67,89 @@ long ms_b64_decode(const char *s, size_t len, void *out, size_t cap)
         memcpy(o + full * 3, tmp, 3 - pad);
     }
     return (long)n;
+}
+
+/* ---- base64url, unpadded ---- */
+
+static const char url_alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t ms_b64url_encode(const void *in, size_t n, char *out)
+{
+    const unsigned char *b = in;
+    size_t k = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)b[i] << 16 | (unsigned)b[i + 1] << 8 | b[i + 2];
+        out[k++] = url_alphabet[v >> 18];
+        out[k++] = url_alphabet[v >> 12 & 63];
+        out[k++] = url_alphabet[v >> 6 & 63];
+        out[k++] = url_alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)b[i] << 16;
+        out[k++] = url_alphabet[v >> 18];
+        out[k++] = url_alphabet[v >> 12 & 63];
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)b[i] << 16 | (unsigned)b[i + 1] << 8;
+        out[k++] = url_alphabet[v >> 18];
+        out[k++] = url_alphabet[v >> 12 & 63];
+        out[k++] = url_alphabet[v >> 6 & 63];
+    }
+    return k;
+}
+
+size_t ms_b64url_encode_naive(const void *in, size_t n, char *out)
+{
+    char *tmp = malloc(MS_B64_LEN(n) + 1);
+    if (!tmp)
+        return 0;
+    size_t len = ms_b64_encode(in, n, tmp), k = 0;
+    for (size_t i = 0; i < len && tmp[i] != '='; i++)
+        out[k++] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : tmp[i];
+    free(tmp);
+    return k;
+}
+
+static int url_value(unsigned char c)
+{
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    if (c == '+' || c == '/')
+        return -1;
+    return b64_value(c);
+}
+
+long ms_b64url_decode(const char *s, size_t len, void *out, size_t cap)
+{
+    if (len % 4 == 1)
+        return -1;
+    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+    if (n > cap)
+        return -1;
+    unsigned char *o = out;
+    unsigned acc = 0;
+    int bits = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = url_value((unsigned char)s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6 | (unsigned)v) & 0xffffu;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            o[k++] = (unsigned char)(acc >> bits);
+        }
+    }
+    /* Canonical: the bits left over after the last byte are zero. */
+    if (acc & ((1u << bits) - 1))
+        return -1;
+    return (long)k;
+}
+
+int ms_b64url_is_canonical(const char *s, size_t len, size_t bytes)
+{
+    unsigned char tmp[64];
+    return len == MS_B64URL_LEN(bytes) && bytes <= sizeof tmp && ms_b64url_decode(s, len, tmp, sizeof tmp) == (long)bytes;
 }

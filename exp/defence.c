@@ -18,10 +18,10 @@ typedef struct class_model {
     double kind[NKIND];
 } class_model;
 
-/* Link pseudonyms seen in flagged samples: open addressing over the hex. */
+/* Link pseudonyms seen in flagged samples: open addressing over their symbols. */
 #define LINK_SLOTS 4096
 typedef struct link_slot {
-    char hex[MS_PSEUDO_HEX];
+    char hex[MS_PSEUDO_LEN];
     int used, flags, seen; /* flagged samples with it; benign-feedback samples with it */
 } link_slot;
 
@@ -117,34 +117,32 @@ static void learn(class_model *m, const float *f)
     m->kind[kind_of(f)] += 1;
 }
 
-/* The link pseudonym's 32 hex digits in the broadcast bytes, or NULL. The
- * bytes were validated, so "link":"<kid>:<hex>" or "link":null is there. */
+/* The link pseudonym's MS_PSEUDO_LEN symbols in the broadcast bytes, or
+ * NULL. The bytes were validated, so "link":"<pseudonym>" or "link":null is
+ * there (sim/bcast.h). */
 static const char *link_hex(const ms_step *s, int i)
 {
     const char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
     const char *p = memmem(b, (size_t)s->bcast_len[i], "\"link\":\"", 8);
-    if (!p)
+    if (!p || p + 8 + MS_PSEUDO_LEN > b + s->bcast_len[i])
         return NULL;
-    const char *colon = memchr(p + 8, ':', (size_t)(b + s->bcast_len[i] - (p + 8)));
-    if (!colon || colon + 1 + MS_PSEUDO_HEX > b + s->bcast_len[i])
-        return NULL;
-    return colon + 1;
+    return p + 8;
 }
 
 static link_slot *link_find(defence *d, const char *hex, int insert)
 {
     unsigned h = 2166136261u;
-    for (int k = 0; k < MS_PSEUDO_HEX; k++)
+    for (int k = 0; k < MS_PSEUDO_LEN; k++)
         h = (h ^ (unsigned char)hex[k]) * 16777619u;
     for (int probe = 0; probe < LINK_SLOTS; probe++) {
         link_slot *sl = &d->links[(h + (unsigned)probe) % LINK_SLOTS];
-        if (sl->used && !memcmp(sl->hex, hex, MS_PSEUDO_HEX))
+        if (sl->used && !memcmp(sl->hex, hex, MS_PSEUDO_LEN))
             return sl;
         if (!sl->used) {
             if (!insert || d->nlinks >= LINK_SLOTS / 2)
                 return NULL; /* full enough: stop remembering new links */
             sl->used = 1;
-            memcpy(sl->hex, hex, MS_PSEUDO_HEX);
+            memcpy(sl->hex, hex, MS_PSEUDO_LEN);
             d->nlinks++;
             return sl;
         }

@@ -16,7 +16,7 @@ const char *const lk_class_names[3] = {"operational", "security", "behavioural"}
 static const lk_column c_env_states[] = {
     {"step", I, 0, "simulation step, 0-based (every mailbox takes one message per step)"},
     {"env", I, 0, "mailbox index 0..envs-1"},
-    {"broadcast", T, 0, "the global state S exactly as broadcast: canonical JSON bytes, pseudonymised"},
+    {"broadcast", T, 0, "the global state S exactly as broadcast: canonical JSON bytes, pseudonymised (format v2: sim/bcast.h)"},
     {"sha256", B, 0, "SHA-256(broadcast), 32 bytes; verify re-derives it per row"},
 };
 static const lk_column c_observations[] = {
@@ -103,7 +103,7 @@ static const lk_column c_anomalies[] = {
     {"detail", T, 1, "human-readable detail"},
 };
 static const lk_column c_keys[] = {
-    {"key_id", T, 0, "key id as used in pseudonyms (<key_id>:<hex>)"},
+    {"key_id", T, 0, "key id as each broadcast names it (its \"kid\": the key of its pseudonyms and MAC)"},
     {"purpose", T, 0, "what the key is for (pseudonym, broadcast_mac, ...)"},
     {"fingerprint", T, 0, "public fingerprint of the key (never the key)"},
     {"first_step", I, 1, "first simulation step the key was used"},

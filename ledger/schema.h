@@ -80,6 +80,12 @@
  *     COALESCE(reward_raw, reward) is the raw reward in every row. SPEC's
  *     default table never reaches the clip, so it is NULL almost always.
  *     (-4 x 8 bytes per env-step)
+ *   - environment_states.broadcast holds broadcast format v2 (sim/bcast.h):
+ *     pseudonyms are 22 base64url symbols without the "<key_id>:" prefix
+ *     SPEC §1 describes (the broadcast names its key once, in "kid"), and
+ *     the MAC is 43 base64url symbols instead of 64 hex digits. The same
+ *     128-bit pseudonyms and 256-bit MAC, spelt shorter. (-96 bytes per
+ *     broadcast with all five pseudonyms and key id "dev0")
  */
 #ifndef MS_LEDGER_SCHEMA_H
 #define MS_LEDGER_SCHEMA_H

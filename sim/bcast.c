@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/b64.h"
 #include "base/hash.h"
 
 const char *const ms_bcast_reason_names[MS_BCAST_NREASON] = {
@@ -105,12 +106,10 @@ static char *put_kid(char *p, const ms_pseudonyms *pn, size_t kidlen)
     return p + kidlen;
 }
 
-static char *put_pseudonym(char *p, const ms_pseudonyms *pn, size_t kidlen, const char *hex)
+static char *put_pseudonym(char *p, const char *sym)
 {
     *p++ = '"';
-    p = put_kid(p, pn, kidlen);
-    *p++ = ':';
-    p = put_lit(p, hex, MS_PSEUDO_HEX);
+    p = put_lit(p, sym, MS_PSEUDO_LEN);
     *p++ = '"';
     return p;
 }
@@ -130,11 +129,11 @@ static char *put_features(char *p, const int32_t *f, int n)
 size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
                        const ms_pseudonyms *pn, ms_hmac *mac, ms_bcast_mac *sent)
 {
-    /* Worst case is ~560 bytes with a 15-byte key id, well under MS_BCAST_MAX
+    /* Worst case is ~430 bytes with a 15-byte key id, well under MS_BCAST_MAX
      * (the helpers below may store up to 16 bytes past their end). */
     size_t kl = strlen(pn->key_id);
     char *p = out;
-    p = PUT(p, "{\"v\":1,\"seq\":");
+    p = PUT(p, "{\"v\":2,\"seq\":");
     p = put_u64(p, seq);
     p = PUT(p, ",\"env\":");
     p = put_u64(p, (uint64_t)env);
@@ -143,15 +142,15 @@ size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
     p = PUT(p, ",\"kid\":\"");
     p = put_kid(p, pn, kl);
     p = PUT(p, "\",\"from\":");
-    p = put_pseudonym(p, pn, kl, pn->sender[msg->sender]);
+    p = put_pseudonym(p, pn->sender[msg->sender]);
     p = PUT(p, ",\"to\":");
-    p = put_pseudonym(p, pn, kl, pn->recipient[env]);
+    p = put_pseudonym(p, pn->recipient[env]);
     p = PUT(p, ",\"subject\":");
-    p = put_pseudonym(p, pn, kl, pn->subject[msg->subject]);
+    p = put_pseudonym(p, pn->subject[msg->subject]);
     p = PUT(p, ",\"attachment\":");
-    p = msg->attach >= 0 ? put_pseudonym(p, pn, kl, pn->attach[msg->attach]) : PUT(p, "null");
+    p = msg->attach >= 0 ? put_pseudonym(p, pn->attach[msg->attach]) : PUT(p, "null");
     p = PUT(p, ",\"link\":");
-    p = msg->link >= 0 ? put_pseudonym(p, pn, kl, pn->link[msg->link]) : PUT(p, "null");
+    p = msg->link >= 0 ? put_pseudonym(p, pn->link[msg->link]) : PUT(p, "null");
     p = PUT(p, ",\"header\":");
     p = put_features(p, msg->f + MS_F_HEADER0, MS_N_HEADER);
     p = PUT(p, ",\"content\":");
@@ -168,8 +167,7 @@ size_t ms_bcast_encode(char *out, const ms_msg *msg, uint64_t seq, int env,
         memcpy(sent->md, md, 32);
     }
     p = PUT(p, ",\"mac\":\"");
-    ms_hex(md, 32, p); /* writes 64 digits + NUL, overwritten below */
-    p += 64;
+    p += ms_b64url_encode(md, 32, p); /* MS_BCAST_MAC_LEN symbols */
     *p++ = '"';
     *p++ = '}';
     return (size_t)(p - out);
@@ -344,19 +342,6 @@ static int parse_string(cursor *c, const char **s, size_t *n)
     return 0;
 }
 
-/* Value + 1 of each lowercase hex digit; 0 for every other byte. */
-static const unsigned char hex1[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
-
-static int is_lower_hex(const char *s, size_t n)
-{
-    unsigned ok = 1;
-    for (size_t i = 0; i < n; i++)
-        ok &= hex1[(unsigned char)s[i]] != 0;
-    return (int)ok;
-}
-
 /* HMAC of buf[0..cut) under x->mac, or the sender's MAC of exactly these
  * bytes (see ms_bcast_expect.sent). 0, or nonzero if libcrypto fails. */
 static int mac_of(const ms_bcast_expect *x, const char *buf, size_t cut, unsigned char want[32])
@@ -490,17 +475,14 @@ int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x,
         return MS_BCAST_MAC_POSITION;
 
     unsigned char want[32], got[32];
-    if (mac_len != 64 || !is_lower_hex(mac_hex, 64))
+    if (mac_len != MS_BCAST_MAC_LEN || ms_b64url_decode(mac_hex, mac_len, got, sizeof got) != 32)
         return MS_BCAST_BAD_MAC;
-    for (int i = 0; i < 32; i++)
-        got[i] = (unsigned char)(((hex1[(unsigned char)mac_hex[2 * i]] - 1) << 4) |
-                                 (hex1[(unsigned char)mac_hex[2 * i + 1]] - 1));
     if (mac_of(x, buf, mac_cut, want) || CRYPTO_memcmp(want, got, 32))
         return MS_BCAST_BAD_MAC;
 
     if (c.value_error)
         return c.value_error;
-    if (ints[F_V] != 1)
+    if (ints[F_V] != MS_BCAST_VERSION)
         return MS_BCAST_BAD_VERSION;
     if (ints[F_ENV] != (uint64_t)x->env)
         return MS_BCAST_WRONG_ENV;
@@ -512,8 +494,7 @@ int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x,
     for (int fi = F_FROM; fi <= F_LINK; fi++) {
         if (!pn[fi])
             continue; /* null is only accepted where the type allows it */
-        if (pnlen[fi] != kl + 1 + MS_PSEUDO_HEX || memcmp(pn[fi], x->key_id, kl) || pn[fi][kl] != ':' ||
-            !is_lower_hex(pn[fi] + kl + 1, MS_PSEUDO_HEX))
+        if (!ms_b64url_is_canonical(pn[fi], pnlen[fi], MS_PSEUDO_BYTES))
             return MS_BCAST_BAD_PSEUDONYM;
     }
     if (ints[F_SEQ] <= x->last_seq || (x->clock_seq && ints[F_SEQ] != x->clock_seq))
@@ -564,32 +545,30 @@ static inline int take_uint(const char **pp, const char *end, uint64_t *out)
     return 1;
 }
 
-/* 1 when s[0..n), n a multiple of 8, is lowercase hex digits: is_lower_hex
- * eight bytes at a time. For a byte b < 0x80, b + (0x80 - c) has its high
- * bit set exactly when b >= c, and no carry leaves the byte; a byte >= 0x80
- * fails through ~w, whatever its carry does to its neighbour. */
-static inline int is_lower_hex8(const char *s, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    uint64_t all = high;
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        uint64_t ge_0 = w + ones * (0x80 - '0'), gt_9 = w + ones * (0x80 - '9' - 1);
-        uint64_t ge_a = w + ones * (0x80 - 'a'), gt_f = w + ones * (0x80 - 'f' - 1);
-        all &= ((ge_0 & ~gt_9) | (ge_a & ~gt_f)) & ~w;
-    }
-    return all == high;
-}
+/* 1 for each base64url symbol, 2 for those that may end a canonical
+ * 128-bit pseudonym (22 symbols: the last carries 2 bits, its low 4 zero). */
+static const unsigned char url_sym[256] = {
+    ['A'] = 2, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 2, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 2, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 2, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['-'] = 1, ['_'] = 1};
 
-/* "KID:H" with the expected key id and 32 lowercase hex digits. */
-static inline int take_pseudonym(const char **pp, const char *end, const char *kid, size_t kl)
+/* A quoted pseudonym: MS_PSEUDO_LEN base64url symbols, canonical (what
+ * ms_b64url_is_canonical accepts for 16 bytes). */
+static inline int take_pseudonym(const char **pp, const char *end)
 {
     const char *p = *pp;
-    if ((size_t)(end - p) < kl + MS_PSEUDO_HEX + 3 || p[0] != '"' || memcmp(p + 1, kid, kl) || p[1 + kl] != ':' ||
-        !is_lower_hex8(p + 2 + kl, MS_PSEUDO_HEX) || p[2 + kl + MS_PSEUDO_HEX] != '"')
+    if ((size_t)(end - p) < MS_PSEUDO_LEN + 2 || p[0] != '"' || p[MS_PSEUDO_LEN + 1] != '"')
         return 0;
-    *pp = p + kl + MS_PSEUDO_HEX + 3;
+    unsigned ok = url_sym[(unsigned char)p[MS_PSEUDO_LEN]] == 2;
+    for (int i = 1; i < MS_PSEUDO_LEN; i++)
+        ok &= url_sym[(unsigned char)p[i]] != 0;
+    if (!ok)
+        return 0;
+    *pp = p + MS_PSEUDO_LEN + 2;
     return 1;
 }
 
@@ -666,32 +645,33 @@ int ms_bcast_validate_fast(const char *buf, size_t n, const ms_bcast_expect *x, 
         return -1;
     const char *p = buf, *end = buf + n;
     uint64_t seq, env, t;
-    if (!TAKE("{\"v\":1,\"seq\":") || !take_uint(&p, end, &seq) || !TAKE(",\"env\":") || !take_uint(&p, end, &env) ||
+    if (!TAKE("{\"v\":2,\"seq\":") || !take_uint(&p, end, &seq) || !TAKE(",\"env\":") || !take_uint(&p, end, &env) ||
         !TAKE(",\"t\":") || !take_uint(&p, end, &t) || !TAKE(",\"kid\":\"") || !take(&p, end, kid, kl) ||
-        !TAKE("\",\"from\":") || !take_pseudonym(&p, end, kid, kl) || !TAKE(",\"to\":") ||
-        !take_pseudonym(&p, end, kid, kl) || !TAKE(",\"subject\":") || !take_pseudonym(&p, end, kid, kl) ||
-        !TAKE(",\"attachment\":") || !(TAKE("null") || take_pseudonym(&p, end, kid, kl)) || !TAKE(",\"link\":") ||
-        !(TAKE("null") || take_pseudonym(&p, end, kid, kl)) || !TAKE(",\"header\":[") ||
+        !TAKE("\",\"from\":") || !take_pseudonym(&p, end) || !TAKE(",\"to\":") ||
+        !take_pseudonym(&p, end) || !TAKE(",\"subject\":") || !take_pseudonym(&p, end) ||
+        !TAKE(",\"attachment\":") || !(TAKE("null") || take_pseudonym(&p, end)) || !TAKE(",\"link\":") ||
+        !(TAKE("null") || take_pseudonym(&p, end)) || !TAKE(",\"header\":[") ||
         !take_features(&p, end, f + MS_F_HEADER0, MS_N_HEADER) || !TAKE(",\"content\":[") ||
         !take_features(&p, end, f + MS_F_CONTENT0, MS_N_CONTENT) || !TAKE(",\"security\":[") ||
         !take_features(&p, end, f + MS_F_SECURITY0, MS_N_SECURITY) || !TAKE(",\"shared\":[") ||
         !take_features(&p, end, f + MS_F_SHARED0, MS_N_SHARED))
         return -1;
     size_t mac_cut = (size_t)(p - buf);
-    if (!TAKE(",\"mac\":\"") || end - p != 64 + 2 || !is_lower_hex8(p, 64) || p[64] != '"' || p[65] != '}')
+    if (!TAKE(",\"mac\":\"") || end - p != MS_BCAST_MAC_LEN + 2 || p[MS_BCAST_MAC_LEN] != '"' ||
+        p[MS_BCAST_MAC_LEN + 1] != '}')
         return -1;
     if (env != (uint64_t)x->env || t >= (uint64_t)x->episode_len || seq <= x->last_seq ||
         (x->clock_seq && seq != x->clock_seq))
         return -1;
-    /* Decoded by arithmetic (the digits are known to be lowercase hex:
-     * c & 15 is the value of '0'-'9' and 9 less than that of 'a'-'f', which
-     * alone have bit 6 set), in a loop the compiler vectorises. */
-    unsigned char want[32], got[32];
-    for (int i = 0; i < 32; i++) {
-        unsigned char hi = (unsigned char)p[2 * i], lo = (unsigned char)p[2 * i + 1];
-        got[i] = (unsigned char)(((hi & 15) + 9 * (hi >> 6)) << 4 | ((lo & 15) + 9 * (lo >> 6)));
-    }
-    if (mac_of(x, buf, mac_cut, want) || CRYPTO_memcmp(want, got, 32))
+    /* The received symbols against the encoding of the expected MAC: equal
+     * exactly when they are the canonical encoding of that MAC, which is
+     * when the naive validator's strict decoding gives it. */
+    unsigned char want[32];
+    char sym[MS_BCAST_MAC_LEN];
+    if (mac_of(x, buf, mac_cut, want))
+        return -1;
+    ms_b64url_encode(want, 32, sym);
+    if (CRYPTO_memcmp(sym, p, MS_BCAST_MAC_LEN))
         return -1;
     *seq_out = seq;
     return MS_BCAST_OK;

@@ -2,17 +2,26 @@
  *
  * Byte format (one line, no whitespace, fields in exactly this order):
  *
- *   {"v":1,"seq":S,"env":E,"t":T,"kid":"K","from":"K:H","to":"K:H",
- *    "subject":"K:H","attachment":"K:H"|null,"link":"K:H"|null,
+ *   {"v":2,"seq":S,"env":E,"t":T,"kid":"K","from":"P","to":"P",
+ *    "subject":"P","attachment":"P"|null,"link":"P"|null,
  *    "header":[6],"content":[5],"security":[7],"shared":[3],"mac":"M"}
  *
  *   S   sequence number, per mailbox, 1, 2, 3, ... (decimal integer)
  *   E   mailbox index; T step within the episode (decimal integers)
- *   K   key id of the pseudonym key; H 32 lowercase hex digits (128 bits)
+ *   K   key id of the pseudonym and broadcast keys (one per broadcast)
+ *   P   a pseudonym under key K (sim/pseudo.h): 128 bits as 22 unpadded
+ *       base64url symbols (A-Z a-z 0-9 - _), canonical (the last one of
+ *       A Q g w)
  *   [n] n features in env.h order; each in [0, 1] on a 10^-6 grid, written
  *       as the shortest decimal: 0, 1, or 0.d1..d6 with trailing zeros cut
- *   M   64 lowercase hex digits: HMAC-SHA256 under the broadcast key of
- *       every byte before `,"mac":` (so "mac" must be the last field).
+ *   M   43 unpadded base64url symbols, canonical (the last one's low 2
+ *       bits zero): HMAC-SHA256 under the broadcast key of every byte
+ *       before `,"mac":` (so "mac" must be the last field).
+ *
+ * Version 2 (v1 until lake schema v3) dropped the "K:" prefix of each
+ * pseudonym (the key is named once, by "kid") and wrote pseudonyms (32 hex
+ * digits) and MAC (64 hex digits) in base64url: 96 bytes less per
+ * broadcast with five pseudonyms, the bulk of a lake at full telemetry.
  *
  * Validation (ms_bcast_validate) treats the bytes as hostile and checks, in
  * this order, stopping at the first failure: syntax and structure (JSON
@@ -32,6 +41,8 @@
 #include "sim/pseudo.h"
 
 #define MS_BCAST_MAX 1024
+#define MS_BCAST_VERSION 2
+#define MS_BCAST_MAC_LEN 43 /* MS_B64URL_LEN(32) */
 
 enum ms_bcast_reason {
     MS_BCAST_OK = 0,

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base/b64.h"
 #include "base/rng.h"
 #include "keys/keyring.h"
 #include "sim/config.h"
@@ -74,11 +75,11 @@ int ms_pseudonyms_init(ms_pseudonyms *p, int envs, ms_err *e)
 {
     memset(p, 0, sizeof *p);
     p->envs = envs;
-    p->sender = calloc((size_t)MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS, MS_PSEUDO_HEX);
-    p->recipient = calloc((size_t)envs, MS_PSEUDO_HEX);
-    p->subject = calloc(MS_VOCAB_SUBJECTS, MS_PSEUDO_HEX);
-    p->attach = calloc(MS_VOCAB_ATTACH, MS_PSEUDO_HEX);
-    p->link = calloc(MS_VOCAB_LINKS, MS_PSEUDO_HEX);
+    p->sender = calloc((size_t)MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS, MS_PSEUDO_LEN);
+    p->recipient = calloc((size_t)envs, MS_PSEUDO_LEN);
+    p->subject = calloc(MS_VOCAB_SUBJECTS, MS_PSEUDO_LEN);
+    p->attach = calloc(MS_VOCAB_ATTACH, MS_PSEUDO_LEN);
+    p->link = calloc(MS_VOCAB_LINKS, MS_PSEUDO_LEN);
     if (!p->sender || !p->recipient || !p->subject || !p->attach || !p->link) {
         ms_pseudonyms_release(p);
         return ms_fail(e, MS_EIO, "out of memory for pseudonym tables");
@@ -95,7 +96,7 @@ static size_t word(ms_rng *r, char *out, int min, int max)
     return (size_t)n;
 }
 
-static int pseudonym(ms_hmac *h, const char *tag, const char *raw, size_t n, char out[MS_PSEUDO_HEX])
+static int pseudonym(ms_hmac *h, const char *tag, const char *raw, size_t n, char out[MS_PSEUDO_LEN])
 {
     unsigned char buf[256], md[32];
     size_t tl = strlen(tag);
@@ -106,9 +107,7 @@ static int pseudonym(ms_hmac *h, const char *tag, const char *raw, size_t n, cha
     memcpy(buf + tl + 1, raw, n);
     if (ms_hmac_compute(h, buf, tl + 1 + n, md))
         return MS_EIO;
-    char hex[65];
-    ms_hex(md, 16, hex);
-    memcpy(out, hex, MS_PSEUDO_HEX);
+    ms_b64url_encode(md, 16, out); /* exactly MS_PSEUDO_LEN symbols */
     return MS_OK;
 }
 
@@ -180,7 +179,7 @@ typedef struct rekey_ctx {
 static int rekey_visit(void *ctx, int field, int index, const char *raw, size_t n)
 {
     rekey_ctx *c = ctx;
-    char(*table[MS_NFIELD])[MS_PSEUDO_HEX] = {c->p->sender, c->p->recipient, c->p->subject, c->p->attach, c->p->link};
+    char(*table[MS_NFIELD])[MS_PSEUDO_LEN] = {c->p->sender, c->p->recipient, c->p->subject, c->p->attach, c->p->link};
     return pseudonym(c->h, field_tags[field], raw, n, table[field][index]);
 }
 

@@ -21,8 +21,10 @@
  *
  * ms_pseudonyms maps every value of the run's synthetic vocabularies (sender
  * addresses, recipients, subjects, attachment names, link domains) to
- * "<key_id>:<32 hex>" = the first 128 bits of HMAC-SHA256(key, field tag ||
- * value). The raw vocabularies are drawn from the personal secret's
+ * the unpadded base64url (22 symbols) of the first 128 bits of
+ * HMAC-SHA256(key, field tag || 0x00 || value). A pseudonym does not name its
+ * key: the broadcast that carries it names the key once ("kid"), and
+ * hmac_keys maps key ids to fingerprints. The raw vocabularies are drawn from the personal secret's
  * MS_STREAM_VOCAB stream and exist only while the table is computed; the
  * per-message path only looks pseudonyms up.
  */
@@ -69,17 +71,18 @@ enum {
     MS_VOCAB_ATTACH = 128,
     MS_VOCAB_LINKS = 512,
 };
-#define MS_PSEUDO_HEX 32
+#define MS_PSEUDO_BYTES 16
+#define MS_PSEUDO_LEN 22 /* MS_B64URL_LEN(MS_PSEUDO_BYTES): 128 bits in base64url */
 
 typedef struct ms_pseudonyms {
     int envs;
     char key_id[MS_KEY_ID_MAX + 1];
-    /* 32 hex digits each (no NUL), indexed by vocabulary value */
-    char (*sender)[MS_PSEUDO_HEX];    /* [MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS] */
-    char (*recipient)[MS_PSEUDO_HEX]; /* [envs] */
-    char (*subject)[MS_PSEUDO_HEX];   /* [MS_VOCAB_SUBJECTS] */
-    char (*attach)[MS_PSEUDO_HEX];    /* [MS_VOCAB_ATTACH] */
-    char (*link)[MS_PSEUDO_HEX];      /* [MS_VOCAB_LINKS] */
+    /* MS_PSEUDO_LEN base64url symbols each (no NUL), indexed by vocabulary value */
+    char (*sender)[MS_PSEUDO_LEN];    /* [MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS] */
+    char (*recipient)[MS_PSEUDO_LEN]; /* [envs] */
+    char (*subject)[MS_PSEUDO_LEN];   /* [MS_VOCAB_SUBJECTS] */
+    char (*attach)[MS_PSEUDO_LEN];    /* [MS_VOCAB_ATTACH] */
+    char (*link)[MS_PSEUDO_LEN];      /* [MS_VOCAB_LINKS] */
 } ms_pseudonyms;
 
 /* The vocabularies (fields of the broadcast carrying personal data). */

@@ -29,7 +29,7 @@ expect_exit() {
 }
 q() { sqlite3 "$1" "$2"; }
 # Raw bytes of a file (and its -wal): 1 when the string occurs, else 0.
-has() { if grep -aqF "$2" "$1" || { [ -e "$1-wal" ] && grep -aqF "$2" "$1-wal"; }; then echo 1; else echo 0; fi; }
+has() { if grep -aqF -e "$2" "$1" || { [ -e "$1-wal" ] && grep -aqF -e "$2" "$1-wal"; }; then echo 1; else echo 0; fi; }
 cplake() { rm -f "$2" "$2-wal" "$2-shm" "$2.checkpoint"; cp "$1" "$2"; [ -e "$1.checkpoint" ] && cp "$1.checkpoint" "$2.checkpoint"; true; }
 tamper() {
     db=$1 sql=$2
@@ -85,17 +85,18 @@ check "... an object naming the purge, tables, size and the scrub" sh -c "grep -
 
 # --- the purged bytes leave the file and its WAL ----------------------------------
 cplake full.db g.db
-# Pseudonyms ("k0:" and 32 hex digits) as raw text of every broadcast, valid
-# or not (a poisoned broadcast may be truncated JSON): those only in rows
-# before step 256 (purged), those only in rows from step 256 on (kept).
-pseudonyms() { q g.db "select broadcast from environment_states where step $1 256" | grep -oE ':[0-9a-f]{32}"' | tr -d ':"' | sort -u; }
+# Pseudonyms (22 base64url symbols after a field name) as raw text of every
+# broadcast, valid or not (a poisoned broadcast may be truncated JSON): those
+# only in rows before step 256 (purged), those only in rows from step 256 on
+# (kept).
+pseudonyms() { q g.db "select broadcast from environment_states where step $1 256" | grep -oE '"(from|to|subject|attachment|link)":"[A-Za-z0-9_-]{22}"' | sed 's/.*:"//; s/"$//' | sort -u; }
 pseudonyms "<" > early.txt
 pseudonyms ">=" > late.txt
 comm -23 early.txt late.txt > gone.txt
 comm -13 early.txt late.txt > kept.txt
 P=$(head -1 gone.txt)
 K=$(head -1 kept.txt)
-check "a pseudonym only in rows before step 256 ($P) and one only after ($K) are in the lake" [ ${#P} = 32 -a ${#K} = 32 -a "$(has g.db "$P")$(has g.db "$K")" = 11 ]
+check "a pseudonym only in rows before step 256 ($P) and one only after ($K) are in the lake" [ ${#P} = 22 -a ${#K} = 22 -a "$(has g.db "$P")$(has g.db "$K")" = 11 ]
 expect_exit "purge behavioural before step 256" 0 "$M" purge g.db --class behavioural --before-step 256
 check "grep: the purged pseudonym is gone from the file and its WAL, the kept one is there" [ "$(has g.db "$P")$(has g.db "$K")" = 01 ]
 check "grep: every pseudonym that occurred only in purged rows ($(wc -l < gone.txt)) is gone" sh -c "

@@ -142,7 +142,7 @@ static void make_step(one_step *o, const ms_config *c, int cls, const unsigned c
     o->s.episode_end = &o->end;
     memcpy(o->feat, feat, sizeof o->feat);
     memcpy(o->act, act, 3);
-    o->len = snprintf(o->bcast, sizeof o->bcast, "{\"v\":1,\"link\":%s%s%s,\"mac\":\"00\"}", link ? "\"k0:" : "",
+    o->len = snprintf(o->bcast, sizeof o->bcast, "{\"v\":2,\"link\":%s%s%s,\"mac\":\"AA\"}", link ? "\"" : "",
                       link ? link : "null", link ? "\"" : "");
     o->facts.cls = (unsigned char)cls;
     o->facts.threat_intel = feat[MS_F_THREAT_INTEL_HIT] > 0.5f;
@@ -196,7 +196,7 @@ static void exp_defence_detectors(void)
     int flagged = 0;
     for (int k = 0; k < 2 * DEFENCE_WARMUP; k++) {
         feats(f, 0, (k % 7) / 7.0);
-        make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "0123456789abcdef0123456789abcdef");
+        make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "0123456789abcdef012345");
         flagged += defence_judge(d, &o.s, 0, &score) != DEFENCE_NONE;
         feats(f, 1, (k % 5) / 5.0);
         make_step(&o, &c, MS_CLASS_MALWARE, quarantine, f, NULL);
@@ -204,19 +204,19 @@ static void exp_defence_detectors(void)
     }
     CHECK(flagged == 0, "consistent samples are never flagged (%d were)", flagged);
     feats(f, 1, 0.5);
-    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "ffffffffffffffffffffffffffffffff"); /* forged feedback */
+    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "ffffffffffffffffffffff"); /* forged feedback */
     CHECK(defence_judge(d, &o.s, 0, &score) == DEFENCE_EVIDENCE && score > DEFENCE_THRESHOLD,
           "reward contradicts evidence: score %g", score);
-    make_step(&o, &c, MS_CLASS_BENIGN, quarantine, f, "ffffffffffffffffffffffffffffffff");
+    make_step(&o, &c, MS_CLASS_BENIGN, quarantine, f, "ffffffffffffffffffffff");
     CHECK(defence_judge(d, &o.s, 0, &score) == DEFENCE_EVIDENCE, "a quarantine booked as benign-quarantined too");
-    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "ffffffffffffffffffffffffffffffff");
+    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "ffffffffffffffffffffff");
     CHECK(defence_judge(d, &o.s, 0, &score) == DEFENCE_EVIDENCE, "third flag on the link");
     /* That link now marks its benign-feedback mail even when it looks benign. */
     feats(f, 0, 0.2);
-    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "ffffffffffffffffffffffffffffffff");
+    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "ffffffffffffffffffffff");
     CHECK(defence_judge(d, &o.s, 0, &score) == DEFENCE_LINK && score == DEFENCE_LINK_FLAGS, "link history: %g",
           score);
-    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "0123456789abcdef0123456789abcdef");
+    make_step(&o, &c, MS_CLASS_BENIGN, deliver, f, "0123456789abcdef012345");
     CHECK(defence_judge(d, &o.s, 0, &score) == DEFENCE_NONE, "another link, benign evidence: not flagged");
     defence_free(d);
 }

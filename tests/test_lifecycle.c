@@ -781,14 +781,14 @@ static void lifecycle_scrub(void)
                "GROUP BY f) WHERE m < 100 LIMIT 1", gone, sizeof gone);
     q_text(db, "SELECT f FROM (SELECT json_extract(broadcast, '$.from') AS f, MIN(step) AS m FROM environment_states "
                "GROUP BY f) WHERE m >= 100 LIMIT 1", kept, sizeof kept);
-    const char *gh = strchr(gone, ':'), *kh = strchr(kept, ':');
-    CHECK(gh && kh && strlen(gh + 1) == 32 && strlen(kh + 1) == 32, "pseudonyms '%s' '%s'", gone, kept);
-    if (!gh || !kh) {
+    const char *gh = gone, *kh = kept;
+    CHECK(strlen(gh) == MS_PSEUDO_LEN && strlen(kh) == MS_PSEUDO_LEN, "pseudonyms '%s' '%s'", gone, kept);
+    if (strlen(gh) != MS_PSEUDO_LEN || strlen(kh) != MS_PSEUDO_LEN) {
         tdir_rm(dir);
         return;
     }
-    gh++, kh++;
-    CHECK(bytes_in_lake(db, gh, 32) && bytes_in_lake(db, kh, 32), "both are in the lake before the purge");
+    CHECK(bytes_in_lake(db, gh, MS_PSEUDO_LEN) && bytes_in_lake(db, kh, MS_PSEUDO_LEN),
+          "both are in the lake before the purge");
 
     /* A reader holds the WAL (an open read transaction from before the purge). */
     sqlite3 *rd;
@@ -799,7 +799,7 @@ static void lifecycle_scrub(void)
     int rc = purge1(db, LK_BEHAVIOURAL, 100, &k, &r, &e);
     CHECK(rc == MS_OK && r.entries_total > 0 && !r.scrubbed, "purge with a reader: %d scrubbed %d (%s)", rc,
           r.scrubbed, e.msg);
-    CHECK(bytes_in_lake(db, gh, 32), "not yet scrubbed: the purged bytes are still in the lake's file");
+    CHECK(bytes_in_lake(db, gh, MS_PSEUDO_LEN), "not yet scrubbed: the purged bytes are still in the lake's file");
     lake_verify_report v;
     CHECK(verify_with(db, &k, &v, &e) == MS_OK && v.npurges == 1, "the purge is committed: %s", e.msg);
     /* The reader ends its transaction (but stays open: its close would
@@ -810,7 +810,7 @@ static void lifecycle_scrub(void)
     snprintf(pq, sizeof pq, "%s-wal", db);
     struct stat sb;
     CHECK(stat(pq, &sb) != 0 || sb.st_size == 0, "the WAL is empty");
-    CHECK(!bytes_in_lake(db, gh, 32), "the purged pseudonym is gone from the file and its WAL");
+    CHECK(!bytes_in_lake(db, gh, MS_PSEUDO_LEN), "the purged pseudonym is gone from the file and its WAL");
     /* Every pseudonym (of every field) that occurred only in purged rows. */
     sqlite3 *o;
     sqlite3_stmt *st;
@@ -818,7 +818,7 @@ static void lifecycle_scrub(void)
     size_t fn = 0, wn = 0;
     unsigned char *fb = slurp(db, &fn), *wb = slurp(pq, &wn);
     CHECK(sqlite3_open_v2(orig, &o, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-              sqlite3_prepare_v2(o, "SELECT substr(v, 4) FROM (SELECT j.value AS v, MAX(e.step) AS m FROM "
+              sqlite3_prepare_v2(o, "SELECT v FROM (SELECT j.value AS v, MAX(e.step) AS m FROM "
                                     "environment_states e, json_each(e.broadcast) j WHERE j.key IN ('from', 'to', "
                                     "'subject', 'attachment', 'link') GROUP BY j.value) WHERE m < 100",
                                  -1, &st, NULL) == SQLITE_OK,
@@ -833,7 +833,7 @@ static void lifecycle_scrub(void)
     free(fb);
     free(wb);
     CHECK(n > 100 && found == 0, "%d of the %d pseudonyms that occurred only in purged rows are left", found, n);
-    CHECK(bytes_in_lake(db, kh, 32), "the kept pseudonym is still there (the search works)");
+    CHECK(bytes_in_lake(db, kh, MS_PSEUDO_LEN), "the kept pseudonym is still there (the search works)");
     sqlite3_close(rd);
     CHECK(verify_with(db, &k, &v, &e) == MS_OK && v.authenticated && v.npurges == 1, "verify: %s", e.msg);
     ms_keyring_free(k.kr);
@@ -859,9 +859,8 @@ static void commit_of(const entry_rows *er, const char *hex, const unsigned char
         memcpy(bc, er->bcast[r], er->blen[r]);
         if (r == 0 && hex) {
             char *p = memmem(bc, er->blen[r], "\"from\":\"", 8);
-            char *colon = p ? memchr(p + 8, ':', 20) : NULL;
-            if (colon)
-                memcpy(colon + 1, hex, 32);
+            if (p && p + 8 + MS_PSEUDO_LEN <= bc + er->blen[r])
+                memcpy(p + 8, hex, MS_PSEUDO_LEN);
         }
         unsigned char d[32];
         unsigned int dl = 0;
@@ -929,10 +928,9 @@ static void lifecycle_guessing(void)
     CHECK(got && er.n == c.envs, "the entry, its salt and commitment (%d rows)", er.n);
     char truth[33] = "";
     const char *p = memmem(er.bcast[0], er.blen[0], "\"from\":\"", 8);
-    const char *colon = p ? memchr(p + 8, ':', 20) : NULL;
-    if (colon)
-        memcpy(truth, colon + 1, 32);
-    CHECK(strlen(truth) == 32, "the purged field: row 0's sender pseudonym");
+    if (p && p + 8 + MS_PSEUDO_LEN <= er.bcast[0] + er.blen[0])
+        memcpy(truth, p + 8, MS_PSEUDO_LEN);
+    CHECK(strlen(truth) == MS_PSEUDO_LEN, "the purged field: row 0's sender pseudonym");
 
     /* Positive control 1: with the salt, the commitment is recomputable. */
     unsigned char d[32];
@@ -991,14 +989,14 @@ static void lifecycle_guessing(void)
             CHECK(0, "key %d: %s", kk, e.msg);
             continue;
         }
-        const char(*tables[5])[MS_PSEUDO_HEX] = {ps.sender, ps.recipient, ps.subject, ps.attach, ps.link};
+        const char(*tables[5])[MS_PSEUDO_LEN] = {ps.sender, ps.recipient, ps.subject, ps.attach, ps.link};
         const int sizes[5] = {MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS, c.envs, MS_VOCAB_SUBJECTS, MS_VOCAB_ATTACH,
                               MS_VOCAB_LINKS};
         for (int f = 0; f < 5; f++)
             for (int i = 0; i < sizes[f]; i++) {
                 char hex[33];
-                memcpy(hex, tables[f][i], 32);
-                hex[32] = 0;
+                memcpy(hex, tables[f][i], MS_PSEUDO_LEN);
+                hex[MS_PSEUDO_LEN] = 0;
                 derivable_truth += !strcmp(hex, truth);
                 for (int sidx = 0; sidx < nsalt; sidx++) {
                     commit_of(&er, hex, salt_p[sidx], d);

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/b64.h"
 #include "keys/keyring.h"
 #include "sim/config.h"
 #include "sim/env.h"
@@ -856,31 +857,31 @@ static void test_pseudonyms(void)
               ms_pseudonyms_rekey(&r, &h, &k1, &e) == MS_OK, "rekey: %s", e.msg);
     CHECK(!strcmp(p.key_id, "dev0") && !strcmp(r.key_id, "dev1"), "table key ids");
     size_t ns = (size_t)MS_VOCAB_LOCALS * MS_VOCAB_DOMAINS;
-    CHECK(!memcmp(p.sender, q.sender, ns * MS_PSEUDO_HEX) && !memcmp(p.recipient, q.recipient, ENVS * MS_PSEUDO_HEX) &&
-              !memcmp(p.subject, q.subject, MS_VOCAB_SUBJECTS * MS_PSEUDO_HEX) &&
-              !memcmp(p.attach, q.attach, MS_VOCAB_ATTACH * MS_PSEUDO_HEX) &&
-              !memcmp(p.link, q.link, MS_VOCAB_LINKS * MS_PSEUDO_HEX), "same key, same values: same pseudonyms");
+    CHECK(!memcmp(p.sender, q.sender, ns * MS_PSEUDO_LEN) && !memcmp(p.recipient, q.recipient, ENVS * MS_PSEUDO_LEN) &&
+              !memcmp(p.subject, q.subject, MS_VOCAB_SUBJECTS * MS_PSEUDO_LEN) &&
+              !memcmp(p.attach, q.attach, MS_VOCAB_ATTACH * MS_PSEUDO_LEN) &&
+              !memcmp(p.link, q.link, MS_VOCAB_LINKS * MS_PSEUDO_LEN), "same key, same values: same pseudonyms");
     int hexbad = 0, same_gen = 0;
     for (size_t i = 0; i < ns; i++) {
-        hexbad += !is_lower_hex(p.sender[i], MS_PSEUDO_HEX);
-        same_gen += !memcmp(p.sender[i], r.sender[i], MS_PSEUDO_HEX);
+        hexbad += !ms_b64url_is_canonical(p.sender[i], MS_PSEUDO_LEN, MS_PSEUDO_BYTES);
+        same_gen += !memcmp(p.sender[i], r.sender[i], MS_PSEUDO_LEN);
     }
     for (int i = 0; i < MS_VOCAB_LINKS; i++) {
-        hexbad += !is_lower_hex(p.link[i], MS_PSEUDO_HEX);
-        same_gen += !memcmp(p.link[i], r.link[i], MS_PSEUDO_HEX);
+        hexbad += !ms_b64url_is_canonical(p.link[i], MS_PSEUDO_LEN, MS_PSEUDO_BYTES);
+        same_gen += !memcmp(p.link[i], r.link[i], MS_PSEUDO_LEN);
     }
     for (int i = 0; i < ENVS; i++) {
-        hexbad += !is_lower_hex(p.recipient[i], MS_PSEUDO_HEX);
-        same_gen += !memcmp(p.recipient[i], r.recipient[i], MS_PSEUDO_HEX);
+        hexbad += !ms_b64url_is_canonical(p.recipient[i], MS_PSEUDO_LEN, MS_PSEUDO_BYTES);
+        same_gen += !memcmp(p.recipient[i], r.recipient[i], MS_PSEUDO_LEN);
         for (int j = 0; j < i; j++)
-            CHECK(memcmp(p.recipient[i], p.recipient[j], MS_PSEUDO_HEX), "recipients %d and %d collide", i, j);
+            CHECK(memcmp(p.recipient[i], p.recipient[j], MS_PSEUDO_LEN), "recipients %d and %d collide", i, j);
     }
-    CHECK(hexbad == 0, "%d pseudonyms are not 32 lowercase hex digits", hexbad);
+    CHECK(hexbad == 0, "%d pseudonyms are not 22 canonical base64url symbols", hexbad);
     CHECK(same_gen == 0, "%d pseudonyms unchanged by a new key generation", same_gen);
     /* A pseudonym is a keyed HMAC of the raw value the key holder can
      * regenerate (tag, NUL separator, value; first 128 bits). */
     static const char *const tags[MS_NFIELD] = {"sender", "recipient", "subject", "attachment", "link"};
-    char(*tables[MS_NFIELD])[MS_PSEUDO_HEX] = {p.sender, p.recipient, p.subject, p.attach, p.link};
+    char(*tables[MS_NFIELD])[MS_PSEUDO_LEN] = {p.sender, p.recipient, p.subject, p.attach, p.link};
     for (int f = 0; f < MS_NFIELD; f++)
         for (int i = 0; i < 3; i++) {
             char raw[128];
@@ -892,9 +893,9 @@ static void test_pseudonyms(void)
             memcpy(msg + tl + 1, raw, rl);
             CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k0.key, 32, msg, tl + 1 + rl, md, 32, &outl) != NULL,
                   "mac");
-            char hex[65];
-            ms_hex(md, 16, hex);
-            CHECK(!memcmp(tables[f][i], hex, MS_PSEUDO_HEX), "%s %d: pseudonym is not HMAC(key, tag || raw)", tags[f], i);
+            char sym[MS_PSEUDO_LEN];
+            CHECK(ms_b64url_encode_naive(md, 16, sym) == MS_PSEUDO_LEN, "base64url");
+            CHECK(!memcmp(tables[f][i], sym, MS_PSEUDO_LEN), "%s %d: pseudonym is not HMAC(key, tag || raw)", tags[f], i);
         }
     CHECK(ms_vocab_raw(&k0, ENVS, MS_FIELD_RECIPIENT, ENVS, (char[8]){0}, 8, &e) == MS_EINPUT, "out of range");
     ms_keys_clear(&k0);
@@ -1351,7 +1352,7 @@ static void test_sim_observe_and_rotation(void)
         CHECK(ms_sim_step(&sim, &pol, &sink, 1, &e) == MS_OK, "step");
         CHECK(!strcmp(seen, acted), "step %d acted on other bytes than observed", k);
         char want[64];
-        snprintf(want, sizeof want, "{\"v\":1,\"seq\":%d,\"env\":0,\"t\":%d,\"kid\":\"eval%d\",", k + 1, k % 4, k / 4);
+        snprintf(want, sizeof want, "{\"v\":2,\"seq\":%d,\"env\":0,\"t\":%d,\"kid\":\"eval%d\",", k + 1, k % 4, k / 4);
         CHECK(!strncmp(acted, want, strlen(want)), "step %d: broadcast starts '%.60s', want '%s'", k, acted, want);
         for (int i = 0; i < 3; i++)
             CHECK(sim.s.reject[i] == MS_BCAST_OK, "step %d mailbox %d rejected (%d)", k, i, sim.s.reject[i]);

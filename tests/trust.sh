@@ -178,8 +178,8 @@ check "(g) reproduce refuses it" [ $rc_rep -ge 1 ]
 
 # (h) the raw values cannot be regenerated with another keyring ------------------------------
 expect_exit "(h) the same config and seed with keyring b" 0 "$M" run "$CFG" $SMALL --keyring "$T/keys/b" --out hb.db
-check "(h) no pseudonym of keyring a's lake appears in keyring b's" [ "$(sqlite3 a.db "attach 'hb.db' as b; select count(*) from (select distinct json_extract(broadcast, '\$.from') as f from environment_states) x where substr(f, 4) in (select distinct substr(json_extract(broadcast, '\$.from'), 4) from b.environment_states)")" = 0 ]
-check "(h) the same recipients are unlinkable across keyrings (no shared pseudonym at all)" [ "$(sqlite3 a.db "attach 'hb.db' as b; select count(*) from (select distinct substr(json_extract(broadcast, '\$.to'), 4) as t from environment_states) where t in (select distinct substr(json_extract(broadcast, '\$.to'), 4) from b.environment_states)")" = 0 ]
+check "(h) no pseudonym of keyring a's lake appears in keyring b's" [ "$(sqlite3 a.db "attach 'hb.db' as b; select count(*) from (select distinct json_extract(broadcast, '\$.from') as f from environment_states) x where f in (select distinct json_extract(broadcast, '\$.from') from b.environment_states)")" = 0 ]
+check "(h) the same recipients are unlinkable across keyrings (no shared pseudonym at all)" [ "$(sqlite3 a.db "attach 'hb.db' as b; select count(*) from (select distinct json_extract(broadcast, '\$.to') as t from environment_states) where t in (select distinct json_extract(broadcast, '\$.to') from b.environment_states)")" = 0 ]
 
 # --- rotation and destruction -----------------------------------------------------------------
 for r in 1 2; do "$M" keys rotate >/dev/null; done
