@@ -27,7 +27,6 @@ struct recorder {
     int envs;
     lk_value *vals;          /* envs * 4 rows * LK_MAX_COLS */
     char *text;              /* envs * 3 observation JSON arrays */
-    unsigned char *digests;  /* envs * 32 */
     char rules_json[1u << MS_NRULE][160];
     /* aggregates: [agent][class] over the current window */
     int64_t window_start;
@@ -66,8 +65,7 @@ int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
         rows = MS_NAGENT * MS_NCLASS;
     r->vals = calloc(rows * LK_MAX_COLS, sizeof *r->vals);
     r->text = malloc(rows * 256);
-    r->digests = malloc((size_t)c->envs * 32);
-    if (!r->vals || !r->text || !r->digests) {
+    if (!r->vals || !r->text) {
         recorder_free(r);
         return ms_fail(e, MS_EIO, "out of memory for the recorder");
     }
@@ -99,7 +97,6 @@ void recorder_free(recorder *r)
     lakew_free(r->w);
     free(r->vals);
     free(r->text);
-    free(r->digests);
     free(r);
 }
 
@@ -292,13 +289,9 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
     v = r->vals;
     for (int i = 0; i < n; i++) {
         const char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
-        unsigned char *md = r->digests + (size_t)i * 32;
-        if ((rc = ms_sha256(b, (size_t)s->bcast_len[i], md, e)))
-            return rc;
         *v++ = lk_int(step);
         *v++ = lk_int(i);
         *v++ = lk_textn(b, (size_t)s->bcast_len[i]);
-        *v++ = lk_blob(md, 32);
     }
     if ((rc = lakew_append(r->w, LKT_ENVIRONMENT_STATES, step, n, r->vals, e)))
         return rc;
@@ -346,7 +339,6 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
             *v++ = lk_real(p[a]);
         for (int a = 0; a < MS_NAGENT; a++)
             *v++ = lk_int(res->eff[a]);
-        *v++ = lk_text(ms_outcome_names[res->outcome]);
         *v++ = lk_text(r->rules_json[res->fired]);
         *v++ = lk_real(res->reward);
         *v++ = raw_or_null(res->raw, res->reward);

@@ -239,7 +239,7 @@ static void write_card(card *c)
     fputs("\n\nOutcomes per message class during training (joint_actions):\n\n", f);
     table(c, "class | messages | mean reward | delivered | previewed | quarantined | ignored",
           "SELECT class, COUNT(*), printf('%.4f', AVG(reward)), SUM(outcome = 'delivered'), SUM(outcome = "
-          "'previewed'), SUM(outcome = 'quarantined'), SUM(outcome = 'ignored') FROM joint_actions GROUP BY class "
+          "'previewed'), SUM(outcome = 'quarantined'), SUM(outcome = 'ignored') FROM v_joint_actions GROUP BY class "
           "ORDER BY class", "no per-message rows ([telemetry] level aggregate, or purged): see the per-window "
           "aggregates below");
     fputs("Per agent and class from the per-window aggregates (telemetry level aggregate):\n\n", f);

@@ -17,7 +17,6 @@ static const lk_column c_env_states[] = {
     {"step", I, 0, "simulation step, 0-based (every mailbox takes one message per step)"},
     {"env", I, 0, "mailbox index 0..envs-1"},
     {"broadcast", T, 0, "the global state S exactly as broadcast: canonical JSON bytes, pseudonymised (format v2: sim/bcast.h)"},
-    {"sha256", B, 0, "SHA-256(broadcast), 32 bytes; verify re-derives it per row"},
 };
 static const lk_column c_observations[] = {
     {"step", I, 0, "simulation step"},
@@ -39,7 +38,6 @@ static const lk_column c_actions[] = {
     {"e_get", I, 0, "effective GET action after the rules engine"},
     {"e_open", I, 0, "effective OPEN action after the rules engine"},
     {"e_bin", I, 0, "effective BIN action after the rules engine"},
-    {"outcome", T, 0, "delivered | previewed | quarantined | ignored"},
     {"rules", T, 0, "JSON array of the names of the rules that fired, in order"},
     {"reward", R, 0, "global reward r, clipped to +-reward_clip"},
     {"reward_raw", R, 1, "global reward before clipping; NULL when the clip did not bind (it equals reward): COALESCE(reward_raw, reward) is the raw reward"},
@@ -165,13 +163,15 @@ static const lk_column c_purges[] = {
 
 const lk_table lk_tables[LKT_COUNT] = {
     {"environment_states", LK_BEHAVIOURAL,
-     "one row per mailbox per step: the broadcast global state S", COLS(c_env_states),
-     0, 1, -1, 3, 2, 0},
+     "one row per mailbox per step: the broadcast global state S (its SHA-256 is not\n"
+     "stored: verify re-hashes the bytes, and the ledger commits to them)", COLS(c_env_states),
+     0, 1, -1, -1, -1, 0},
     {"agent_observations", LK_BEHAVIOURAL,
      "one row per agent per mailbox per step: what the agent extracted from S", COLS(c_observations),
      0, 1, 2, -1, -1, 0},
     {"joint_actions", LK_BEHAVIOURAL,
-     "one row per mailbox per step: chosen and effective joint action, outcome, reward",
+     "one row per mailbox per step: chosen and effective joint action, reward; the\n"
+     "outcome follows from the effective actions (SPEC 4), and v_joint_actions adds it",
      COLS(c_actions), 0, 1, -1, -1, -1, 0},
     {"di_credit_assignment", LK_BEHAVIOURAL,
      "one row per agent per mailbox per step: the credit routed to the agent and\n"
@@ -373,8 +373,18 @@ static const char lake_overview[] =
     "`marlsim verify RUN.db` re-derives every hash; byte layout: ledger/canon.h.\n"
     "\n"
     "Tables and their telemetry class: SELECT * FROM v_table_classes.\n"
-    "Views: v_learning_curve, v_rule_hits, v_credit_by_class, v_outcomes,\n"
-    "  v_gate_decisions, v_anomalies_by_reason, v_update_survival, v_table_classes.\n"
+    "Views: v_learning_curve, v_rule_hits, v_credit_by_class, v_joint_actions,\n"
+    "  v_outcomes, v_gate_decisions, v_anomalies_by_reason, v_update_survival,\n"
+    "  v_table_classes.\n"
+    "\n"
+    "Schema v3 against v2, fewer bytes per env-step (each a deviation from the\n"
+    "column lists of SPEC 5 or the pseudonym form of SPEC 1; see ledger/schema.h):\n"
+    "broadcasts are format v2 (pseudonyms: 22 base64url symbols without a\n"
+    "'<key_id>:' prefix, the MAC: 43 base64url symbols; sim/bcast.h);\n"
+    "environment_states has no sha256 column (verify re-hashes the bytes);\n"
+    "joint_actions has no outcome column (v_joint_actions derives it from the\n"
+    "effective actions); di_credit_assignment has no class column (join\n"
+    "joint_actions on step and env); reward_raw is NULL where it equals reward.\n"
     "\n"
     "This row:";
 
@@ -412,8 +422,14 @@ static const char views_sql[] =
     "  UNION ALL SELECT " AGGREGATE_NOTE("di_credit_assignment") ", NULL, NULL, NULL, NULL\n"
     WHEN_AGGREGATE("di_credit_assignment")
     "  ORDER BY agent, class;\n"
+    "CREATE VIEW v_joint_actions AS -- joint_actions with each row's outcome:\n"
+    "  -- delivered | previewed | quarantined | ignored, from the effective actions\n"
+    "  -- exactly as the rules engine decides it (sim/rules.c)\n"
+    "  SELECT *, CASE WHEN e_bin = 1 THEN 'quarantined' WHEN e_get = 1 AND e_open = 1 THEN 'previewed'\n"
+    "                 WHEN e_get = 1 THEN 'delivered' ELSE 'ignored' END AS outcome\n"
+    "  FROM joint_actions;\n"
     "CREATE VIEW v_outcomes AS -- outcome counts per message class\n"
-    "  SELECT class, outcome, COUNT(*) AS n FROM joint_actions\n"
+    "  SELECT class, outcome, COUNT(*) AS n FROM v_joint_actions\n"
     "  GROUP BY class, outcome\n"
     "  UNION ALL SELECT " AGGREGATE_NOTE("joint_actions") ", NULL, NULL\n"
     WHEN_AGGREGATE("joint_actions")

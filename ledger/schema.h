@@ -27,11 +27,11 @@
  * only mutable table; `ledger` holds the chain. Column order of each event
  * table (the order lake_append() expects values in):
  *
- *   environment_states    step, env, broadcast, sha256
+ *   environment_states    step, env, broadcast
  *   agent_observations    step, env, agent, schema_version, obs
  *   joint_actions         step, env, class, a_get, a_open, a_bin, p_get,
- *                         p_open, p_bin, e_get, e_open, e_bin, outcome,
- *                         rules, reward, reward_raw
+ *                         p_open, p_bin, e_get, e_open, e_bin, rules,
+ *                         reward, reward_raw
  *   di_credit_assignment  step, env, agent, reward, reward_raw, credit,
  *                         method, valid, update_id, policy_updated
  *   optimizer_steps       update_id, agent, env_steps, params_sha256_before,
@@ -63,10 +63,10 @@
  * is one.
  *
  * Which columns may be NULL is in lk_tables[] (`nullable`); the generated
- * CREATE text says NOT NULL for the others. Two columns are digests that the
- * writer and the verifier both re-derive: environment_states.sha256 (32-byte
- * BLOB) = SHA-256(broadcast) and policy_snapshots.sha256 (64 lowercase hex
- * digits) = SHA-256(params).
+ * CREATE text says NOT NULL for the others. One column is a digest that the
+ * writer and the verifier both re-derive: policy_snapshots.sha256 (64
+ * lowercase hex digits) = SHA-256(params) (digest_col; v2 had a second,
+ * environment_states.sha256).
  *
  * Schema v3 against v2 (bytes per env-step at full telemetry, issue 12;
  * each a deviation from the letter of SPEC §5, which lists the columns):
@@ -86,6 +86,17 @@
  *     the MAC is 43 base64url symbols instead of 64 hex digits. The same
  *     128-bit pseudonyms and 256-bit MAC, spelt shorter. (-96 bytes per
  *     broadcast with all five pseudonyms and key id "dev0")
+ *   - environment_states has no sha256 column (SPEC §5 lists "its
+ *     SHA-256"): it was SHA-256(broadcast), which verify never trusted (it
+ *     re-hashes the bytes, and the salted ledger commitment covers them);
+ *     an unsalted digest of personal data that a purge had to remove with
+ *     it. (-33 bytes per env-step)
+ *   - joint_actions has no outcome column (SPEC §5 does not list one): it
+ *     is a function of the effective actions (SPEC §4: quarantined when
+ *     e_bin, else previewed when e_get and e_open, delivered when e_get,
+ *     ignored otherwise; sim/rules.c), which the view v_joint_actions adds
+ *     back to every row; v_outcomes and the model card read it there.
+ *     (-10 bytes per env-step)
  */
 #ifndef MS_LEDGER_SCHEMA_H
 #define MS_LEDGER_SCHEMA_H

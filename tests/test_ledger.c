@@ -321,7 +321,6 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
 {
     enum { MAXE = 64 };
     char bcast[MAXE][128], obs[MAXE][3][48];
-    unsigned char sha[MAXE][32];
     lk_value v[MAXE * 16];
     int E = o->envs, rc;
     if (E < 1 || E > MAXE)
@@ -333,12 +332,10 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
                  (unsigned)(s * 2654435761u ^ (unsigned)k));
         if (o->tweak_table == LKT_ENVIRONMENT_STATES && s == o->tweak_step && k == o->tweak_env)
             bcast[k][2] = 'E';
-        sha256(bcast[k], strlen(bcast[k]), sha[k]);
-        lk_value *r = v + k * 4;
+        lk_value *r = v + k * 3;
         r[0] = lk_int(s);
         r[1] = lk_int(k);
         r[2] = lk_text(bcast[k]);
-        r[3] = lk_blob(sha[k], 32);
     }
     if ((rc = lake_append(L, LKT_ENVIRONMENT_STATES, s, E, v, e)))
         return rc;
@@ -357,7 +354,7 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
         return rc;
 
     for (int k = 0; k < E; k++) {
-        lk_value *r = v + k * 16;
+        lk_value *r = v + k * 15;
         double reward = (double)((s * 7 + k) % 9) - 4.0 + 0.25;
         if (o->tweak_table == LKT_JOINT_ACTIONS && s == o->tweak_step && k == o->tweak_env)
             reward += 1.0;
@@ -373,10 +370,9 @@ static int append_step(lake *L, const build_opts *o, int s, ms_err *e)
         r[9] = lk_int((s + k) % 2);
         r[10] = lk_int(0);
         r[11] = lk_int((s + 2 * k) % 2);
-        r[12] = lk_text((s + k) % 3 ? "delivered" : "quarantined");
-        r[13] = lk_text((s + k) % 3 ? "[]" : "[\"threat_intel_block\",\"preview_requires_fetch\"]");
-        r[14] = lk_real(reward);
-        r[15] = lk_real(reward * 1.5);
+        r[12] = lk_text((s + k) % 3 ? "[]" : "[\"threat_intel_block\",\"preview_requires_fetch\"]");
+        r[13] = lk_real(reward);
+        r[14] = lk_real(reward * 1.5);
     }
     if ((rc = lake_append(L, LKT_JOINT_ACTIONS, s, E, v, e)))
         return rc;
@@ -1046,9 +1042,9 @@ static void ledger_schema_matches_spec(void)
     sqlite3_finalize(st);
     /* Views parse and run on an empty lake. */
     static const char *const views[] = {"v_learning_curve", "v_rule_hits", "v_credit_by_class",
-                                        "v_outcomes", "v_gate_decisions", "v_anomalies_by_reason",
-                                        "v_update_survival", "v_table_classes"};
-    for (int k = 0; k < 8; k++) {
+                                        "v_joint_actions", "v_outcomes", "v_gate_decisions",
+                                        "v_anomalies_by_reason", "v_update_survival", "v_table_classes"};
+    for (int k = 0; k < 9; k++) {
         char q[96];
         snprintf(q, sizeof q, "SELECT * FROM %s", views[k]);
         CHECK(sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK, "%s: %s", views[k],
@@ -1390,10 +1386,11 @@ static void ledger_writer_rejects(void)
     memcpy(two + 9, ag, sizeof ag);
     two[9 + 8] = lk_real(-NAN); /* a bad second row: the first must not be written either */
     CHECK(lake_append(L, LKT_BEHAVIOUR_AGGREGATES, 0, 2, two, &e) == MS_EINPUT, "row 2 NaN");
-    unsigned char wrong[32] = {0};
-    lk_value es[4] = {lk_int(0), lk_int(0), lk_text("{}"), lk_blob(wrong, 32)};
-    CHECK(lake_append(L, LKT_ENVIRONMENT_STATES, 0, 1, es, &e) == MS_EINPUT &&
-              strstr(e.msg, "sha256"),
+    static const unsigned char params[4] = {1, 2, 3, 4};
+    lk_value ps[6] = {lk_int(99), lk_null(), lk_int(0), lk_text("GET"),
+                      lk_text("0000000000000000000000000000000000000000000000000000000000000000"),
+                      lk_blob(params, sizeof params)};
+    CHECK(lake_append(L, LKT_POLICY_SNAPSHOTS, 0, 1, ps, &e) == MS_EINPUT && strstr(e.msg, "sha256"),
           "bad digest: %s", e.msg);
     CHECK(lake_append(L, LKT_COUNT, 0, 1, pt, &e) == MS_EINPUT, "bad table");
     CHECK(lake_append(L, -1, 0, 1, pt, &e) == MS_EINPUT, "bad table");
@@ -1502,15 +1499,14 @@ typedef struct tamper_case {
 static void ledger_tampering(void)
 {
     static const tamper_case cases[] = {
+        /* behavioural rows are caught by their entry's commitment (v3: the
+         * broadcast has no stored digest to disagree with first) */
         {"edit a broadcast", "environment_states",
          "UPDATE environment_states SET broadcast = replace(broadcast, 'k1', 'k2') "
          "WHERE step = 2 AND env = 1",
-         MS_ECHECK, "environment_states step 2 env 1", "sha256 column differs"},
-        /* v2: behavioural rows are caught by their entry's commitment */
-        {"edit a broadcast and its sha256", "environment_states",
-         "UPDATE environment_states SET broadcast = '{}', sha256 = "
-         "X'44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' "
-         "WHERE step = 2 AND env = 1",
+         MS_ECHECK, "environment_states step 2", "commitment"},
+        {"replace a broadcast", "environment_states",
+         "UPDATE environment_states SET broadcast = '{}' WHERE step = 2 AND env = 1",
          MS_ECHECK, "environment_states step 2", "commitment"},
         {"edit a reward", "joint_actions",
          "UPDATE joint_actions SET reward = reward + 1 WHERE step = 3 AND env = 2", MS_ECHECK,
@@ -1537,7 +1533,7 @@ static void ledger_tampering(void)
         {"swap two rows", "joint_actions",
          "CREATE TEMP TABLE x AS SELECT * FROM joint_actions WHERE rowid IN (5, 6);"
          "UPDATE joint_actions SET (step, env, class, a_get, a_open, a_bin, p_get, p_open, p_bin,"
-         " e_get, e_open, e_bin, outcome, rules, reward, reward_raw) = (SELECT * FROM x WHERE "
+         " e_get, e_open, e_bin, rules, reward, reward_raw) = (SELECT * FROM x WHERE "
          "x.env <> joint_actions.env) WHERE rowid IN (5, 6)",
          MS_ECHECK, "joint_actions step 1", "commitment"},
         {"replace a table by a view", NULL,
@@ -2212,7 +2208,7 @@ static void ledger_salted_commitments(void)
     static const struct {
         const char *name, *tables, *sql, *msg;
     } cases[] = {
-        {"edit a row", "joint_actions", "UPDATE joint_actions SET outcome = 'ignored' WHERE step = 3 AND env = 0",
+        {"edit a row", "joint_actions", "UPDATE joint_actions SET e_bin = 1 - e_bin WHERE step = 3 AND env = 0",
          "the rows and salt differ from the entry's commitment"},
         {"edit a salt", "salts", "UPDATE salts SET salt = zeroblob(32) WHERE seq = 23",
          "the rows and salt differ from the entry's commitment"},

@@ -516,8 +516,8 @@ static void lifecycle_verify_catches(void)
     CHECK(pseq > 0 && useq > 0 && urow > 0 && prow > 0, "fixtures");
     char q1[600], q2[600], q3[600], q4[1000], q5[1000], q6[600];
     snprintf(q1, sizeof q1,
-             "INSERT INTO environment_states (rowid, step, env, broadcast, sha256) SELECT %lld, step, env, broadcast, "
-             "sha256 FROM environment_states WHERE rowid = %lld", (long long)prow, (long long)urow);
+             "INSERT INTO environment_states (rowid, step, env, broadcast) SELECT %lld, step, env, broadcast "
+             "FROM environment_states WHERE rowid = %lld", (long long)prow, (long long)urow);
     snprintf(q2, sizeof q2, "INSERT INTO salts VALUES (%lld, zeroblob(32))", (long long)pseq);
     snprintf(q3, sizeof q3,
              "DELETE FROM environment_states WHERE rowid BETWEEN %lld AND %lld; "
@@ -862,11 +862,8 @@ static void commit_of(const entry_rows *er, const char *hex, const unsigned char
             if (p && p + 8 + MS_PSEUDO_LEN <= bc + er->blen[r])
                 memcpy(p + 8, hex, MS_PSEUDO_LEN);
         }
-        unsigned char d[32];
-        unsigned int dl = 0;
-        EVP_Digest(bc, er->blen[r], d, &dl, EVP_sha256(), NULL);
-        lk_value row[4] = {lk_int(er->step[r]), lk_int(er->env[r]), lk_textn(bc, er->blen[r]), lk_blob(d, 32)};
-        lk_put_row(&b, row, 4, NULL);
+        lk_value row[3] = {lk_int(er->step[r]), lk_int(er->env[r]), lk_textn(bc, er->blen[r])};
+        lk_put_row(&b, row, 3, NULL);
     }
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     unsigned int len = 0;
