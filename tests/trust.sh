@@ -24,6 +24,8 @@ check() { n=$1; shift; if "$@"; then ok "$n"; else ko "$n" "$(head -c 600 "$T/ou
 expect_exit() {
     n=$1 want=$2; shift 2
     "$@" >"$T/out" 2>&1; got=$?
+    # TRUST_TRANSCRIPT=FILE keeps each command and its output (for notes).
+    if [ -n "${TRUST_TRANSCRIPT:-}" ]; then printf '$ %s   # %s\n%s\n(exit %s)\n\n' "$*" "$n" "$(cat "$T/out")" "$got" >>"$TRUST_TRANSCRIPT"; fi
     if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 600 "$T/out")"; fi
 }
 # As expect_exit, with stdout alone in $T/out (a JSON result; stderr in $T/err).
