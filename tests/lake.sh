@@ -125,7 +125,12 @@ expect_exit "verify the rotated lake" 0 "$M" verify rot.db
 check "rotation: each key generation ends where the next begins" [ "$(q rot.db "select count(*) from hmac_keys a join hmac_keys b on a.purpose = b.purpose and b.first_step = a.last_step + 1")" = $((2 * (8192 / 16 / 16 - 1))) ]
 "$M" run "$CFG" --set sim.episode_len=16 --set keys.rotate_every_episodes=1 --set run.env_steps=2000000 --keyring dev --quiet --out rk9.db >/dev/null 2>&1 &
 pid=$!
-sleep 1
+# kill -9 once a closed key generation is committed (a fixed 1 s was too
+# short on a loaded machine or under ASan: nothing committed yet), or after 60 s
+for _ in $(seq 120); do
+    [ -s rk9.db ] && [ "$(sqlite3 -readonly rk9.db "select count(*) from hmac_keys" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+    sleep 0.5
+done
 kill -9 $pid
 wait $pid 2>/dev/null
 check "rotation, kill -9: every closed key generation is in hmac_keys" [ "$(q rk9.db "select count(distinct key_id) from hmac_keys")" -ge "$(q rk9.db "select count(distinct json_extract(broadcast, '\$.kid')) - 1 from environment_states")" -a "$(q rk9.db "select count(*) from hmac_keys")" -gt 0 ]
