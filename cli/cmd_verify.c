@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "keys/keyring.h"
+#include "ledger/summary.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
@@ -128,8 +129,7 @@ int cmd_verify(int argc, char **argv)
     /* With a trusted key, a lake it cannot vouch for fails (SPEC §2). */
     int unsigned_ = have && !rep.authenticated;
     int incomplete = !rep.complete && !a.allow_incomplete;
-    const char *verdict = unsigned_ ? "UNSIGNED" : incomplete ? "INCOMPLETE" : rep.authenticated ? "OK"
-                                                                                                   : "UNAUTHENTICATED";
+    const char *verdict = lake_verdict(&rep, have, a.allow_incomplete);
     int exit_code = unsigned_ || incomplete ? EXIT_CHECK : EXIT_OK;
     if (a.json) {
         print_json(db, verdict, &rep, NULL);
