@@ -20,7 +20,7 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 
 # The library (every layer but the commands) and the command layer.
-LIB_SRC  = $(wildcard base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c)
+LIB_SRC  = $(wildcard base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c report/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  = $(wildcard cli/*.c)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -19,6 +19,10 @@ static const char usage[] =
     "                       re-run a lake's config and seed and compare ledgers row by row\n"
     "  keys init|rotate|list|pubkey|destroy GEN [--keyring K]\n"
     "                       the keyring: key generations and the signing key\n"
+    "  report RUN.db [--out FILE.html] [--pubkey KEY | --keyring K] [--json]\n"
+    "                       one self-contained HTML file: learning curve, outcomes, rules, credit, ...\n"
+    "  compare A.db B.db [C.db ...] [--pubkey KEY | --keyring K] [--json]\n"
+    "                       runs side by side: config keys that differ, scores, curves, rule hits, speed\n"
     "\n"
     "  marlsim help COMMAND | marlsim COMMAND --help   details of one command\n"
     "  marlsim --version\n"
@@ -32,7 +36,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {"verify", cmd_verify},
-                                   {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove}};
+                                   {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove},
+                                   {"report", cmd_report},       {"compare", cmd_compare}};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 int main(int argc, char **argv)
