@@ -55,9 +55,10 @@ read -r unit_pass unit_fail < <(tally unit "$unit_rc")
 # Each shell suite runs against the marlsim binary and ends with
 # "NAME: N passed, N failed". lake.sh runs a 20-crash kill -9 loop; trust.sh
 # the attacks on the trust anchors (needs $MARLSIM_TOOLS/lake_attack);
-# learning.sh poisoning, the defence and surveillance on real runs.
+# learning.sh poisoning, the defence and surveillance on real runs;
+# report.sh the HTML report and compare against the lakes they read.
 total_pass=$unit_pass total_fail=$unit_fail
-for suite in cli lake trust learning; do
+for suite in cli lake trust learning report; do
     if [ -x "$MARLSIM" ]; then
         "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
         rc=${PIPESTATUS[0]}
