@@ -519,7 +519,7 @@ static int gather(lk_reader *R, void *ctx, ms_err *e)
     if (!rc)
         rc = LIST("SELECT eval_id, update_id, env_steps, candidate_score, best_score, tolerance, decision,"
                   " undone_first, undone_last FROM evaluations ORDER BY rowid",
-                  row_gate, s->gates, s->ngates, NULL);
+                  row_gate, s->gates, s->ngates, &s->gates_total);
     if (!rc)
         rc = read_groups(R, s, e);
     if (!rc)

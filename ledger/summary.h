@@ -141,7 +141,7 @@ typedef struct lake_summary {
     ls_key *keys;
     ls_checkpoint *cps;
     int ngates, noutcomes, nrules, nanomalies, ncredit, nactions, nsurv, nkeys, ncps;
-    int64_t surv_total, cps_total; /* rows in the table (lists stop at LS_ROWS_MAX) */
+    int64_t gates_total, surv_total, cps_total; /* rows in the table (lists stop at LS_ROWS_MAX) */
     ls_poison poison;
 } lake_summary;
 

@@ -260,6 +260,34 @@ static void key_facts(ms_strbuf *b, const lake_summary *s, const ms_config *c)
                  level_name(c->level));
 }
 
+/* At most about this many gate rows are listed (the chart has every gate). */
+#define GATES_SHOWN 200
+
+static void gate_row(ms_strbuf *b, const ls_gate *g)
+{
+    ms_sb_printf(b, "<tr class=\"%s\">", decision_class(g->decision));
+    td_i(b, g->eval_id);
+    if (g->has_update)
+        td_i(b, g->update_id);
+    else
+        td_na(b);
+    td_i(b, g->env_steps);
+    td_f(b, g->candidate, 4);
+    if (g->has_best) {
+        td_f(b, g->best - g->tolerance, 4);
+        td_f(b, g->candidate - g->best, 4);
+    } else {
+        td_na(b);
+        td_na(b);
+    }
+    td_s(b, g->decision);
+    if (g->has_undone)
+        ms_sb_printf(b, "<td>%" PRId64 "–%" PRId64 "</td>", g->undone_first, g->undone_last);
+    else
+        ms_sb_puts(b, "<td></td>");
+    ms_sb_puts(b, "</tr>\n");
+}
+
 static void section_learning(ms_strbuf *b, const lake_summary *s, const ms_config *c, int *nempty)
 {
     ms_sb_puts(b, "<section id=\"learning\"><h2>Learning curve and gate decisions</h2>\n");
@@ -277,7 +305,7 @@ static void section_learning(ms_strbuf *b, const lake_summary *s, const ms_confi
     note(b, t);
 
     const int W = 1000, H = 380, L = 76, R = 70, T = 44, B = 52, PW = W - L - R, PH = H - T - B;
-    double xmax = 1, ymin = INFINITY, ymax = -INFINITY;
+    double xmax = 10, ymin = INFINITY, ymax = -INFINITY; /* an axis of at least 10 env-steps */
     for (int i = 0; i < s->ngates; i++) {
         const ls_gate *g = &s->gates[i];
         if ((double)g->env_steps > xmax)
@@ -417,29 +445,19 @@ static void section_learning(ms_strbuf *b, const lake_summary *s, const ms_confi
                                        "decision", "updates undone"};
     ms_sb_puts(b, "<table id=\"table-gates\">");
     th(b, cols, 8);
+    /* A long run: the first and last GATES_SHOWN / 2 rows, and every
+     * evaluation that did not promote, between them (the chart has all). */
+    int shown = 0;
     for (int i = 0; i < s->ngates; i++) {
         const ls_gate *g = &s->gates[i];
-        ms_sb_printf(b, "<tr class=\"%s\">", decision_class(g->decision));
-        td_i(b, g->eval_id);
-        if (g->has_update)
-            td_i(b, g->update_id);
-        else
-            td_na(b);
-        td_i(b, g->env_steps);
-        td_f(b, g->candidate, 4);
-        if (g->has_best) {
-            td_f(b, g->best - g->tolerance, 4);
-            td_f(b, g->candidate - g->best, 4);
-        } else {
-            td_na(b);
-            td_na(b);
+        int edge = i < GATES_SHOWN / 2 || i >= s->ngates - GATES_SHOWN / 2;
+        if (!edge && !strcmp(g->decision, "promoted"))
+            continue;
+        if (i > 0 && shown < i) {
+            ms_sb_printf(b, "<tr class=\"gap\"><td colspan=\"8\">… %d promotions …</td></tr>\n", i - shown);
         }
-        td_s(b, g->decision);
-        if (g->has_undone)
-            ms_sb_printf(b, "<td>%" PRId64 "–%" PRId64 "</td>", g->undone_first, g->undone_last);
-        else
-            ms_sb_puts(b, "<td></td>");
-        ms_sb_puts(b, "</tr>\n");
+        shown = i + 1;
+        gate_row(b, g);
     }
     ms_sb_puts(b, "</tbody></table>\n");
     int promoted = 0, rolled = 0;
@@ -448,8 +466,12 @@ static void section_learning(ms_strbuf *b, const lake_summary *s, const ms_confi
         rolled += !strcmp(s->gates[i].decision, "rolled_back");
     }
     ms_sb_printf(b, "<p id=\"gate-counts\">%d gate evaluations: %d promoted, %d rolled back; %" PRId64
-                    " updates.</p>\n</section>\n",
+                    " updates.</p>\n",
                  s->ngates, promoted, rolled, s->updates);
+    if (s->gates_total > s->ngates)
+        ms_sb_printf(b, "<p class=\"note\">The first %d of %" PRId64 " gate evaluations.</p>\n", s->ngates,
+                     s->gates_total);
+    ms_sb_puts(b, "</section>\n");
 }
 
 /* Known values first, in the given order, then the lake's others. */

@@ -164,8 +164,52 @@ static void report_html_escapes(void)
     ms_sb_free(&b);
 }
 
+/* A long run's gate table: the first and last 100 rows, every rollback
+ * between them, and a gap row for each run of promotions left out. */
+static void report_long_gate_table(void)
+{
+    enum { N = 500 };
+    ls_gate *g = calloc(N, sizeof *g);
+    CHECK(g != NULL, "calloc");
+    if (!g)
+        return;
+    for (int i = 0; i < N; i++) {
+        g[i].eval_id = i + 1;
+        g[i].env_steps = 1000 * i;
+        g[i].candidate = i == 0 ? -1 : 0.5;
+        snprintf(g[i].decision, sizeof g[i].decision, "%s", i == 0 ? "baseline" : i == 250 ? "rolled_back" : "promoted");
+    }
+    lake_summary s;
+    memset(&s, 0, sizeof s);
+    s.gates = g;
+    s.ngates = N;
+    s.gates_total = N;
+    lake_verify_report rep;
+    memset(&rep, 0, sizeof rep);
+    ms_config c;
+    ms_config_defaults(&c);
+    ms_strbuf b = {0};
+    ms_err e;
+    CHECK(rp_html_render("x", &s, &rep, &c, NULL, &b, NULL, &e) == MS_OK, "%s", e.msg);
+    const char *t = b.p ? strstr(b.p, "<table id=\"table-gates\">") : NULL;
+    const char *end = t ? strstr(t, "</table>") : NULL;
+    int rows = 0, gaps = 0, points = 0;
+    for (const char *p = t; p && p < end && (p = strstr(p, "<tr class=\"d-")); p++)
+        rows++;
+    for (const char *p = t; p && p < end && (p = strstr(p, "<tr class=\"gap\">")); p++)
+        gaps++;
+    for (const char *p = b.p; p && (p = strstr(p, "<circle class=\"pt ")); p++)
+        points++;
+    CHECK(rows == 201 && gaps == 2 && strstr(t, "… 150 promotions …") && strstr(t, "… 149 promotions …"),
+          "rows %d, gaps %d", rows, gaps);
+    CHECK(points == N, "the chart has every gate (%d)", points);
+    ms_sb_free(&b);
+    free(g);
+}
+
 void suite_report(void)
 {
+    RUN(report_long_gate_table);
     RUN(report_strbuf);
     RUN(report_verdicts);
     RUN(report_default_out);
