@@ -111,13 +111,22 @@ static void text_curve(const rp_compare *c)
     }
     if (shown < c->ncurve)
         printf("  (%d of %d env-steps shown, evenly spaced; --json has all)\n", shown, c->ncurve);
-    double lo = INFINITY, hi = -INFINITY;
+    /* A common scale over the gates after each baseline: an untrained
+     * baseline far below would flatten every curve into '@'. */
+    double lo = INFINITY, hi = -INFINITY, base = INFINITY;
     for (int r = 0; r < c->n; r++)
         for (int i = 0; i < c->run[r].s.ngates; i++) {
-            lo = fmin(lo, c->run[r].s.gates[i].candidate);
-            hi = fmax(hi, c->run[r].s.gates[i].candidate);
+            const ls_gate *g = &c->run[r].s.gates[i];
+            if (strcmp(g->decision, "baseline"))
+                lo = fmin(lo, g->candidate);
+            else
+                base = fmin(base, g->candidate);
+            hi = fmax(hi, g->candidate);
         }
-    printf("  sparklines, one character per gate on the common scale %.4f .. %.4f (\" .:-=+*#%%@\", low to high):\n",
+    if (!isfinite(lo))
+        lo = base;
+    printf("  sparklines, one character per gate on the common scale %.4f .. %.4f (\" .:-=+*#%%@\", low to high;\n"
+           "  a baseline below the scale shows as ' '):\n",
            lo, hi);
     for (int r = 0; r < c->n; r++) {
         const lake_summary *s = &c->run[r].s;
