@@ -282,9 +282,16 @@ static int by_agent_class(const void *x, const void *y)
     return c ? c : strcmp(a->b, b->b);
 }
 
+/* qsort of a group list that may be empty (and then NULL). */
+static void sort_groups(groups *g, int (*cmp)(const void *, const void *))
+{
+    if (g->n > 1)
+        qsort(g->v, (size_t)g->n, sizeof *g->v, cmp);
+}
+
 static int to_counts(groups *g, int (*cmp)(const void *, const void *), ls_count **out, int *n)
 {
-    qsort(g->v, (size_t)g->n, sizeof *g->v, cmp);
+    sort_groups(g, cmp);
     *out = calloc((size_t)g->n + 1, sizeof **out);
     if (!*out)
         return -1;
@@ -317,8 +324,8 @@ static int read_groups(lk_reader *R, lake_summary *s, ms_err *e)
                 to_counts(&gn, by_count, &s->anomalies, &s->nanomalies)))
         rc = ms_fail(e, MS_EIO, "%s: out of memory", R->path);
     if (!rc) {
-        qsort(gc.v, (size_t)gc.n, sizeof *gc.v, by_keys);
-        qsort(ga.v, (size_t)ga.n, sizeof *ga.v, by_agent_class);
+        sort_groups(&gc, by_keys);
+        sort_groups(&ga, by_agent_class);
         s->credit = calloc((size_t)gc.n + 1, sizeof *s->credit);
         s->actions = calloc((size_t)ga.n + 1, sizeof *s->actions);
         if (!s->credit || !s->actions)
