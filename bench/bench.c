@@ -9,8 +9,10 @@
  *   2. training, telemetry off, default PPO settings (time split);
  *   3. training with full telemetry into a lake (bytes per env-step, RSS);
  *   4. verify of that lake;
- *   5. the poisoning defence on against off (default and poisoned configs).
- * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3 and 5 (default 131072).
+ *   5. purge of its behavioural data (rows/s, the lake's size before and
+ *      after);
+ *   6. the poisoning defence on against off (default and poisoned configs).
+ * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3 and 6 (default 131072).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "base/clock.h"
 #include "exp/experiment.h"
 #include "keys/keyring.h"
+#include "ledger/lifecycle.h"
 #include "ledger/note.h"
 #include "ledger/verify.h"
 #include "nn/blascore.h"
@@ -153,7 +156,7 @@ static int bench_train(int64_t steps)
     return 0;
 }
 
-/* 5. The poisoning defence's cost: training (telemetry off) with [train]
+/* 6. The poisoning defence's cost: training (telemetry off) with [train]
  * defence on against off, alternated, best of three each, on the default
  * config and on configs/poisoned.ini (read from the working directory:
  * make bench runs at the repository's root). Gate and report evaluations
@@ -163,7 +166,7 @@ static int bench_train(int64_t steps)
 static int bench_defence(int64_t steps)
 {
     static const char *const names[] = {"configs/default.ini", "configs/poisoned.ini"};
-    printf("5. the poisoning defence, training without telemetry, on against off (best of 3 each):\n");
+    printf("6. the poisoning defence, training without telemetry, on against off (best of 3 each):\n");
     for (int k = 0; k < 2; k++) {
         ms_config c;
         ms_err e;
@@ -206,6 +209,11 @@ static void clean_dir(const char *dir)
         unlink(p); /* absent files are fine */
     }
     rmdir(dir);
+}
+
+static int sign_kr(void *ctx, const void *msg, size_t n, unsigned char sig[64], ms_err *e)
+{
+    return ms_keyring_sign(ctx, msg, n, sig, e);
 }
 
 /* One full-telemetry run into dir/bench.db with keyring kr. */
@@ -296,6 +304,33 @@ static int bench_lake(int64_t steps)
                    "   %lld rows in %lld ledger entries in %.3f s = %.0f rows/s, %.1f MB/s of lake\n",
                    (long long)rep.checkpoints, (long long)rep.total_rows, (long long)rep.entries, dt,
                    rep.total_rows / dt, bytes / dt / 1e6);
+    }
+    /* 5. purge --class behavioural (all of it) of the signed lake: rows/s,
+     * and the lake's size before and after. */
+    if (!rc) {
+        ms_note_signer sg = {.name = "bench", .sign = sign_kr, .ctx = kr};
+        memcpy(sg.key_id, v.key_id, 4);
+        lake_purge_opts po = {.before = {-1, -1, INT64_MAX}, .policy = {NULL, NULL, "bench"}, .trusted = &v,
+                              .signer = &sg};
+        lake_purge_report pr;
+        double t0 = ms_now();
+        rc = lake_purge(path, &po, &pr, &e);
+        double dt = ms_now() - t0;
+        if (rc) {
+            fprintf(stderr, "bench: purge: %s\n", e.msg);
+        } else {
+            t0 = ms_now();
+            rc = lake_verify(path, &(lake_verify_opts){.trusted = &v}, &rep, &e);
+            double vt = ms_now() - t0;
+            if (rc || !rep.authenticated)
+                fprintf(stderr, "bench: verify after the purge: %s\n", rc ? e.msg : "not authenticated");
+            printf("5. purge --class behavioural (every behavioural payload; verify included, scrub %s):\n"
+                   "   %lld rows of %lld ledger entries in %.3f s = %.0f rows/s\n"
+                   "   lake %lld -> %lld bytes (%.1f%% left); verify of the purged lake %.3f s\n",
+                   pr.scrubbed ? "done" : "NOT done", (long long)pr.rows_total, (long long)pr.entries_total, dt,
+                   pr.rows_total / dt, (long long)pr.bytes_before, (long long)pr.bytes_after,
+                   100.0 * (double)pr.bytes_after / (double)pr.bytes_before, vt);
+        }
     }
     ms_keyring_free(kr);
     ms_keyring_free(dev);

@@ -18,6 +18,8 @@ int cmd_verify(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
@@ -29,7 +31,8 @@ enum {
     CLI_OPT_OUT = 1 << 4, CLI_OPT_SET = 1 << 5, CLI_OPT_POLICY = 1 << 6, CLI_OPT_KEYRING = 1 << 7,
     CLI_OPT_PUBKEY = 1 << 8, CLI_OPT_CHECKPOINT = 1 << 9, CLI_OPT_ALLOW_INCOMPLETE = 1 << 10,
     CLI_OPT_ENTRY = 1 << 11, CLI_OPT_SIZE = 1 << 12, CLI_OPT_FROM = 1 << 13, CLI_OPT_TO = 1 << 14,
-    CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17
+    CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17, CLI_OPT_POLICY_FROM = 1 << 18,
+    CLI_OPT_CLASS = 1 << 19, CLI_OPT_BEFORE_STEP = 1 << 20
 };
 #define CLI_MAX_SETS 256
 #define CLI_MAX_POS 16 /* compare takes up to 16 lakes */
@@ -38,7 +41,7 @@ typedef struct cli_args {
     const char *pos[CLI_MAX_POS];
     int npos;
     const char *seed, *out, *policy, *keyring, *pubkey, *checkpoint, *entry, *size, *from, *to, *check, *name,
-        *episodes;
+        *episodes, *policy_from, *cls, *before_step;
     char *sets[CLI_MAX_SETS];
     int nsets, json, quiet, force, allow_incomplete;
 } cli_args;
@@ -84,10 +87,12 @@ struct ms_keyring;
 /* Runs the experiment c into a new lake at path (replacing one only when
  * force) with key material kr (first_gen: exp_options) and SIGINT/SIGTERM
  * handling, a progress bar when show_progress. interrupt_at > 0 replays an
- * interruption after that many env-steps; reproduce selects the
- * reproduction's checkpoint origin. Prints errors; returns the exit code
+ * interruption after that many env-steps; reproduce (CLI_RUN_* flags)
+ * selects the reproduction's checkpoint origin, and with CLI_RUN_UNSIGNED
+ * signs nothing. Prints errors; returns the exit code
  * (130/143 when a signal interrupted it). res->status is "" when no lake
  * was created. */
+enum { CLI_RUN_REPRODUCE = 1, CLI_RUN_UNSIGNED = 2 };
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
                        const struct ms_keyring *kr, int first_gen, int reproduce, struct exp_result *res);
 

@@ -66,30 +66,15 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
     }
 }
 
-/* The lake's own config (after verifying it), for eval --policy RUN.db
- * without a CONFIG. */
-static int config_from_lake(const char *db, const lake_verify_opts *vo, ms_config *c, char **sets, int nsets)
+/* The lake's own config, from the runs row read in the verified snapshot,
+ * for eval --policy RUN.db without a CONFIG. */
+static int config_from_meta(const char *db, const lake_run_meta *m, ms_config *c, char **sets, int nsets)
 {
     ms_err e;
-    lake_verify_report rep;
-    int rc = lake_verify(db, vo, &rep, &e);
-    if (rc) {
-        if (rc == MS_ECHECK)
-            printf("TAMPERED %s\n%s\n", db, e.msg);
-        else
-            cli_error("%s", e.msg);
-        return cli_exit_for(rc);
-    }
-    lake_run_meta m;
-    if ((rc = lake_read_run(db, &m, &e))) {
-        cli_error("%s", e.msg);
-        return cli_exit_for(rc);
-    }
     char origin[MS_PATH_MAX + 32];
     snprintf(origin, sizeof origin, "%s:runs.config_text", db);
     ms_config_defaults(c);
-    rc = ms_config_load_stored(c, m.config_text, origin, &e);
-    lake_run_meta_release(&m);
+    int rc = ms_config_load_stored(c, m->config_text, origin, &e);
     for (int i = 0; i < nsets && !rc; i++)
         rc = ms_config_set(c, sets[i], &e);
     if (!rc)
@@ -131,22 +116,61 @@ int cmd_eval(int argc, char **argv)
             return rc;
         vo.trusted = have ? &trusted : NULL;
     }
+    /* A lake: verified, and its runs row and promoted policy read, in one
+     * read snapshot (what is evaluated is what was verified). */
+    ms_err e;
+    lake_policy_blob info[MS_NAGENT];
+    lake_verify_report rep;
+    lake_run_meta m;
+    if (kind < 0) {
+        rc = lake_read_verified(policy, &vo, &m, ms_agent_names, MS_NAGENT, info, &rep, &e);
+        if (rc == MS_ECHECK) {
+            /* verified (entries counted), but the promotion lies beyond
+             * what the trusted key signed: UNSIGNED */
+            const char *word = vo.trusted && rep.entries && rep.signed_size < rep.entries ? "UNSIGNED"
+                               : rep.foreign                                   ? "FOREIGN"
+                                                                               : "TAMPERED";
+            printf("%s %s\n%s\nnothing was evaluated\n", word, policy, e.msg);
+            return EXIT_CHECK;
+        }
+        if (rc) {
+            cli_error("%s", e.msg);
+            return cli_exit_for(rc);
+        }
+        /* With a trusted key, a lake it cannot vouch for is not evaluated
+         * (as verify fails it): a development-key lake, one whose
+         * checkpoints were removed. */
+        if (vo.trusted && !rep.signed_size) {
+            printf("UNSIGNED %s\n%s: the trusted key cannot vouch for it\nnothing was evaluated (--keyring dev "
+                   "evaluates it unauthenticated)\n", policy, rep.unsigned_why);
+            lake_run_meta_release(&m);
+            lake_policy_release(info, MS_NAGENT);
+            return EXIT_CHECK;
+        }
+    }
     ms_config c;
     if (a.file)
         rc = cli_load_config(&c, a.file, a.sets, a.nsets, NULL);
     else
-        rc = config_from_lake(policy, &vo, &c, a.sets, a.nsets);
-    if (rc)
+        rc = config_from_meta(policy, &m, &c, a.sets, a.nsets);
+    if (kind < 0)
+        lake_run_meta_release(&m);
+    if (rc) {
+        if (kind < 0)
+            lake_policy_release(info, MS_NAGENT);
         return rc;
+    }
 
     if (a.episodes) {
         char *end;
         long n = strtol(a.episodes, &end, 10);
-        if (!*a.episodes || *end || n < 1 || n > 10000)
+        if (!*a.episodes || *end || n < 1 || n > 10000) {
+            if (kind < 0)
+                lake_policy_release(info, MS_NAGENT);
             return cli_usage(usage, "--episodes %s: not an integer in [1, 10000]", a.episodes);
+        }
         c.report_episodes = (int)n;
     }
-    ms_err e;
     ms_tally t;
     if (kind >= 0) {
         ms_sim sim;
@@ -162,17 +186,13 @@ int cmd_eval(int argc, char **argv)
             ms_ref_policy_release(&p);
         }
     } else {
-        lake_policy_blob info[MS_NAGENT];
-        lake_verify_report rep;
-        rc = train_eval_lake_policy(&c, policy, &vo, &t, info, &rep, &e);
-        if (rc == MS_ECHECK) {
-            printf("TAMPERED %s\n%s\nnothing was evaluated\n", policy, e.msg);
-            return EXIT_CHECK;
-        }
+        rc = train_eval_policy(&c, policy, info, &t, &e);
         if (!rc) {
             fprintf(stderr, "marlsim: %s verified (%s); evaluating the policy it promoted last: evaluation %lld, "
-                            "update %lld, snapshots", policy, rep.authenticated ? "signed by the trusted key"
-                                                                                : "UNAUTHENTICATED: no trusted key",
+                            "update %lld, snapshots", policy,
+                    rep.authenticated ? "signed by the trusted key"
+                    : vo.trusted      ? "its signed prefix: the trusted key signed the promotion"
+                                      : "UNAUTHENTICATED: no trusted key",
                     (long long)info[0].eval_id, (long long)info[0].update_id);
             for (int k = 0; k < MS_NAGENT; k++)
                 fprintf(stderr, " %s #%lld (sha256 %.12s)", ms_agent_names[k], (long long)info[k].snapshot_id,

@@ -73,8 +73,9 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     progress_ctx pc = {ms_now(), show_progress};
-    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen, .reproduce = reproduce,
-                     .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
+    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen,
+                     .reproduce = (reproduce & CLI_RUN_REPRODUCE) != 0,
+                     .sign_nothing = (reproduce & CLI_RUN_UNSIGNED) != 0, .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
                      .progress_ctx = &pc};
     ms_err e;
     int rc = exp_run(c, &o, res, &e);

@@ -61,7 +61,9 @@ static const opt_spec opts[] = {
     {"--pubkey", CLI_OPT_PUBKEY, FIELD(pubkey)}, {"--checkpoint", CLI_OPT_CHECKPOINT, FIELD(checkpoint)},
     {"--entry", CLI_OPT_ENTRY, FIELD(entry)}, {"--size", CLI_OPT_SIZE, FIELD(size)},
     {"--from", CLI_OPT_FROM, FIELD(from)}, {"--to", CLI_OPT_TO, FIELD(to)}, {"--check", CLI_OPT_CHECK, FIELD(check)},
-    {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)}};
+    {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)},
+    {"--policy-from", CLI_OPT_POLICY_FROM, FIELD(policy_from)}, {"--class", CLI_OPT_CLASS, FIELD(cls)},
+    {"--before-step", CLI_OPT_BEFORE_STEP, FIELD(before_step)}};
 #undef FIELD
 
 int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const char *what, int min_pos,

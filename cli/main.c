@@ -17,6 +17,10 @@ static const char usage[] =
     "                       RFC 6962 inclusion and consistency proofs\n"
     "  reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
     "                       re-run a lake's config and seed and compare ledgers row by row\n"
+    "  purge RUN.db (--policy-from CONFIG.ini | --class CLASS --before-step N) [--keyring K] [--json]\n"
+    "                       remove payloads, leaving tombstones; chained and signed\n"
+    "  export RUN.db --class CLASS --out PATH.db [--force] [--pubkey KEY | --keyring K] [--json]\n"
+    "                       a lake with one class's payloads that verifies on its own\n"
     "  keys init|rotate|list|pubkey|destroy GEN [--keyring K]\n"
     "                       the keyring: key generations and the signing key\n"
     "  report RUN.db [--out FILE.html] [--pubkey KEY | --keyring K] [--json]\n"
@@ -37,7 +41,8 @@ typedef struct command {
 
 static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {"verify", cmd_verify},
                                    {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove},
-                                   {"report", cmd_report},       {"compare", cmd_compare}};
+                                   {"purge", cmd_purge},     {"export", cmd_export},
+                                   {"report", cmd_report},   {"compare", cmd_compare}};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 int main(int argc, char **argv)

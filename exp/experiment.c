@@ -130,7 +130,7 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     snprintf(res->signer, sizeof res->signer, "%s", id.signer);
     res->dev_key = id.dev_key;
     ms_note_signer signer = {0};
-    if (ms_keyring_can_sign(o->kr)) {
+    if (ms_keyring_can_sign(o->kr) && !o->sign_nothing) {
         signer.name = ms_keyring_signer_name(o->kr);
         memcpy(signer.key_id, id.signer_key_id, 4);
         signer.sign = sign_with_keyring;

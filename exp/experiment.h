@@ -68,6 +68,9 @@ typedef struct exp_options {
                                     (reproduce: the recorded one); -1: the
                                     newest generations the run needs */
     int reproduce;               /* checkpoints use origin marlsim/<run id>/reproduce */
+    int sign_nothing;            /* make no checkpoint even when kr can sign: the
+                                    reproduction of a lake that does not verify
+                                    runs a config the keyring's owner never chose */
     int64_t interrupt_at;        /* > 0: behave as interrupted after that many
                                     env-steps (reproduce of an interrupted run) */
     volatile sig_atomic_t *stop; /* may be NULL; nonzero stops at the next step boundary */

@@ -759,12 +759,16 @@ static int lake_policy_act(void *ctx, ms_step *s, ms_err *e)
 int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify_opts *vo, ms_tally *t,
                            lake_policy_blob info[MS_NAGENT], lake_verify_report *rep, ms_err *e)
 {
+    int rc = lake_read_policy(db, vo, ms_agent_names, MS_NAGENT, info, rep, e);
+    return rc ? rc : train_eval_policy(c, db, info, t, e);
+}
+
+int train_eval_policy(const ms_config *c, const char *db, lake_policy_blob info[MS_NAGENT], ms_tally *t, ms_err *e)
+{
     lake_policy p;
     memset(&p, 0, sizeof p);
     openblas_set_num_threads(c->blas_threads);
-    int rc = lake_read_policy(db, vo, ms_agent_names, MS_NAGENT, info, rep, e);
-    if (rc)
-        return rc;
+    int rc = MS_OK;
     int dims[MS_NAGENT];
     for (int a = 0; a < MS_NAGENT; a++)
         dims[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];

@@ -1,5 +1,6 @@
 /* lake.c — the lake writer (contract in lake.h). */
 #include "ledger/lake.h"
+#include "ledger/rovfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,9 @@ enum { ST_IDLE, ST_TX, ST_BROKEN, ST_FINISHED };
 typedef struct chain_state {
     int64_t seq;
     unsigned char head[LK_HASH_LEN];
-    int64_t rows[LKT_COUNT];
+    int64_t rows[LKT_COUNT];     /* rows appended (the ledger covers rowids 1..rows) */
+    int64_t present[LKT_COUNT];  /* rows the table holds (rows less purged, plus an
+                                    export's unchained tombstones): runs.row_counts */
     ms_merkle_acc tree;  /* RFC 6962 compact range over the entry hashes */
     int64_t cp_count;    /* checkpoint rows */
     int64_t cp_size;     /* tree size of the newest checkpoint (0 = none) */
@@ -66,6 +69,11 @@ struct lake {
     char cp_note[CP_NOTE_MAX]; /* the newest checkpoint made in the open transaction */
     size_t cp_note_len;        /* 0 = none pending for the file */
     char head_hex[2 * LK_HASH_LEN + 1];
+    /* A lake reopened for removals (lake_reopen): appends only purge entries. */
+    int reopened;
+    char *status;              /* runs.status of a reopened lake */
+    char *trig_sql[LKT_COUNT + 1]; /* DELETE triggers dropped by lake_remove_begin */
+    int ntrig;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -245,7 +253,7 @@ int lake_begin(lake *L, ms_err *e)
 static int update_runs(lake *L, ms_err *e)
 {
     char counts[1024], head[2 * LK_HASH_LEN + 1];
-    lk_row_counts_json(L->cur.rows, counts, sizeof counts);
+    lk_row_counts_json(L->cur.present, counts, sizeof counts);
     ms_hex(L->cur.head, LK_HASH_LEN, head);
     L->cur.env_steps = L->env_steps;
     sqlite3_stmt *st = L->upd_runs;
@@ -437,6 +445,10 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
     const lk_table *T = &lk_tables[table];
     if (n_rows < 0 || (n_rows > 0 && !vals))
         return ms_fail(e, MS_EINPUT, "lake: %s: bad row count %d", T->name, n_rows);
+    if (L->reopened != lk_table_is_purge(table))
+        return ms_fail(e, MS_EINPUT, "lake: %s entries %s", T->name,
+                       L->reopened ? "cannot be appended to a finished lake (only a purge's)"
+                                   : "are appended by a purge only");
     if (n_rows == 0)
         return MS_OK;
     const int nc = T->ncols;
@@ -501,6 +513,7 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
     if (add_entry(L, T->name, step, first, (uint32_t)n_rows, kind, salt, e))
         return broken(L, MS_EIO);
     L->cur.rows[table] += n_rows;
+    L->cur.present[table] += n_rows;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 
     if (own_tx)
@@ -560,6 +573,11 @@ static void remove_with_sides(const char *path)
     }
 }
 
+void lake_remove_files_(const char *path)
+{
+    remove_with_sides(path);
+}
+
 static int check_info(const lake_run_info *in, int *sync, ms_err *e)
 {
     if (!in || !in->run_id || !*in->run_id || !in->name || !in->config_text ||
@@ -596,7 +614,11 @@ static int check_info(const lake_run_info *in, int *sync, ms_err *e)
  * defensive mode, trusted_schema off, foreign keys, synchronous. */
 static int open_conn(lake *L, const char *path, int sync, ms_err *e)
 {
-    if (sqlite3_open_v2(path, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    char name[4096 + 8];
+    int rc = lk_sqlite_name(path, name, sizeof name, e);
+    if (rc)
+        return rc;
+    if (sqlite3_open_v2(name, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
         return sqlfail(L, e, "open");
     sqlite3_extended_result_codes(L->db, 1);
     int on = -1;
@@ -725,7 +747,7 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
         return rc;
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA page_size = 16384; PRAGMA encoding = 'UTF-8'; "
+             "PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA encoding = 'UTF-8'; "
              "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              LK_APPLICATION_ID, LK_SCHEMA_VERSION);
     if ((rc = exec_sql(L, pragmas, e)))
@@ -760,7 +782,7 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     if (!in->started_at)
         utc_now(now);
     if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,'running',?11,?11,0,"
-                      "?12,0,NULL,?13,NULL)",
+                      "?12,0,NULL,?13,NULL,NULL)",
                    &st, e)))
         return rc;
     int b = sqlite3_bind_text(st, 1, in->run_id, -1, SQLITE_STATIC);
@@ -801,6 +823,11 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
  * exists, or rename() over it when overwriting (its stale side files are
  * removed first, so SQLite never pairs the new file with an old WAL). */
 static int place_file(const char *tmp, const char *path, int overwrite, ms_err *e)
+{
+    return lake_place_file_(tmp, path, overwrite, e);
+}
+
+int lake_place_file_(const char *tmp, const char *path, int overwrite, ms_err *e)
 {
     if (overwrite) {
         char side[MS_LAKE_PATH_MAX];
@@ -1053,6 +1080,9 @@ void lake_close(lake *L)
     lk_hasher_release(&L->hc);
     ms_hmac_release(&L->salt_mac);
     lk_buf_release(&L->buf);
+    for (int k = 0; k < L->ntrig; k++)
+        free(L->trig_sql[k]);
+    free(L->status);
     free(L->run_id);
     free(L->name);
     free(L->config_text);
@@ -1063,4 +1093,278 @@ void lake_close(lake *L)
     free(L->origin);
     free(L->path);
     free(L);
+}
+
+/* ---- reopening for removals (purge, export) ---------------------------- */
+
+struct sqlite3 *lake_db_(lake *L)
+{
+    return L ? L->db : NULL;
+}
+
+/* One text column of the runs row (malloc'd copy; NULL when absent). */
+static char *runs_text(lake *L, const char *col)
+{
+    char q[96];
+    sqlite3_stmt *st;
+    char *out = NULL;
+    snprintf(q, sizeof q, "SELECT %s FROM runs", col);
+    if (sqlite3_prepare_v2(L->db, q, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        out = dup_str((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int query_i64(lake *L, const char *sql, int64_t *out, ms_err *e)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(L->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(L, e, "prepare");
+    int s = sqlite3_step(st);
+    *out = s == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? MS_OK : sqlfail(L, e, sql);
+}
+
+/* The chain state of a verified lake: seq, head and the Merkle accumulator
+ * from the entry hashes, rows appended (the ledger's coverage) and present
+ * per table, checkpoints so far, env_steps. */
+static int restore_state(lake *L, const lake_reopen_info *in, ms_err *e)
+{
+    chain_state *c = &L->cur;
+    ms_merkle_acc_init(&c->tree);
+    for (int64_t k = 0; k < in->entries; k++) {
+        unsigned char leaf[LK_HASH_LEN];
+        if (ms_merkle_leaf_hash(in->hashes[k], LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&c->tree, leaf, e))
+            return MS_EIO;
+    }
+    c->seq = in->entries;
+    memcpy(c->head, in->entries ? in->hashes[in->entries - 1] : L->genesis, LK_HASH_LEN);
+    int rc;
+    for (int t = 0; t < LKT_COUNT; t++) {
+        char q[160];
+        snprintf(q, sizeof q, "SELECT COALESCE(SUM(n_rows), 0) FROM ledger WHERE tbl = '%s'", lk_tables[t].name);
+        if ((rc = query_i64(L, q, &c->rows[t], e)))
+            return rc;
+        snprintf(q, sizeof q, "SELECT COUNT(*) FROM %s", lk_tables[t].name);
+        if ((rc = query_i64(L, q, &c->present[t], e)))
+            return rc;
+    }
+    if ((rc = query_i64(L, "SELECT COUNT(*) FROM checkpoints", &c->cp_count, e)) ||
+        (rc = query_i64(L, "SELECT env_steps FROM runs", &c->env_steps, e)))
+        return rc;
+    L->env_steps = c->env_steps;
+    L->committed = L->cur;
+    ms_hex(c->head, LK_HASH_LEN, L->head_hex);
+    return MS_OK;
+}
+
+int lake_reopen(lake **out, const char *path, const lake_reopen_info *in, ms_err *e)
+{
+    *out = NULL;
+    if (!path || !in || (in->entries > 0 && !in->hashes) || in->entries < 0)
+        return ms_fail(e, MS_EINPUT, "lake: reopen needs a path and the verified entry hashes");
+    lake *L = calloc(1, sizeof *L);
+    if (!L)
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    L->reopened = 1;
+    L->signer = in->signer;
+    L->cp_every = INT64_MAX; /* no periodic checkpoint: one at the end */
+    L->cp_file = in->checkpoint_file;
+    L->path = dup_str(path);
+    int rc;
+    if (!L->path) {
+        lake_close(L);
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    }
+    if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e)) || (rc = lk_hasher_init(&L->hc, e)) ||
+        (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = open_conn(L, path, 2, e))) {
+        lake_close(L);
+        return rc;
+    }
+    sqlite3_busy_timeout(L->db, 1000);
+    int wal;
+    if ((rc = journal_is_wal(L, "PRAGMA journal_mode", &wal, e)) || (rc = exec_sql(L, "PRAGMA secure_delete = ON", e))) {
+        lake_close(L);
+        return rc;
+    }
+    if (!wal) {
+        lake_close(L);
+        return ms_fail(e, MS_EINPUT, "lake: %s is not in WAL mode", path);
+    }
+    L->run_id = runs_text(L, "run_id");
+    L->origin = runs_text(L, "origin");
+    L->status = runs_text(L, "status");
+    if (!L->run_id || !L->origin || !L->status) {
+        lake_close(L);
+        return ms_fail(e, MS_EIO, "lake: %s: cannot read the runs row", path);
+    }
+    if ((rc = prepare_stmts(L, e)) || (rc = restore_state(L, in, e))) {
+        lake_close(L);
+        return rc;
+    }
+    L->state = ST_IDLE;
+    *out = L;
+    return MS_OK;
+}
+
+int lake_remove_begin(lake *L, const int tables[], int ntables, ms_err *e)
+{
+    int rc;
+    if (!L || !L->reopened || L->state != ST_IDLE || ntables < 0 || ntables > LKT_COUNT)
+        return ms_fail(e, MS_EINPUT, "lake: removals need a reopened lake with no open transaction");
+    for (int k = 0; k < L->ntrig; k++)
+        free(L->trig_sql[k]);
+    L->ntrig = 0;
+    if (run_stmt(L, L->tx_begin, "BEGIN", e))
+        return MS_EIO;
+    L->state = ST_TX;
+    /* The lake must still be the one that was verified. */
+    char *head = runs_text(L, "head_hash");
+    int64_t n = -1;
+    rc = query_i64(L, "SELECT ledger_rows FROM runs", &n, e);
+    int same = !rc && head && n == L->cur.seq && !strcmp(head, L->head_hex);
+    free(head);
+    if (rc)
+        return broken(L, rc);
+    if (!same) {
+        roll_back(L);
+        L->state = ST_IDLE;
+        return ms_fail(e, MS_EIO, "lake: %s changed since it was verified (another writer?): nothing removed", L->path);
+    }
+    /* The DELETE triggers of the tables that lose rows, and of salts, are
+     * dropped for this transaction only and re-created with their exact
+     * text before it commits. */
+    for (int k = 0; k <= ntables; k++) {
+        const char *t = k < ntables ? lk_tables[tables[k]].name : "salts";
+        if (k < ntables && !lk_table_purgeable(tables[k]))
+            return broken(L, ms_fail(e, MS_EINPUT, "lake: %s is never purged", t));
+        char q[160], *sql = NULL;
+        sqlite3_stmt *st;
+        snprintf(q, sizeof q, "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = '%s_no_delete'", t);
+        if (sqlite3_prepare_v2(L->db, q, -1, &st, NULL) != SQLITE_OK)
+            return broken(L, sqlfail(L, e, "prepare"));
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            sql = dup_str((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (!sql)
+            return broken(L, ms_fail(e, MS_EIO, "lake: the trigger %s_no_delete is missing", t));
+        L->trig_sql[L->ntrig++] = sql;
+        snprintf(q, sizeof q, "DROP TRIGGER %s_no_delete", t);
+        if ((rc = exec_sql(L, q, e)))
+            return broken(L, rc);
+    }
+    return MS_OK;
+}
+
+int lake_remove_entry(lake *L, int table, int64_t seq, int64_t first_rowid, int64_t n_rows, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX || !lk_table_purgeable(table) || first_rowid < 1 || n_rows < 1)
+        return ms_fail(e, MS_EINPUT, "lake: bad removal (table %d, seq %lld)", table, (long long)seq);
+    char q[160];
+    sqlite3_stmt *st;
+    snprintf(q, sizeof q, "DELETE FROM %s WHERE rowid BETWEEN ?1 AND ?2", lk_tables[table].name);
+    if (sqlite3_prepare_v2(L->db, q, -1, &st, NULL) != SQLITE_OK)
+        return broken(L, sqlfail(L, e, "prepare"));
+    sqlite3_bind_int64(st, 1, first_rowid);
+    sqlite3_bind_int64(st, 2, first_rowid + n_rows - 1);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return broken(L, sqlfail(L, e, "delete"));
+    if (sqlite3_changes64(L->db) != n_rows)
+        return broken(L, ms_fail(e, MS_EIO, "lake: ledger seq %lld: %lld of its %lld rows of %s were present",
+                                 (long long)seq, (long long)sqlite3_changes64(L->db), (long long)n_rows,
+                                 lk_tables[table].name));
+    if (lk_table_salted(table)) {
+        if (sqlite3_prepare_v2(L->db, "DELETE FROM salts WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+            return broken(L, sqlfail(L, e, "prepare"));
+        sqlite3_bind_int64(st, 1, seq);
+        s = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE)
+            return broken(L, sqlfail(L, e, "delete salt"));
+        if (sqlite3_changes64(L->db) != 1)
+            return broken(L, ms_fail(e, MS_EIO, "lake: ledger seq %lld has no salt to remove", (long long)seq));
+    }
+    L->cur.present[table] -= n_rows;
+    return MS_OK;
+}
+
+int lake_insert_unchained(lake *L, int table, int n_rows, const lk_value *vals, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX || table != LKT_TOMBSTONES || n_rows < 0 || (n_rows && !vals))
+        return ms_fail(e, MS_EINPUT, "lake: only an export's tombstones are inserted outside the chain");
+    const lk_table *T = &lk_tables[table];
+    int rc;
+    for (int r = 0; r < n_rows; r++)
+        for (int c = 0; c < T->ncols; c++)
+            if ((rc = check_value(T->name, r, &T->cols[c], &vals[(size_t)r * (size_t)T->ncols + (size_t)c], e)))
+                return rc;
+    sqlite3_stmt *st = L->ins[table];
+    for (int r = 0; r < n_rows; r++) {
+        int b = SQLITE_OK;
+        for (int c = 0; c < T->ncols; c++)
+            b |= bind_value(st, c + 1, &vals[(size_t)r * (size_t)T->ncols + (size_t)c]);
+        if (b != SQLITE_OK)
+            return broken(L, sqlfail(L, e, "bind"));
+        if (run_stmt(L, st, "insert tombstone", e))
+            return broken(L, MS_EIO);
+    }
+    L->cur.present[table] += n_rows;
+    return MS_OK;
+}
+
+int lake_set_exported_class(lake *L, int cls, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX || cls < 0 || cls > 2)
+        return ms_fail(e, MS_EINPUT, "lake: bad exported class");
+    char q[96];
+    snprintf(q, sizeof q, "UPDATE runs SET exported_class = '%s'", lk_class_names[cls]);
+    int rc = exec_sql(L, q, e);
+    return rc ? broken(L, rc) : MS_OK;
+}
+
+int lake_remove_commit(lake *L, int checkpoint, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX)
+        return ms_fail(e, MS_EINPUT, "lake: no removal transaction is open");
+    int rc;
+    for (int k = 0; k < L->ntrig; k++) {
+        if ((rc = exec_sql(L, L->trig_sql[k], e)))
+            return broken(L, rc);
+        free(L->trig_sql[k]);
+        L->trig_sql[k] = NULL;
+    }
+    L->ntrig = 0;
+    /* Free pages (zeroed by secure_delete) leave the file: the lake is made
+     * with auto_vacuum = INCREMENTAL, which moves pages, never rowids. */
+    if ((rc = exec_sql(L, "PRAGMA incremental_vacuum", e)))
+        return broken(L, rc);
+    if (checkpoint && make_checkpoint(L, L->status, e))
+        return broken(L, MS_EIO);
+    ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    return commit_now(L, e);
+}
+
+int lake_scrub(lake *L, int *done, ms_err *e)
+{
+    *done = 0;
+    if (!L || !L->db)
+        return ms_fail(e, MS_EINPUT, "lake: no lake");
+    int busy = 0, frames = 0, moved = 0;
+    int s = sqlite3_wal_checkpoint_v2(L->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &frames, &moved);
+    if (s == SQLITE_BUSY || s == SQLITE_LOCKED)
+        busy = 1;
+    else if (s != SQLITE_OK)
+        return sqlfail(L, e, "wal_checkpoint(TRUNCATE)");
+    *done = !busy;
+    return MS_OK;
+}
+
+int64_t lake_entries(const lake *L)
+{
+    return L ? L->committed.seq : 0;
 }

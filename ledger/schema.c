@@ -139,6 +139,24 @@ static const lk_column c_aggregates[] = {
     {"credit_sum", R, 0, "sum of the routed credit"},
 };
 
+static const lk_column c_tombstones[] = {
+    {"purge_id", I, 0, "the purge that removed the entry's payload (purges.purge_id); 0: an export removed it (runs.exported_class; no ledger entry covers such a row)"},
+    {"seq", I, 0, "the ledger entry whose rows (and salt) were removed"},
+    {"tbl", T, 0, "its table"},
+    {"step", I, 0, "its step label (ledger.step: the simulation step)"},
+    {"first_rowid", I, 0, "first removed rowid of tbl"},
+    {"n_rows", I, 0, "rows removed: rowids first_rowid .. first_rowid + n_rows - 1"},
+    {"commitment", B, 0, "the entry's commitment (= ledger.commitment, 32 bytes): SHA-256([salt ||] the removed rows' bytes); without the salt it cannot be tested against guesses"},
+};
+static const lk_column c_purges[] = {
+    {"purge_id", I, 0, "1, 2, 3, ... in chain order"},
+    {"class", T, 0, "operational | security | behavioural: the class whose payloads it removed"},
+    {"before_step", I, 0, "it removed the payloads of that class's entries with step < before_step"},
+    {"policy", T, 0, "how it was asked for: --class C --before-step N, or the retention key and config it came from"},
+    {"entries", I, 0, "ledger entries whose payloads it removed (its tombstones)"},
+    {"rows", I, 0, "rows it removed"},
+};
+
 #undef I
 #undef R
 #undef T
@@ -179,6 +197,12 @@ const lk_table lk_tables[LKT_COUNT] = {
     {"behaviour_aggregates", LK_BEHAVIOURAL,
      "per-window aggregates of behavioural data (telemetry level = aggregate)",
      COLS(c_aggregates), -1, -1, 2, -1, -1, 0},
+    {"tombstones", LK_SECURITY,
+     "what purges (and exports) removed: one row per ledger entry whose rows and salt\n"
+     "are gone, with the commitment the chain still checks; never purged",
+     COLS(c_tombstones), -1, -1, -1, -1, -1, 0},
+    {"purges", LK_OPERATIONAL, "one row per purge: class, cut-off step, how it was asked for, what it removed; never purged",
+     COLS(c_purges), -1, -1, -1, -1, -1, 0},
 };
 
 const lk_column lk_runs_columns[LKR_NCOLS] = {
@@ -198,9 +222,10 @@ const lk_column lk_runs_columns[LKR_NCOLS] = {
     {"ledger_rows", LK_INT, 0, "ledger entries committed"},
     {"row_counts", LK_TEXT, 0, "JSON object: event table -> rows committed"},
     {"env_steps", LK_INT, 0, "env-steps taken"},
-    {"eval_reward_per_step", LK_REAL, 1, "final greedy evaluation reward per env-step"},
+    {"eval_reward_per_step", LK_REAL, 1, "the run's final figure: mean reward per env-step on the report episodes (a completed run: sealed in the chain; otherwise the incumbent's gate score, never hashed)"},
     {"started_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
     {"finished_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
+    {"exported_class", LK_TEXT, 1, "NULL, or the class an export (`marlsim export`) kept: the other classes' payloads are replaced by tombstones (purge_id 0) (never hashed)"},
 };
 
 static const int identity_cols[] = {LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_SHA256, LKR_VERSION, LKR_KEY_IDS,
@@ -234,6 +259,16 @@ size_t lk_row_counts_json(const int64_t rows[LKT_COUNT], char *out, size_t n)
     k += (size_t)snprintf(out + k, ROOM, "}");
 #undef ROOM
     return k;
+}
+
+int lk_class_find(const char *name, size_t len)
+{
+    if (!name)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        if (strlen(lk_class_names[k]) == len && memcmp(lk_class_names[k], name, len) == 0)
+            return k;
+    return -1;
 }
 
 int lk_table_find(const char *name, size_t len)
@@ -331,6 +366,11 @@ static const char lake_overview[] =
     "completed run ends with a seal entry (status, env_steps, final reward).\n"
     "checkpoints holds signed RFC 6962 tree heads over the ledger entries (C2SP\n"
     "signed notes): statements about the chain, not entries in it.\n"
+    "A purge removes the rows (and salt) of whole ledger entries of one class,\n"
+    "leaves one tombstones row per entry (its commitment, which the chain still\n"
+    "checks), and appends itself as two chained entries (tombstones, purges) and\n"
+    "a new signed checkpoint. An export (exported_class set) is a copy holding\n"
+    "one class's payloads, tombstones (purge_id 0) for the rest.\n"
     "`marlsim verify RUN.db` re-derives every hash; byte layout: ledger/canon.h.\n"
     "\n"
     "Tables and their telemetry class: SELECT * FROM v_table_classes.\n"
@@ -390,6 +430,7 @@ int lk_schema_script(char **sql, ms_err *e)
     const char *runs_extra[LKR_NCOLS] = {0};
     runs_extra[LKR_RUN_ID] = " PRIMARY KEY";
     runs_extra[LKR_STATUS] = " CHECK (status IN ('running','completed','interrupted','failed'))";
+    runs_extra[LKR_EXPORTED_CLASS] = " CHECK (exported_class IN ('operational','security','behavioural'))";
     sb_add(&b, "CREATE TABLE runs ( -- [operational]\n");
     sb_doc(&b, "  ", lake_overview);
     sb_columns(&b, lk_runs_columns, LKR_NCOLS, runs_extra);

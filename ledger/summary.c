@@ -598,11 +598,11 @@ int lake_summary_wall_seconds(const lake_summary *s, int64_t *seconds)
     return 1;
 }
 
-const char *lake_verdict(const lake_verify_report *rep, int trusted, int allow_incomplete)
+const char *lake_verdict(const lake_verify_report *rep, int trusted)
 {
-    if (trusted && !rep->authenticated)
+    if (trusted && !rep->signed_size)
         return "UNSIGNED";
-    if (!rep->complete && !allow_incomplete)
+    if (!rep->complete)
         return "INCOMPLETE";
     return rep->authenticated ? "OK" : "UNAUTHENTICATED";
 }

@@ -156,10 +156,12 @@ void lake_summary_release(lake_summary *s);
 int lake_summary_wall_seconds(const lake_summary *s, int64_t *seconds);
 
 /* The verdict word `marlsim verify` gives a lake lake_verify accepted
- * (MS_OK): "UNSIGNED" when a trusted key was used (trusted != 0) but cannot
- * vouch for it (rep->unsigned_why says why), else "INCOMPLETE" when the run
- * is not complete and !allow_incomplete, else "OK" when authenticated,
- * else "UNAUTHENTICATED". */
-const char *lake_verdict(const lake_verify_report *rep, int trusted, int allow_incomplete);
+ * (MS_OK): "UNSIGNED" when a trusted key was used (trusted != 0) but its
+ * checkpoints vouch for none of the lake (rep->signed_size 0;
+ * rep->unsigned_why says why), else "INCOMPLETE" when the run did not
+ * complete (a running or killed run's signed prefix may be shorter than the
+ * lake: rep->signed_size), else "OK" when authenticated, else
+ * "UNAUTHENTICATED". */
+const char *lake_verdict(const lake_verify_report *rep, int trusted);
 
 #endif

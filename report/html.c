@@ -207,7 +207,7 @@ static void sampled_note(ms_strbuf *b, const ms_config *c)
 static void section_verification(ms_strbuf *b, const char *lake_label, const lake_summary *s,
                                  const lake_verify_report *rep, const ms_note_verifier *trusted)
 {
-    const char *v = lake_verdict(rep, trusted != NULL, 0);
+    const char *v = lake_verdict(rep, trusted != NULL);
     int good = !strcmp(v, "OK");
     ms_sb_printf(b, "<section id=\"verification\"><div class=\"verdict %s\"><span id=\"verdict\">%s</span> — ",
                  good ? "v-ok" : "v-warn", v);

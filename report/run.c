@@ -18,7 +18,7 @@ int rp_run_read(rp_run *r, const char *path, const lake_verify_opts *opts, ms_er
         lake_summary_release(&r->s);
         return rc;
     }
-    r->verdict = lake_verdict(&r->rep, opts && opts->trusted, 0);
+    r->verdict = lake_verdict(&r->rep, opts && opts->trusted);
     r->has_seconds = lake_summary_wall_seconds(&r->s, &r->seconds);
     return MS_OK;
 }

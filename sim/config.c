@@ -36,6 +36,7 @@ typedef enum {
     K_PRIORS, /* 4 reals summing to 1 */
     K_HIDDEN, /* 1..MS_MAX_HIDDEN layer widths */
     K_KINDS,  /* "all" or a list of poison kind names */
+    K_RETAIN, /* "keep" (MS_RETAIN_KEEP) or an int64 in [lo, hi] */
 } ktype;
 
 typedef struct kspec {
@@ -114,6 +115,9 @@ static const kspec keys[] = {
     {"telemetry", "sample_every", K_INT, OFF(sample_every), 1, 1000000, 0, 0, NULL, "16", "sampled: keep every n-th step; aggregate: window length", 1},
     {"telemetry", "synchronous", K_ENUM, OFF(synchronous), 0, 0, 0, 0, sync_names, "normal", "SQLite synchronous: off, normal, full or extra", 1},
     {"telemetry", "checkpoint_every", K_INT, OFF(checkpoint_every), 1, 1000000000, 0, 0, NULL, "1024", "ledger entries between signed checkpoints (also one at the end and at an interrupt)", 1},
+    {"telemetry", "retention_behavioural", K_RETAIN, OFF(retention_behavioural), 0, 1e12, 0, 0, NULL, "keep", "purge --policy-from removes behavioural payloads (states, observations, actions, credit, aggregates) except the run's last N simulation steps; 0 removes all", 1},
+    {"telemetry", "retention_security", K_RETAIN, OFF(retention_security), 0, 1e12, 0, 0, NULL, "keep", "the same for security payloads (anomalies, key fingerprints, poisoning ground truth; never tombstones)", 1},
+    {"telemetry", "retention_operational", K_RETAIN, OFF(retention_operational), 0, 1e12, 0, 0, NULL, "keep", "the same for operational payloads (optimizer steps, evaluations, policy snapshots; never purges)", 1},
     {"keys", "keyring", K_PATH, OFF(keyring), 0, 0, 0, 0, NULL, "", "keyring: a path, dev (development key derived from the seed) or cmd:COMMAND; empty = --keyring, MARLSIM_KEYRING or the per-user keyring (never hashed, never read from a lake)", 0},
     {"keys", "rotate_every_episodes", K_INT, OFF(rotate_every_episodes), 0, 1000000000, 0, 0, NULL, "0", "rotate the pseudonym key every n episodes; 0 = never", 1},
 };
@@ -157,6 +161,9 @@ static void allowed(const kspec *k, char *buf, size_t n)
         break;
     case K_KINDS:
         snprintf(buf, n, "all, or a comma-separated list of: bad_mac, replay, truncated, extra_field");
+        break;
+    case K_RETAIN:
+        snprintf(buf, n, "keep, or the steps to keep: an integer in [%.0f, %.0f]", k->lo, k->hi);
         break;
     }
 }
@@ -300,6 +307,12 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         *(uint64_t *)field = v;
         return NULL;
     }
+    case K_RETAIN:
+        if (!strcmp(value, "keep")) {
+            *(int64_t *)field = MS_RETAIN_KEEP;
+            return NULL;
+        }
+        __attribute__((fallthrough)); /* a number of steps */
     case K_I64: case K_INT: {
         long long v;
         const char *err = parse_int(value, &v);
@@ -310,7 +323,7 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         if (k->type == K_INT)
             *(int *)field = (int)v;
         else
-            *(int64_t *)field = v;
+            *(int64_t *)field = v; /* K_I64, K_RETAIN */
         return NULL;
     }
     case K_REAL: {
@@ -760,6 +773,10 @@ static size_t render_value(const ms_config *c, const kspec *k, char *buf, size_t
     case K_U64:
         return (size_t)snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)field);
     case K_I64:
+        return (size_t)snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
+    case K_RETAIN:
+        if (*(const int64_t *)field == MS_RETAIN_KEEP)
+            return (size_t)snprintf(buf, n, "keep");
         return (size_t)snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
     case K_INT:
         return (size_t)snprintf(buf, n, "%d", *(const int *)field);

@@ -2,8 +2,8 @@
 # tests/run.sh UNIT_BINARY MARLSIM_BINARY — the whole test suite.
 #
 # Runs the unit-test binary (from the repository root: unit tests read
-# configs/default.ini), then tests/cli.sh and tests/lake.sh against the
-# marlsim binary, and
+# configs/default.ini), then tests/cli.sh, lake.sh, trust.sh and
+# lifecycle.sh against the marlsim binary, and
 # prints the summed "N passed, N failed" as the last line. Exits non-zero if
 # anything failed, including a binary that crashed before its summary line
 # (counted as one failed test).
@@ -56,9 +56,13 @@ read -r unit_pass unit_fail < <(tally unit "$unit_rc")
 # "NAME: N passed, N failed". lake.sh runs a 20-crash kill -9 loop; trust.sh
 # the attacks on the trust anchors (needs $MARLSIM_TOOLS/lake_attack);
 # learning.sh poisoning, the defence and surveillance on real runs;
-# report.sh the HTML report and compare against the lakes they read.
+# lifecycle.sh purge and export, with a 20-crash kill -9 loop during purges;
+# docs.sh the shipped documentation against the code (needs
+# $MARLSIM_TOOLS/docgen and man); report.sh the HTML report and compare
+# against the lakes they read. The Python package's tests and the
+# install test are `make pytest` and `make installcheck` (CI runs both).
 total_pass=$unit_pass total_fail=$unit_fail
-for suite in cli lake trust learning report; do
+for suite in cli lake trust learning lifecycle docs report; do
     if [ -x "$MARLSIM" ]; then
         "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
         rc=${PIPESTATUS[0]}
