@@ -36,8 +36,10 @@ static void text_runs(const rp_compare *c)
     printf("compare: %d runs\n", c->n);
     for (int r = 0; r < c->n; r++) {
         const rp_run *u = &c->run[r];
-        printf("  %c  %s  %s  name %s  run %s  seed %llu  %s  %lld env-steps\n", label(r), u->path, u->verdict,
-               u->s.name, u->s.run_id, (unsigned long long)u->s.seed, u->s.status, (long long)u->s.env_steps);
+        printf("  %c  %s  %s%s%s%s  name %s  run %s  seed %llu  %s  %lld env-steps\n", label(r), u->path, u->verdict,
+               u->rep.exported_class[0] ? " EXPORT (class " : "", u->rep.exported_class,
+               u->rep.exported_class[0] ? ")" : "", u->s.name, u->s.run_id, (unsigned long long)u->s.seed,
+               u->s.status, (long long)u->s.env_steps);
     }
 }
 
@@ -171,10 +173,16 @@ static void text_rules(const rp_compare *c)
     } else if (any) {
         printf("  no rule fired in any recorded run\n");
     }
-    for (int r = 0; r < c->n; r++)
-        if (!c->rules_recorded[r])
+    for (int r = 0; r < c->n; r++) {
+        const lake_verify_report *rep = &c->run[r].rep;
+        if (rep->purged_rows[LKT_JOINT_ACTIONS])
+            printf("  %c: %s removed %lld rows of joint_actions%s\n", label(r),
+                   rep->exported_class[0] ? "the export" : "a purge", (long long)rep->purged_rows[LKT_JOINT_ACTIONS],
+                   c->rules_recorded[r] ? ": its hits cover the rows left" : "");
+        else if (!c->rules_recorded[r])
             printf("  %c: not recorded (telemetry.level = %s: joint_actions is empty)\n", label(r),
                    c->run[r].c.level == MS_LEVEL_AGGREGATE ? "aggregate" : "full/sampled, but no step");
+    }
 }
 
 static void ratio(const char *what, int64_t a, int64_t b)
@@ -253,7 +261,12 @@ static void json_run(const rp_compare *c, int r)
     const lake_summary *s = &u->s;
     printf("{\"label\":\"%c\",\"path\":", label(r));
     cli_json_string(stdout, u->path);
-    printf(",\"verdict\":\"%s\",\"run_id\":", u->verdict);
+    printf(",\"verdict\":\"%s\",\"exported_class\":", u->verdict);
+    if (u->rep.exported_class[0])
+        cli_json_string(stdout, u->rep.exported_class);
+    else
+        printf("null");
+    printf(",\"run_id\":");
     cli_json_string(stdout, s->run_id);
     printf(",\"name\":");
     cli_json_string(stdout, s->name);
@@ -275,7 +288,7 @@ static void json_run(const rp_compare *c, int r)
         cli_json_string(stdout, s->gates[i].decision);
         printf("}");
     }
-    printf("],\"rule_hits\":");
+    printf("],\"joint_actions_removed\":%lld,\"rule_hits\":", (long long)u->rep.purged_rows[LKT_JOINT_ACTIONS]);
     if (c->rules_recorded[r]) {
         printf("{");
         for (int i = 0; i < s->nrules; i++) {

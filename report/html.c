@@ -91,6 +91,27 @@ static void note(ms_strbuf *b, const char *text)
     ms_sb_puts(b, "</p>\n");
 }
 
+/* What a purge or an export removed from table t, for the section that
+ * reads it: every row (the section is empty: says so, returns 1), or some
+ * (a note: the figures cover the rows left), or nothing. */
+static int removed(ms_strbuf *b, int *count, const char *section, const lake_verify_report *rep, int t)
+{
+    if (!rep->purged_rows[t])
+        return 0;
+    char why[300];
+    const char *by = rep->exported_class[0] ? "this export" : "a purge";
+    if (!rep->rows[t]) {
+        snprintf(why, sizeof why, "%s removed every row of %s (%" PRId64 "); the ledger keeps their commitments.",
+                 by, lk_tables[t].name, rep->purged_rows[t]);
+        empty(b, count, section, why);
+        return 1;
+    }
+    snprintf(why, sizeof why, "%s removed %" PRId64 " rows of %s: these figures cover the %" PRId64 " rows left.", by,
+             rep->purged_rows[t], lk_tables[t].name, rep->rows[t]);
+    note(b, why);
+    return 0;
+}
+
 static void fact(ms_strbuf *b, const char *key, const char *value)
 {
     ms_sb_puts(b, "<tr><th>");
@@ -209,8 +230,14 @@ static void section_verification(ms_strbuf *b, const char *lake_label, const lak
 {
     const char *v = lake_verdict(rep, trusted != NULL);
     int good = !strcmp(v, "OK");
-    ms_sb_printf(b, "<section id=\"verification\"><div class=\"verdict %s\"><span id=\"verdict\">%s</span> — ",
+    ms_sb_printf(b, "<section id=\"verification\"><div class=\"verdict %s\"><span id=\"verdict\">%s</span>",
                  good ? "v-ok" : "v-warn", v);
+    if (rep->exported_class[0]) {
+        ms_sb_puts(b, " <span id=\"export\">EXPORT (class ");
+        esc(b, rep->exported_class);
+        ms_sb_puts(b, ")</span>");
+    }
+    ms_sb_puts(b, " — ");
     esc(b, lake_label);
     ms_sb_printf(b, ": %" PRId64 " ledger entries, %" PRId64 " rows, the hash chain re-derived from the stored bytes. ",
                  rep->entries, rep->total_rows);
@@ -223,6 +250,10 @@ static void section_verification(ms_strbuf *b, const char *lake_label, const lak
         snprintf(t, sizeof t, "The chain is intact, but the trusted key %s+%02x%02x%02x%02x cannot vouch for it: %s.",
                  trusted->name, trusted->key_id[0], trusted->key_id[1], trusted->key_id[2], trusted->key_id[3],
                  rep->unsigned_why);
+    else if (!strcmp(v, "INCOMPLETE") && trusted && rep->signed_size < rep->entries)
+        snprintf(t, sizeof t, "An intact prefix of a run that did not complete (status %s). UNSIGNED TAIL: the "
+                 "trusted key vouches for ledger entries 1 to %" PRId64 " only (%s); nothing vouches for the rest, "
+                 "which the figures below include.", s->status, rep->signed_size, rep->unsigned_why);
     else if (!strcmp(v, "INCOMPLETE"))
         snprintf(t, sizeof t, "An intact prefix of a run that did not complete (status %s)%s.", s->status,
                  rep->authenticated ? ", signed by the trusted key" : trusted ? "" : "; no trusted key was at hand");
@@ -234,6 +265,17 @@ static void section_verification(ms_strbuf *b, const char *lake_label, const lak
                  "%" PRId64 " checkpoint%s agree, but anyone with the file could have rewritten all of them. Every "
                  "figure below is only as good as that.", rep->checkpoints, rep->checkpoints == 1 ? "" : "s");
     esc(b, t);
+    if (rep->exported_class[0]) {
+        snprintf(t, sizeof t, " An export holds only class %s's payloads: %" PRId64 " rows of %" PRId64 " ledger "
+                 "entries of the other classes were removed (the chain keeps their commitments).",
+                 rep->exported_class, rep->export_rows, rep->export_entries);
+        esc(b, t);
+    }
+    if (rep->npurges) {
+        snprintf(t, sizeof t, " %" PRId64 " purge%s removed the payloads of %" PRId64 " ledger entries; the sections "
+                 "below say where rows are missing.", rep->npurges, rep->npurges == 1 ? "" : "s", rep->purged_entries);
+        esc(b, t);
+    }
     ms_sb_puts(b, "</div></section>\n");
 }
 
@@ -288,9 +330,14 @@ static void gate_row(ms_strbuf *b, const ls_gate *g)
     ms_sb_puts(b, "</tr>\n");
 }
 
-static void section_learning(ms_strbuf *b, const lake_summary *s, const ms_config *c, int *nempty)
+static void section_learning(ms_strbuf *b, const lake_summary *s, const lake_verify_report *rep, const ms_config *c,
+                             int *nempty)
 {
     ms_sb_puts(b, "<section id=\"learning\"><h2>Learning curve and gate decisions</h2>\n");
+    if (removed(b, nempty, "learning", rep, LKT_EVALUATIONS)) {
+        ms_sb_puts(b, "</section>\n");
+        return;
+    }
     if (!s->ngates) {
         empty(b, nempty, "learning", "the lake holds no gate evaluation (the run stopped before its baseline).");
         ms_sb_puts(b, "</section>\n");
@@ -526,6 +573,10 @@ static void section_outcomes(ms_strbuf *b, const lake_summary *s, const lake_ver
                              int *nempty)
 {
     ms_sb_puts(b, "<section id=\"outcomes\"><h2>Outcomes per message class</h2>\n");
+    if (removed(b, nempty, "outcomes", rep, LKT_JOINT_ACTIONS)) {
+        ms_sb_puts(b, "</section>\n");
+        return;
+    }
     if (!s->noutcomes) {
         if (c->level == MS_LEVEL_AGGREGATE) {
             empty(b, nempty, "outcomes", "telemetry.level = aggregate keeps behavioural data only as per-window "
@@ -619,6 +670,10 @@ static void section_rules(ms_strbuf *b, const lake_summary *s, const lake_verify
                           int *nempty)
 {
     ms_sb_puts(b, "<section id=\"rules\"><h2>Safety rule hits</h2>\n");
+    if (removed(b, nempty, "rules", rep, LKT_JOINT_ACTIONS)) {
+        ms_sb_puts(b, "</section>\n");
+        return;
+    }
     if (!s->nrules) {
         if (c->level == MS_LEVEL_AGGREGATE)
             empty(b, nempty, "rules", "telemetry.level = aggregate: joint_actions is empty and behaviour_aggregates "
@@ -669,6 +724,11 @@ static void section_credit(ms_strbuf *b, const lake_summary *s, const lake_verif
                            int *nempty)
 {
     ms_sb_puts(b, "<section id=\"credit\"><h2>Credit per agent and message class</h2>\n");
+    if (removed(b, nempty, "credit", rep, s->ncredit || c->level != MS_LEVEL_AGGREGATE ? LKT_DI_CREDIT_ASSIGNMENT
+                                                                                        : LKT_BEHAVIOUR_AGGREGATES)) {
+        ms_sb_puts(b, "</section>\n");
+        return;
+    }
     const ls_credit *rows = s->credit;
     int n = s->ncredit;
     ls_credit *built = NULL;
@@ -776,10 +836,13 @@ static void ratio_cell(ms_strbuf *b, int64_t a, int64_t d)
         td_na(b);
 }
 
-static void section_anomalies(ms_strbuf *b, const lake_summary *s, const ms_config *c)
+static void section_anomalies(ms_strbuf *b, const lake_summary *s, const lake_verify_report *rep,
+                              const ms_config *c, int *nempty)
 {
     ms_sb_puts(b, "<section id=\"anomalies\"><h2>Anomalies, poisoning and surveillance</h2>\n");
-    if (!s->nanomalies) {
+    if (removed(b, nempty, "anomalies", rep, LKT_ANOMALIES)) {
+        /* said */
+    } else if (!s->nanomalies) {
         ms_sb_puts(b, "<p class=\"none\">No anomaly rows: no broadcast was rejected and the defence flagged no "
                       "sample.</p>\n");
     } else {
@@ -799,23 +862,25 @@ static void section_anomalies(ms_strbuf *b, const lake_summary *s, const ms_conf
     }
     const ls_poison *p = &s->poison;
     ms_sb_printf(b, "<h3>Poisoning (defence %s)</h3>\n", c->defence ? "on" : "off");
-    static const char *const pc[] = {"threat", "injected (ground truth)", "detected", "of them injected", "precision",
-                                     "recall"};
-    ms_sb_puts(b, "<table id=\"table-poisoning\">");
-    th(b, pc, 6);
-    ms_sb_puts(b, "<tr><td>transit (altered after the MAC)</td>");
-    td_i(b, p->transit_injected);
-    td_i(b, p->transit_detected);
-    td_i(b, p->transit_caught);
-    ratio_cell(b, p->transit_caught, p->transit_detected);
-    ratio_cell(b, p->transit_caught, p->transit_injected);
-    ms_sb_puts(b, "</tr>\n<tr><td>source (forged feedback)</td>");
-    td_i(b, p->source_injected);
-    td_i(b, p->flagged);
-    td_i(b, p->flagged_forged);
-    ratio_cell(b, p->flagged_forged, p->flagged);
-    ratio_cell(b, p->flagged_forged, p->source_injected);
-    ms_sb_puts(b, "</tr>\n</tbody></table>\n");
+    if (!removed(b, nempty, "poisoning", rep, LKT_POISON_TRUTH)) {
+        static const char *const pc[] = {"threat", "injected (ground truth)", "detected", "of them injected", "precision",
+                                         "recall"};
+        ms_sb_puts(b, "<table id=\"table-poisoning\">");
+        th(b, pc, 6);
+        ms_sb_puts(b, "<tr><td>transit (altered after the MAC)</td>");
+        td_i(b, p->transit_injected);
+        td_i(b, p->transit_detected);
+        td_i(b, p->transit_caught);
+        ratio_cell(b, p->transit_caught, p->transit_detected);
+        ratio_cell(b, p->transit_caught, p->transit_injected);
+        ms_sb_puts(b, "</tr>\n<tr><td>source (forged feedback)</td>");
+        td_i(b, p->source_injected);
+        td_i(b, p->flagged);
+        td_i(b, p->flagged_forged);
+        ratio_cell(b, p->flagged_forged, p->flagged);
+        ratio_cell(b, p->flagged_forged, p->source_injected);
+        ms_sb_puts(b, "</tr>\n</tbody></table>\n");
+    }
     char t[300];
     snprintf(t, sizeof t, "Backdoor campaign messages (ground truth): %" PRId64 ". The backdoor's success at the "
              "report evaluation is printed by `marlsim run`, not stored in the lake.", p->backdoor_messages);
@@ -823,6 +888,10 @@ static void section_anomalies(ms_strbuf *b, const lake_summary *s, const ms_conf
 
     ms_sb_printf(b, "<h3>Surveillance (%s, action %s)</h3>\n", c->surv_enabled ? "enabled" : "disabled",
                  c->surv_action == MS_SURV_SUSPEND ? "suspend" : "warn");
+    if (removed(b, nempty, "surveillance", rep, LKT_SURVEILLANCE_EVENTS)) {
+        ms_sb_puts(b, "</section>\n");
+        return;
+    }
     if (!s->nsurv) {
         ms_sb_puts(b, "<p class=\"none\">No surveillance finding.</p>\n</section>\n");
         return;
@@ -857,12 +926,16 @@ static void section_anomalies(ms_strbuf *b, const lake_summary *s, const ms_conf
     ms_sb_puts(b, "</section>\n");
 }
 
-static void section_keys(ms_strbuf *b, const lake_summary *s)
+static void section_keys(ms_strbuf *b, const lake_summary *s, const lake_verify_report *rep, int *nempty)
 {
     ms_sb_puts(b, "<section id=\"keys\"><h2>Key generations</h2>\n<p>Key ids used: <code id=\"key-ids\">");
     esc(b, s->key_ids);
     ms_sb_printf(b, "</code>%s. The lake holds ids and fingerprints only, never key bytes.</p>\n",
                  s->dev_key ? " — the development key derived from the seed (dev_key = 1)" : "");
+    if (removed(b, nempty, "keys", rep, LKT_HMAC_KEYS)) {
+        ms_sb_puts(b, "</section>\n");
+        return;
+    }
     if (!s->nkeys) {
         ms_sb_puts(b, "<p class=\"none\">hmac_keys holds no rows.</p>\n</section>\n");
         return;
@@ -981,14 +1054,15 @@ static void section_run(ms_strbuf *b, const lake_summary *s, const lake_verify_r
         ms_sb_puts(b, "</code></p>\n");
     }
     ms_sb_puts(b, "<h3>Rows per table</h3>\n");
-    static const char *const cols[] = {"table", "telemetry class", "rows"};
+    static const char *const cols[] = {"table", "telemetry class", "rows", "removed"};
     ms_sb_puts(b, "<table id=\"table-rows\">");
-    th(b, cols, 3);
+    th(b, cols, 4);
     for (int t2 = 0; t2 < LKT_COUNT; t2++) {
         ms_sb_puts(b, "<tr>");
         td_s(b, lk_tables[t2].name);
         td_s(b, lk_class_names[lk_tables[t2].tclass]);
         td_i(b, rep->rows[t2]);
+        td_i(b, rep->purged_rows[t2]);
         ms_sb_puts(b, "</tr>\n");
     }
     ms_sb_puts(b, "</tbody></table>\n</section>\n");
@@ -1059,12 +1133,12 @@ int rp_html_render(const char *lake_label, const lake_summary *s, const lake_ver
                   "</a><a href=\"#credit\">credit</a><a href=\"#anomalies\">anomalies</a><a href=\"#keys\">keys</a>"
                   "<a href=\"#checkpoints\">checkpoints</a><a href=\"#run\">run</a><a href=\"#config\">config</a>"
                   "</nav>\n");
-    section_learning(b, s, c, &nempty);
+    section_learning(b, s, rep, c, &nempty);
     section_outcomes(b, s, rep, c, &nempty);
     section_rules(b, s, rep, c, &nempty);
     section_credit(b, s, rep, c, &nempty);
-    section_anomalies(b, s, c);
-    section_keys(b, s);
+    section_anomalies(b, s, rep, c, &nempty);
+    section_keys(b, s, rep, &nempty);
     section_checkpoints(b, s, rep);
     section_run(b, s, rep, c);
     section_config(b, c);

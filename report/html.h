@@ -20,7 +20,11 @@
  * (#table-keys), #checkpoints (#table-checkpoints), #run (#table-run,
  * #table-build, #table-rows), #config (the canonical config as parsed).
  * A section the lake cannot fill says so in a <p class="empty"
- * data-section="ID"> naming why (the telemetry level, or no rows).
+ * data-section="ID"> naming why (the telemetry level, a purge or an export
+ * that removed every row it reads, or no rows); where a purge removed some
+ * of them, a note says how many and that the figures cover the rest. The
+ * banner names an export (#export: EXPORT (class C)), the purges, and a
+ * killed run's unsigned tail.
  *
  * rp_html_render: the document into out (appended). MS_OK, or MS_EIO out of
  * memory. Never fails on content: what cannot be shown is said.

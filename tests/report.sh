@@ -93,6 +93,16 @@ expect_exit "report of a development-key lake with a trusted key: made, marked U
 check "...the banner says UNSIGNED" eq "$(python3 "$HTML" uns.html | python3 -c 'import json,sys; print(json.load(sys.stdin)["texts"]["verdict"])')" UNSIGNED
 expect_exit "the report replaces an earlier report" 0 "$M" report s.db --keyring "$T/k"
 
+# --- purged and exported lakes ---------------------------------------------------
+cp s.db p.db
+expect_exit "purge the behavioural rows before step 500" 0 "$M" purge p.db --class behavioural --before-step 500 --keyring "$T/k"
+expect_exit "report of the purged lake: exit 0" 0 "$M" report p.db --keyring "$T/k"
+checks "purged lake" p.db p.html --verdict OK --signer "$SIGNER"
+check "...says how many joint_actions rows the purge removed and how many are left" grep -qF "a purge removed $(q p.db "select sum(n_rows) from tombstones where tbl = 'joint_actions'") rows of joint_actions: these figures cover the $(q p.db 'select count(*) from joint_actions') rows left" p.html
+expect_exit "export the security class" 0 "$M" export s.db --class security --out x.db --keyring "$T/k"
+expect_exit "report of the export: exit 0" 0 "$M" report x.db --keyring "$T/k"
+check "...marked EXPORT (class security); learning, outcomes, rules and credit said removed by the export" sh -c "grep -q '<span id=\"export\">EXPORT (class security)</span>' x.html && [ \$(grep -c 'data-section=\"[a-z]*\">Not recorded: this export removed every row of' x.html) = 4 ]"
+
 # --- refusals -----------------------------------------------------------------
 echo "precious" >keep.txt
 expect_exit "--out naming a file that is not a report: exit 2" 2 "$M" report s.db --out keep.txt
