@@ -217,13 +217,14 @@ static int sign_kr(void *ctx, const void *msg, size_t n, unsigned char sig[64], 
 }
 
 /* One full-telemetry run into dir/bench.db with keyring kr. */
-static int lake_run(const char *dir, const ms_keyring *kr, int64_t steps, exp_result *res)
+static int lake_run(const char *dir, const ms_keyring *kr, int64_t steps, int threads, exp_result *res)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/bench.db", dir);
     ms_config c;
     ms_config_defaults(&c);
     c.env_steps = steps;
+    c.writer_threads = threads;
     exp_options o = {.path = path, .overwrite = 1, .kr = kr, .first_gen = -1};
     ms_err e;
     if (exp_run(&c, &o, res, &e)) {
@@ -250,16 +251,21 @@ static int bench_lake(int64_t steps)
         clean_dir(dir);
         return 1;
     }
-    /* Signed checkpoints against none (development key), alternated, best
-     * of two each: the machine is noisy, the ratio is what counts. */
-    exp_result res, best_dev = {0}, best_signed = {0};
+    /* Signed checkpoints against none (development key), and the lake's
+     * thread against none (writer_threads 0), alternated, best of two
+     * each: the machine is noisy, the ratios are what count. */
+    exp_result res, best_dev = {0}, best_signed = {0}, best_sync = {0};
     int rc = 0;
     for (int round = 0; round < 2 && !rc; round++) {
-        rc = lake_run(dir, dev, steps, &res);
+        rc = lake_run(dir, dev, steps, 1, &res);
         if (!rc && (!best_dev.seconds || res.seconds < best_dev.seconds))
             best_dev = res;
         if (!rc)
-            rc = lake_run(dir, kr, steps, &res);
+            rc = lake_run(dir, kr, steps, 0, &res);
+        if (!rc && (!best_sync.seconds || res.seconds < best_sync.seconds))
+            best_sync = res;
+        if (!rc)
+            rc = lake_run(dir, kr, steps, 1, &res);
         if (!rc && (!best_signed.seconds || res.seconds < best_signed.seconds))
             best_signed = res;
     }
@@ -271,14 +277,20 @@ static int bench_lake(int64_t steps)
     long long bytes = stat(path, &sb) ? 0 : (long long)sb.st_size;
     const exp_result *r = &best_signed;
     double sps = r->env_steps / r->seconds, sps_dev = best_dev.env_steps / best_dev.seconds;
-    printf("3. training with full telemetry (lake, synchronous=normal, signed checkpoints every 1024 entries):\n"
+    double sps_sync = best_sync.env_steps / best_sync.seconds;
+    printf("3. training with full telemetry (lake, synchronous=normal, signed checkpoints every 1024 entries,\n"
+           "   the lake on its own thread):\n"
            "   %lld env-steps in %.3f s = %.0f env-steps/s  (aim >= 40,000)\n"
+           "   the lake on the run's thread (writer_threads = 0): %.0f env-steps/s; its own thread gives %.2fx "
+           "(aim >= 1.6x on 2 cores); the thread wrote for %.3f s\n"
            "   without checkpoints (development key): %.0f env-steps/s; with them %.1f%% of that (aim >= 97%%)\n"
            "   lake %lld bytes = %.0f bytes per env-step (aim <= 1,000); %lld checkpoints; peak RSS %.1f MB (aim < 64)\n",
-           (long long)r->env_steps, r->seconds, sps, sps_dev, 100.0 * sps / sps_dev, bytes,
+           (long long)r->env_steps, r->seconds, sps, sps_sync, sps / sps_sync, r->t_writer, sps_dev,
+           100.0 * sps / sps_dev, bytes,
            (double)bytes / (double)r->env_steps, (long long)(r->checkpoint_size / 1024 + 1), peak_rss_mb());
-    double T = r->seconds;
-    printf("   time: lake writing (rows, hashing, SQLite) %.1f%%, environment %.1f%%, forward %.1f%%, "
+    double T = best_sync.seconds;
+    r = &best_sync;
+    printf("   time without the thread: lake writing (rows, hashing, SQLite) %.1f%%, environment %.1f%%, forward %.1f%%, "
            "backward+optimizer %.1f%%, gate evaluations %.1f%%\n",
            100 * r->t_record / T, 100 * (r->t.env - r->t_record_in_env) / T, 100 * r->t.act / T,
            100 * r->t.update / T, 100 * r->t.eval / T);
@@ -421,9 +433,9 @@ static int bench_core(int64_t steps)
 int main(int argc, char **argv)
 {
     const char *s = getenv("MARLSIM_BENCH_STEPS");
-    int64_t steps = s ? atoll(s) : 131072;
+    int64_t steps = s ? strtoll(s, NULL, 10) : 131072;
     if (argc == 3 && !strcmp(argv[1], "--core-phase"))
-        return core_phase(atoll(argv[2]));
+        return core_phase(strtoll(argv[2], NULL, 10));
     machine();
     int rc = bench_core(steps);
     rc |= in_child(run_env, 0);

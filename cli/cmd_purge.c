@@ -147,7 +147,7 @@ int cmd_purge(int argc, char **argv)
         for (int c = 0; c < 3; c++) {
             if (keep[c] == MS_RETAIN_KEEP)
                 continue;
-            o.before[c] = keep[c] == 0 ? S + 1 : keep[c] >= S ? 0 : S - keep[c];
+            o.before[c] = lake_retention_before(keep[c], S);
             snprintf(policy[c], sizeof policy[c], "retention_%s = %lld (--policy-from %s; the run took %lld steps)",
                      lk_class_names[c], (long long)keep[c], a.policy_from, (long long)S);
             o.policy[c] = policy[c];

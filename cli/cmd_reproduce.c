@@ -35,43 +35,6 @@ static const char usage[] =
     "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not\n"
     "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n";
 
-/* Copies the value of "key":"..." or "key":N from a flat JSON object. */
-static void json_field(const char *json, const char *key, char *out, size_t n)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    out[0] = 0;
-    if (!p)
-        return;
-    p += strlen(pat);
-    int quoted = *p == '"';
-    p += quoted;
-    size_t k = 0;
-    while (*p && k + 1 < n && (quoted ? *p != '"' : (*p != ',' && *p != '}')))
-        out[k++] = *p++;
-    out[k] = 0;
-}
-
-/* The first generation of key_ids ["k3","k4",...] or ["dev0",...]: its
- * number, or -1 when the text is not such a list. */
-static int first_generation(const char *key_ids, int *dev)
-{
-    const char *p = key_ids;
-    if (!p || strncmp(p, "[\"", 2))
-        return -1;
-    p += 2;
-    *dev = !strncmp(p, "dev", 3);
-    p += *dev ? 3 : (*p == 'k' ? 1 : 0);
-    if (p[-1] != 'k' && !*dev)
-        return -1;
-    char *end;
-    long g = strtol(p, &end, 10);
-    if (end == p || *end != '"' || g < 0 || g > 1000000)
-        return -1;
-    return (int)g;
-}
-
 /* Removes a reproduction and its checkpoint file (absent ones are fine). */
 static void remove_reproduction(const char *path)
 {
@@ -98,7 +61,7 @@ int cmd_reproduce(int argc, char **argv)
             cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
-    int dev = 0, first = first_generation(m.key_ids, &dev);
+    int dev = 0, first = exp_first_generation(m.key_ids, &dev);
     if (first < 0 || dev != m.dev_key) {
         printf("TAMPERED %s\nruns.key_ids is not a list of key ids marlsim writes\n", db);
         lake_run_meta_release(&m);
@@ -139,7 +102,7 @@ int cmd_reproduce(int argc, char **argv)
      * lake must not have changed its key material in between. */
     lake_verify_report v;
     lake_run_meta mv;
-    rc = lake_read_verified(db, &vo, &mv, NULL, 0, NULL, &v, &e);
+    rc = lake_read_verified(db, &vo, &mv, NULL, 0, NULL, NULL, &v, &e);
     int tampered = rc == MS_ECHECK;
     if (!rc) {
         int same = mv.seed == m.seed && mv.dev_key == m.dev_key && mv.key_ids && m.key_ids &&
@@ -210,10 +173,10 @@ int cmd_reproduce(int argc, char **argv)
     char facts[1024], rec_core[64], rec_threads[16], cur_core[64], cur_threads[16];
     if (!rc) {
         exp_build_facts(&c, facts, sizeof facts);
-        json_field(m.build_facts, "openblas_core", rec_core, sizeof rec_core);
-        json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
-        json_field(facts, "openblas_core", cur_core, sizeof cur_core);
-        json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
+        exp_json_field(m.build_facts, "openblas_core", rec_core, sizeof rec_core);
+        exp_json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
+        exp_json_field(facts, "openblas_core", cur_core, sizeof cur_core);
+        exp_json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
         /* The replay runs under the core the lake was made with (SPEC §8):
          * a name of the table only, so the lake picks nothing else. */
         int known = 0;
@@ -258,8 +221,8 @@ int cmd_reproduce(int argc, char **argv)
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
     exp_result res;
-    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, kr, first,
-                            CLI_RUN_REPRODUCE | (vouched ? 0 : CLI_RUN_UNSIGNED), &res);
+    rc = cli_run_experiment(&c, path, !out || a.force, cli_progress_mode(0), interrupt_at, kr, first,
+                            CLI_RUN_REPRODUCE | (vouched ? 0 : CLI_RUN_UNSIGNED), NULL, &res);
     ms_keyring_free(kr);
     if (rc)
         return rc == EXIT_CHECK ? EXIT_USAGE : rc;

@@ -62,8 +62,11 @@ static const opt_spec opts[] = {
     {"--entry", CLI_OPT_ENTRY, FIELD(entry)}, {"--size", CLI_OPT_SIZE, FIELD(size)},
     {"--from", CLI_OPT_FROM, FIELD(from)}, {"--to", CLI_OPT_TO, FIELD(to)}, {"--check", CLI_OPT_CHECK, FIELD(check)},
     {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)},
+    {"--resume", CLI_OPT_RESUME, FIELD(resume)},
     {"--policy-from", CLI_OPT_POLICY_FROM, FIELD(policy_from)}, {"--class", CLI_OPT_CLASS, FIELD(cls)},
-    {"--before-step", CLI_OPT_BEFORE_STEP, FIELD(before_step)}};
+    {"--before-step", CLI_OPT_BEFORE_STEP, FIELD(before_step)}, {"--as", CLI_OPT_AS, FIELD(as)},
+    {"--approvers", CLI_OPT_APPROVERS, FIELD(approvers)}, {"--approval", CLI_OPT_APPROVAL, 1},
+    {"--release", CLI_OPT_RELEASE, FIELD(release)}};
 #undef FIELD
 
 int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const char *what, int min_pos,
@@ -97,7 +100,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const 
         if (k < 0)
             return cli_usage(usage, "unknown option '%.*s'", (int)nl, arg);
         /* A single-valued option given twice is ambiguous, not "last wins". */
-        if (opts[k].bit != CLI_OPT_SET && (seen & opts[k].bit))
+        if (opts[k].bit != CLI_OPT_SET && opts[k].bit != CLI_OPT_APPROVAL && (seen & opts[k].bit))
             return cli_usage(usage, "%s given twice", opts[k].name);
         seen |= opts[k].bit;
         const char *v = NULL;
@@ -121,6 +124,12 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const 
             if (a->nsets == CLI_MAX_SETS)
                 return cli_usage(usage, "more than %d --set options", CLI_MAX_SETS);
             a->sets[a->nsets++] = (char *)v;
+            break;
+        }
+        case CLI_OPT_APPROVAL: {
+            if (a->napprovals == CLI_MAX_APPROVALS)
+                return cli_usage(usage, "more than %d --approval options", CLI_MAX_APPROVALS);
+            a->approvals[a->napprovals++] = v;
             break;
         }
         default:

@@ -9,7 +9,7 @@ static const char usage[] =
     "commands:\n"
     "  run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--keyring K] [--force] [--quiet] [--json]\n"
     "                       train the three agents, recording everything in a signed lake\n"
-    "  eval [CONFIG.ini] --policy random|heuristic|oracle|RUN.db [--set ...] [--json]\n"
+    "  eval [CONFIG.ini] --policy random|heuristic|oracle|RUN.db|RELEASE [--approvers FILE] [--set ...] [--json]\n"
     "                       greedy play of the held-out evaluation episodes\n"
     "  verify RUN.db [--checkpoint FILE] [--pubkey KEY | --keyring K] [--allow-incomplete] [--json]\n"
     "                       re-derive every hash and check the signed checkpoints\n"
@@ -23,6 +23,14 @@ static const char usage[] =
     "                       a lake with one class's payloads that verifies on its own\n"
     "  keys init|rotate|list|pubkey|destroy GEN [--keyring K]\n"
     "                       the keyring: key generations and the signing key\n"
+    "  audit RUN.db [--pubkey KEY | --keyring K] [--release FILE --approvers FILE] [--json]\n"
+    "                       compliance checks: findings with a severity, one outcome\n"
+    "  card RUN.db [--out FILE.md] [--pubkey KEY | --keyring K]\n"
+    "                       a model card (Markdown) from the verified lake alone\n"
+    "  approve RUN.db --as NAME --keyring K [--pubkey RUNKEY] [--out FILE]\n"
+    "                       sign an approval of the run's promoted policy\n"
+    "  release RUN.db --approvers FILE --approval A --approval B [--pubkey RUNKEY] [--out FILE]\n"
+    "                       bundle the policy with two approvals (four eyes)\n"
     "  report RUN.db [--out FILE.html] [--pubkey KEY | --keyring K] [--json]\n"
     "                       one self-contained HTML file: learning curve, outcomes, rules, credit, ...\n"
     "  compare A.db B.db [C.db ...] [--pubkey KEY | --keyring K] [--json]\n"
@@ -41,7 +49,8 @@ typedef struct command {
 
 static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {"verify", cmd_verify},
                                    {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove},
-                                   {"purge", cmd_purge},     {"export", cmd_export},
+                                   {"purge", cmd_purge},     {"export", cmd_export}, {"audit", cmd_audit},
+                                   {"card", cmd_card},       {"approve", cmd_approve}, {"release", cmd_release},
                                    {"report", cmd_report},   {"compare", cmd_compare}};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 

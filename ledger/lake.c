@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,13 +76,21 @@ struct lake {
     char *status;              /* runs.status of a reopened lake */
     char *trig_sql[LKT_COUNT + 1]; /* DELETE triggers dropped by lake_remove_begin */
     int ntrig;
+    /* A resumed lake (lake_resume): its first replay_n entries exist; the
+     * run recomputes them, compares each with the verified hash and writes
+     * nothing until it passes them ("replay"). */
+    unsigned char (*replay)[LK_HASH_LEN];
+    int64_t replay_n;
+    int vtx;                   /* a transaction opened while replaying: no SQL yet */
+    int live;                  /* the resumed run has written (status running again) */
+    int lock_fd;               /* flock on the lake while a writer holds it (-1 none) */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
 
 static int sqlfail(lake *L, ms_err *e, const char *what)
 {
-    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L && L->db ? sqlite3_errmsg(L->db) : "?");
+    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L->db ? sqlite3_errmsg(L->db) : "?");
 }
 
 static int exec_sql(lake *L, const char *sql, ms_err *e)
@@ -214,6 +224,7 @@ static void roll_back(lake *L)
     }
     L->cur = L->committed;
     L->cp_note_len = 0;
+    L->vtx = 0;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 }
 
@@ -236,6 +247,33 @@ static int state_check(lake *L, ms_err *e)
     return MS_OK;
 }
 
+/* 1 while the next entry is one a resumed lake already holds. */
+static int replaying(const lake *L)
+{
+    return L->cur.seq < L->replay_n;
+}
+
+/* Before the first write past the replayed prefix: the transaction that
+ * was opened while replaying becomes a real one, and the first time the
+ * run is marked running again. */
+static int go_live(lake *L, ms_err *e)
+{
+    if (replaying(L))
+        return MS_OK;
+    if (L->vtx) {
+        if (run_stmt(L, L->tx_begin, "BEGIN", e))
+            return MS_EIO;
+        L->vtx = 0;
+    }
+    if (L->replay_n && !L->live) {
+        int rc = exec_sql(L, "UPDATE runs SET status = 'running', finished_at = NULL", e);
+        if (rc)
+            return rc;
+        L->live = 1;
+    }
+    return MS_OK;
+}
+
 int lake_begin(lake *L, ms_err *e)
 {
     int rc = state_check(L, e);
@@ -243,7 +281,9 @@ int lake_begin(lake *L, ms_err *e)
         return rc;
     if (L->state == ST_TX)
         return ms_fail(e, MS_EINPUT, "lake: a transaction is already open");
-    if (run_stmt(L, L->tx_begin, "BEGIN", e))
+    if (replaying(L))
+        L->vtx = 1;
+    else if (run_stmt(L, L->tx_begin, "BEGIN", e) || go_live(L, e))
         return broken(L, MS_EIO);
     L->state = ST_TX;
     return MS_OK;
@@ -284,6 +324,12 @@ static int write_cp_file(lake *L, ms_err *e)
 
 static int commit_now(lake *L, ms_err *e)
 {
+    if (L->vtx) { /* replayed entries only: they are already in the lake */
+        L->vtx = 0;
+        L->committed = L->cur;
+        L->state = ST_IDLE;
+        return MS_OK;
+    }
     if (update_runs(L, e) || run_stmt(L, L->tx_commit, "COMMIT", e))
         return broken(L, MS_EIO);
     L->committed = L->cur;
@@ -363,6 +409,24 @@ static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid
     if (lk_hash_end(&L->h, hash, e))
         return MS_EIO;
     int64_t seq = L->cur.seq + 1;
+    if (seq <= L->replay_n) {
+        if (memcmp(hash, L->replay[seq - 1], LK_HASH_LEN))
+            return ms_fail(e, MS_ECHECK,
+                           "lake: the resumed run diverges from %s at ledger entry %" PRId64 " (%s, step %" PRId64
+                           "): %s", L->path, seq, tbl, step,
+                           seq <= 2 ? "the run's identity or build facts differ (another binary, library or "
+                                      "config)"
+                                    : "the lake does not hold what this run computes (another build, OpenBLAS core "
+                                      "or key material, or an altered lake)");
+        unsigned char leaf[LK_HASH_LEN];
+        if (ms_merkle_leaf_hash(hash, LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&L->cur.tree, leaf, e))
+            return MS_EIO;
+        L->cur.seq = seq;
+        memcpy(L->cur.head, hash, LK_HASH_LEN);
+        return MS_OK; /* the entry, its salt and any checkpoint at it are in the lake */
+    }
+    if (go_live(L, e))
+        return MS_EIO;
     sqlite3_stmt *st = L->ins_ledger;
     int b = sqlite3_bind_int64(st, 1, seq);
     b |= sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
@@ -481,8 +545,21 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
     if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, kind, salt, e))
         return broken(L, MS_EIO);
     sqlite3_stmt *st = L->ins[table];
+    const int replayed = replaying(L); /* its rows are in the lake: hash only */
+    if (!replayed && go_live(L, e))
+        return broken(L, MS_EIO);
     for (int r = 0; r < n_rows; r++) {
         const lk_value *v = vals + (size_t)r * (size_t)nc;
+        if (replayed) {
+            if (lk_put_row(&L->buf, v, nc, e))
+                return broken(L, MS_EIO);
+            if (L->buf.len >= FLUSH_BYTES) {
+                if (lk_hash_add(body, L->buf.p, L->buf.len, e))
+                    return broken(L, MS_EIO);
+                L->buf.len = 0;
+            }
+            continue;
+        }
         int b = SQLITE_OK;
         for (int c = 0; c < nc; c++)
             b |= bind_value(st, c + 1, &v[c]);
@@ -510,8 +587,8 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
             L->buf.len = 0;
         }
     }
-    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, kind, salt, e))
-        return broken(L, MS_EIO);
+    if ((rc = add_entry(L, T->name, step, first, (uint32_t)n_rows, kind, salt, e)))
+        return broken(L, rc == MS_ECHECK ? MS_ECHECK : MS_EIO);
     L->cur.rows[table] += n_rows;
     L->cur.present[table] += n_rows;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
@@ -565,7 +642,7 @@ static int check_path(const char *path, int overwrite, ms_err *e)
 
 static void remove_with_sides(const char *path)
 {
-    char side[MS_LAKE_PATH_MAX];
+    char side[MS_LAKE_PATH_MAX + 8];
     unlink(path);
     for (int k = 0; k < 2; k++) {
         snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
@@ -729,9 +806,9 @@ static int runs_entry(lake *L, int kind, int64_t step, const lk_value all[LKR_NC
         row[k] = all[R->cols[k]];
     unsigned char unused[LK_HASH_LEN];
     if (start_entry(L, R->tbl, step, 1, 1, (uint32_t)R->ncols, BODY_ROWS, unused, e) ||
-        lk_put_row(&L->buf, row, R->ncols, e) || add_entry(L, R->tbl, step, 1, 1, BODY_ROWS, NULL, e))
+        lk_put_row(&L->buf, row, R->ncols, e))
         return MS_EIO;
-    return MS_OK;
+    return add_entry(L, R->tbl, step, 1, 1, BODY_ROWS, NULL, e); /* MS_ECHECK: a replay diverges */
 }
 
 /* Phase 1 of creation: the new lake's first committed state — file
@@ -858,10 +935,25 @@ int lake_place_file_(const char *tmp, const char *path, int overwrite, ms_err *e
 
 /* Phase 3: the writer's connection on the placed lake, and its prepared
  * statements. */
+/* One writer per lake: an advisory flock on the file for as long as the
+ * handle lives (SQLite's own locks are fcntl locks and do not see it). A
+ * killed writer's lock goes with its process. */
+static int take_lock(lake *L, const char *path, ms_err *e)
+{
+    L->lock_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (L->lock_fd < 0)
+        return ms_fail(e, MS_EIO, "lake: cannot open %s: %s", path, strerror(errno));
+    if (flock(L->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return ms_fail(e, errno == EWOULDBLOCK ? MS_EINPUT : MS_EIO,
+                       "lake: %s is held by another marlsim process (its run is still going, or a resume or "
+                       "purge of it): %s", path, errno == EWOULDBLOCK ? "try again when it has ended" : strerror(errno));
+    return MS_OK;
+}
+
 static int open_writer(lake *L, const char *path, int sync, ms_err *e)
 {
     int rc;
-    if ((rc = open_conn(L, path, sync, e)))
+    if ((rc = take_lock(L, path, e)) || (rc = open_conn(L, path, sync, e)))
         return rc;
     int wal;
     if ((rc = journal_is_wal(L, "PRAGMA journal_mode", &wal, e)))
@@ -871,16 +963,23 @@ static int open_writer(lake *L, const char *path, int sync, ms_err *e)
     return prepare_stmts(L, e);
 }
 
-int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
+/* A handle with nothing open (lock_fd -1), or NULL. */
+static lake *new_handle(void)
 {
-    int sync, rc;
-    *out = NULL;
-    if (!path || !*path)
-        return ms_fail(e, MS_EINPUT, "lake: no path");
-    if ((rc = check_info(in, &sync, e)) || (rc = check_path(path, overwrite, e)))
-        return rc;
-
     lake *L = calloc(1, sizeof *L);
+    if (L)
+        L->lock_fd = -1;
+    return L;
+}
+
+/* The handle of a run described by in (checked by check_info): its strings
+ * copied, hashers keyed, the config hash checked, the genesis made; the
+ * chain state empty. MS_OK and *out, or the failure (*out NULL). */
+static int init_handle(lake **out, const char *path, const lake_run_info *in, ms_err *e)
+{
+    int rc;
+    lake *L = new_handle();
+    *out = L;
     if (!L)
         return ms_fail(e, MS_EIO, "lake: out of memory");
     char origin[300];
@@ -903,11 +1002,13 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     if (!L->run_id || !L->name || !L->config_text || !L->config_sha256 || !L->version ||
         !L->build_facts || !L->key_ids || !L->origin || !L->path) {
         lake_close(L);
+        *out = NULL;
         return ms_fail(e, MS_EIO, "lake: out of memory");
     }
     if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e)) || (rc = lk_hasher_init(&L->hc, e)) ||
         (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = ms_hmac_setkey(&L->salt_mac, in->commit_key, 32, e))) {
         lake_close(L);
+        *out = NULL;
         return rc;
     }
 
@@ -916,22 +1017,41 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     char hex[2 * LK_HASH_LEN + 1];
     if ((rc = lk_sha256(&L->hd, in->config_text, strlen(in->config_text), d, e))) {
         lake_close(L);
+        *out = NULL;
         return rc;
     }
     ms_hex(d, LK_HASH_LEN, hex);
     if (strcmp(hex, in->config_sha256) != 0) {
         lake_close(L);
+        *out = NULL;
         return ms_fail(e, MS_EINPUT, "lake: config_sha256 %s is not SHA-256(config_text) = %s",
                        in->config_sha256, hex);
     }
     if ((rc = lk_genesis(&L->hd, in->run_id, strlen(in->run_id), in->config_text,
                          strlen(in->config_text), in->seed, L->genesis, e))) {
         lake_close(L);
+        *out = NULL;
         return rc;
     }
     memcpy(L->cur.head, L->genesis, LK_HASH_LEN);
     L->committed = L->cur;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    return MS_OK;
+
+}
+
+int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
+{
+    int sync, rc;
+    *out = NULL;
+    if (!path || !*path)
+        return ms_fail(e, MS_EINPUT, "lake: no path");
+    if ((rc = check_info(in, &sync, e)) || (rc = check_path(path, overwrite, e)))
+        return rc;
+
+    lake *L;
+    if ((rc = init_handle(&L, path, in, e)) || !L) /* !L only with rc set (said for gcc -fanalyzer) */
+        return rc ? rc : MS_EIO;
 
     /* Built beside the lake (same directory, so the move is one rename) under
      * a name no run uses; a crash before the move leaves only that. */
@@ -1011,6 +1131,13 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
     int completed = strcmp(status, "completed") == 0;
     if (completed && L->state == ST_BROKEN)
         return ms_fail(e, MS_EINPUT, "lake: a run whose lake failed cannot be completed");
+    if (L->replay_n && !L->live && !completed) {
+        /* A resumed run that ended while replaying wrote nothing: the lake
+         * stays exactly as it was (its status, its final checkpoint). */
+        roll_back(L);
+        L->state = ST_FINISHED;
+        return MS_OK;
+    }
     /* Only a completed run keeps what the open transaction holds; any other
      * end keeps the last commit, a clean prefix to resume from. */
     if (L->state == ST_BROKEN || (!completed && L->state == ST_TX)) {
@@ -1082,6 +1209,9 @@ void lake_close(lake *L)
     lk_buf_release(&L->buf);
     for (int k = 0; k < L->ntrig; k++)
         free(L->trig_sql[k]);
+    if (L->lock_fd >= 0)
+        close(L->lock_fd); /* releases the writer's flock */
+    free(L->replay);
     free(L->status);
     free(L->run_id);
     free(L->name);
@@ -1166,7 +1296,7 @@ int lake_reopen(lake **out, const char *path, const lake_reopen_info *in, ms_err
     *out = NULL;
     if (!path || !in || (in->entries > 0 && !in->hashes) || in->entries < 0)
         return ms_fail(e, MS_EINPUT, "lake: reopen needs a path and the verified entry hashes");
-    lake *L = calloc(1, sizeof *L);
+    lake *L = new_handle();
     if (!L)
         return ms_fail(e, MS_EIO, "lake: out of memory");
     L->reopened = 1;
@@ -1180,7 +1310,7 @@ int lake_reopen(lake **out, const char *path, const lake_reopen_info *in, ms_err
         return ms_fail(e, MS_EIO, "lake: out of memory");
     }
     if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e)) || (rc = lk_hasher_init(&L->hc, e)) ||
-        (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = open_conn(L, path, 2, e))) {
+        (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = take_lock(L, path, e)) || (rc = open_conn(L, path, 2, e))) {
         lake_close(L);
         return rc;
     }
@@ -1367,4 +1497,100 @@ int lake_scrub(lake *L, int *done, ms_err *e)
 int64_t lake_entries(const lake *L)
 {
     return L ? L->committed.seq : 0;
+}
+
+/* ---- resuming an unfinished run ---------------------------------------- */
+
+int lake_resume(lake **out, const char *path, const lake_run_info *in, const unsigned char (*hashes)[LK_HASH_LEN],
+                int64_t entries, ms_err *e)
+{
+    int sync, rc;
+    *out = NULL;
+    if (!path || !hashes || entries < 2)
+        return ms_fail(e, MS_EINPUT, "lake: resume needs a path and the verified entry hashes (at least 2)");
+    if ((rc = check_info(in, &sync, e)))
+        return rc;
+    lake *L;
+    if ((rc = init_handle(&L, path, in, e)) || !L) /* !L only with rc set (said for gcc -fanalyzer) */
+        return rc ? rc : MS_EIO;
+    int64_t n = -1, purges = -1, cps = 0, newest = 0;
+    char *head = NULL, *status = NULL, *xcls = NULL;
+    if ((rc = open_writer(L, path, sync, e)) || (rc = query_i64(L, "SELECT ledger_rows FROM runs", &n, e)) ||
+        (rc = query_i64(L, "SELECT COUNT(*) FROM purges", &purges, e)) ||
+        (rc = query_i64(L, "SELECT COALESCE(MAX(cp_id), 0) FROM checkpoints", &cps, e)) ||
+        (rc = query_i64(L, "SELECT COALESCE(MAX(tree_size), 0) FROM checkpoints", &newest, e)))
+        goto fail;
+    head = runs_text(L, "head_hash");
+    status = runs_text(L, "status");
+    xcls = runs_text(L, "exported_class");
+    char want[2 * LK_HASH_LEN + 1];
+    ms_hex(hashes[entries - 1], LK_HASH_LEN, want);
+    if (!head || !status || n != entries || strcmp(head, want)) {
+        rc = ms_fail(e, MS_EIO, "lake: %s changed since it was verified (another writer?): nothing resumed", path);
+        goto fail;
+    }
+    if (!strcmp(status, "completed") || purges || xcls || newest > entries) {
+        rc = ms_fail(e, MS_EINPUT, "lake: %s %s: there is nothing to resume", path,
+                     !strcmp(status, "completed") ? "completed" : purges ? "was purged (its run's data is gone)"
+                     : xcls ? "is an export" : "has a checkpoint beyond its ledger");
+        goto fail;
+    }
+    L->replay = malloc((size_t)entries * LK_HASH_LEN);
+    if (!L->replay) {
+        rc = ms_fail(e, MS_EIO, "lake: out of memory");
+        goto fail;
+    }
+    memcpy(L->replay, hashes, (size_t)entries * LK_HASH_LEN);
+    L->replay_n = entries;
+    /* The checkpoints it holds stay; new ones follow them. Their root is
+     * the tree's at the newest one's size. */
+    L->cur.cp_count = cps;
+    if (newest) {
+        ms_merkle_acc acc;
+        ms_merkle_acc_init(&acc);
+        for (int64_t k = 0; k < newest && !rc; k++) {
+            unsigned char leaf[LK_HASH_LEN];
+            rc = ms_merkle_leaf_hash(hashes[k], LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&acc, leaf, e) ? MS_EIO
+                                                                                                         : MS_OK;
+        }
+        if (rc || (rc = ms_merkle_acc_root(&acc, L->cur.cp_root, e)))
+            goto fail;
+        L->cur.cp_size = newest;
+    }
+    L->committed = L->cur;
+    /* The run's first two entries, as lake_create writes them: replayed. */
+    lk_value all[LKR_NCOLS];
+    runs_values(L, "running", 0, 0, 0, all);
+    L->state = ST_TX;
+    L->vtx = 1;
+    if ((rc = runs_entry(L, LK_RUNS_IDENTITY, 0, all, e)) || (rc = runs_entry(L, LK_RUNS_BUILD, 0, all, e)) ||
+        (rc = commit_now(L, e)))
+        goto fail;
+    free(head);
+    free(status);
+    free(xcls);
+    L->state = ST_IDLE;
+    *out = L;
+    return MS_OK;
+fail:
+    free(head);
+    free(status);
+    free(xcls);
+    lake_close(L);
+    return rc;
+}
+
+int lake_wrote(const lake *L)
+{
+    return L && (!L->replay_n || L->live);
+}
+
+int lake_check_unheld(const char *path, ms_err *e)
+{
+    lake probe;
+    memset(&probe, 0, sizeof probe);
+    int rc = take_lock(&probe, path, e);
+    if (probe.lock_fd >= 0)
+        close(probe.lock_fd); /* only a probe: released at once */
+    return rc;
 }

@@ -143,6 +143,37 @@ const char *lake_head_hex(lake *L);
 /* Rows appended so far to event table `table` (committed or not). */
 int64_t lake_rows(const lake *L, int table);
 
+/* ---- Resuming an unfinished run ----------------------------------------
+ *
+ * lake_resume opens the lake at path of an interrupted, failed or killed
+ * (status running) run, which the caller has just verified and whose
+ * entry hashes it read (lake_read_verified), as the writer of the same run
+ * (in: what lake_create was given; the same checks). The run is then
+ * replayed from its start through the ordinary calls (lake_begin,
+ * lake_append, lake_commit, lake_finish): for each of the `entries`
+ * entries the lake holds, the entry is computed as usual and compared with
+ * the verified hash — MS_ECHECK names the first that differs (another
+ * build, OpenBLAS core or key material; the lake keeps what it had) — and
+ * nothing is written. The first entry past them marks the run running
+ * again and appends as lake_create's handle would, continuing the chain,
+ * the checkpoint ids and the periodic checkpoints; the finished lake has
+ * the ledger of a run that was never stopped (its file differs by the
+ * checkpoints that stated the interruptions). A run that ends (interrupted,
+ * failed) before writing leaves the lake exactly as it was.
+ * Outcomes: MS_OK and *out; MS_EINPUT for a completed, purged or exported
+ * lake, bad info, or one another process holds (every writer — run,
+ * resume, purge — takes an exclusive flock on the file for its lifetime);
+ * MS_EIO when the lake is not the verified one any more, or on I/O. */
+int lake_resume(lake **out, const char *path, const lake_run_info *in, const unsigned char (*hashes)[LK_HASH_LEN],
+                int64_t entries, ms_err *e);
+/* MS_OK when no writer (run, resume, purge) holds the lake at path now;
+ * MS_EINPUT saying one does; MS_EIO when it cannot be opened. */
+int lake_check_unheld(const char *path, ms_err *e);
+
+/* 0 for a resumed lake that has not written yet (still replaying, or it
+ * ended before its first write: the lake is as it was); else 1. */
+int lake_wrote(const lake *L);
+
 /* ---- Removing payloads: purge and export (ledger/lifecycle.h) ----------
  *
  * lake_reopen opens an existing lake that the caller has just verified

@@ -506,3 +506,8 @@ int lake_export(const char *src, const char *out, int cls, const ms_note_verifie
         lake_remove_files_(tmp);
     return rc;
 }
+
+int64_t lake_retention_before(int64_t keep, int64_t steps)
+{
+    return keep == 0 ? steps + 1 : keep >= steps ? 0 : steps - keep;
+}

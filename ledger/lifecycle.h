@@ -92,6 +92,13 @@ typedef struct lake_purge_report {
 
 int lake_purge(const char *path, const lake_purge_opts *o, lake_purge_report *r, ms_err *e);
 
+/* The cut-off (lake_purge_opts.before) a retention of `keep` simulation
+ * steps gives a run of `steps` steps (0 .. steps-1; operational rows written
+ * after the last one are labelled steps): keep 0 removes everything (steps
+ * + 1), keep >= steps nothing (0), else steps - keep. `purge --policy-from`
+ * and `audit`'s retention check share it. keep must not be MS_RETAIN_KEEP. */
+int64_t lake_retention_before(int64_t keep, int64_t steps);
+
 typedef struct lake_export_report {
     lake_verify_report source, out;   /* the source as verified; the export as verified */
     int64_t entries, rows;            /* removed (payloads of the other classes) */

@@ -116,8 +116,8 @@ static int require_signed(lk_reader *R, const char *tbl, int64_t rowid, int64_t 
  * snapshot set of the last evaluation that promoted (or was the baseline).
  * signed_size >= 0: that evaluation and its snapshots must lie within the
  * signed prefix (require_signed). */
-static int read_promoted(lk_reader *R, const char *const *agents, int nagents, int64_t signed_size,
-                         lake_policy_blob *out, ms_err *e)
+int lk_read_promoted(lk_reader *R, const char *const *agents, int nagents, int64_t signed_size,
+                     lake_policy_blob *out, ms_err *e)
 {
     int64_t eval_id = 0;
     int rc = lk_query_int(R,
@@ -226,7 +226,7 @@ static int verified_then(lk_reader *R, void *ctx, ms_err *e)
     if (c->m)
         rc = read_meta(R, c->m, e);
     int64_t signed_size = c->opts && c->opts->trusted ? c->rep->signed_size : -1;
-    if (!rc && c->out && (rc = read_promoted(R, c->agents, c->nagents, signed_size, c->out, e)) && c->m)
+    if (!rc && c->out && (rc = lk_read_promoted(R, c->agents, c->nagents, signed_size, c->out, e)) && c->m)
         lake_run_meta_release(c->m);
     return rc;
 }
@@ -241,7 +241,8 @@ static void verified_undo(void *ctx)
 }
 
 int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_meta *m, const char *const *agents,
-                       int nagents, lake_policy_blob *out, lake_verify_report *rep, ms_err *e)
+                       int nagents, lake_policy_blob *out, unsigned char (**hashes)[32], lake_verify_report *rep,
+                       ms_err *e)
 {
     lake_verify_report tmp;
     if (!rep)
@@ -251,13 +252,13 @@ int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_
     if (m)
         memset(m, 0, sizeof *m);
     verified_ctx c = {opts, rep, m, agents, nagents, out};
-    return lk_verified(path, opts, rep, NULL, verified_then, verified_undo, &c, e);
+    return lk_verified(path, opts, rep, hashes, verified_then, verified_undo, &c, e);
 }
 
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e)
 {
-    return lake_read_verified(path, opts, NULL, agents, nagents, out, rep, e);
+    return lake_read_verified(path, opts, NULL, agents, nagents, out, NULL, rep, e);
 }
 
 int lake_read_entry_hashes(const char *path, const lake_verify_opts *opts, unsigned char (**hashes)[32],

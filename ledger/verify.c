@@ -1009,7 +1009,12 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         snprintf(rep->cp_status, sizeof rep->cp_status, "%s", cps[ncp - 1].status);
     }
     rep->checkpoints = ncp;
-    int final_ok = st == 0 ? rep->cp_status[0] == 0
+    /* A running lake's newest checkpoint states no end — or an earlier
+     * interruption the run was resumed from (run --resume): then entries
+     * follow it, committed with the status turned back to running. */
+    int resumed_from = (!strcmp(rep->cp_status, "interrupted") || !strcmp(rep->cp_status, "failed")) &&
+                       rep->cp_size < w.entries;
+    int final_ok = st == 0 ? rep->cp_status[0] == 0 || resumed_from
                            : rep->cp_size == w.entries && !strcmp(rep->cp_status, statuses[st]);
     if (ncp && !final_ok && st != 0) {
         rc = fail_at(rep, "runs", w.entries, e, MS_ECHECK,

@@ -241,14 +241,16 @@ int lake_read_policy(const char *path, const lake_verify_opts *opts, const char 
 
 /* lake_verify with opts, then, in the same read snapshot (so nothing can
  * replace the file between the verdict and the reads): the runs row into
- * m (when m is not NULL; release it) and the promoted policy as
- * lake_read_policy (when out is not NULL). With a trusted key in opts the
+ * m (when m is not NULL; release it), the promoted policy as
+ * lake_read_policy (when out is not NULL) and the entry hashes as
+ * lake_read_entry_hashes (when hashes is not NULL; free it). With a trusted key in opts the
  * promoting evaluation and its snapshots must lie within the entries its
  * checkpoints sign (rep->signed_size), else MS_ECHECK: the unsigned tail
  * of a running or killed lake is anyone's. The outcomes of lake_verify and
  * lake_read_policy; on failure nothing is left to release. */
 int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_meta *m, const char *const *agents,
-                       int nagents, lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
+                       int nagents, lake_policy_blob *out, unsigned char (**hashes)[32], lake_verify_report *rep,
+                       ms_err *e);
 void lake_policy_release(lake_policy_blob *p, int n);
 
 /* The ledger's entry hashes, after verification (lake_verify with opts, in

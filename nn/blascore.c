@@ -53,5 +53,6 @@ const char *nn_blas_core_current(void)
 
 const char *nn_blas_core_wanted(int index)
 {
-    return index > 0 && nn_blas_core_names[index] ? nn_blas_core_names[index] : nn_blas_core_auto();
+    const int n = (int)(sizeof nn_blas_core_names / sizeof nn_blas_core_names[0]);
+    return index > 0 && index < n && nn_blas_core_names[index] ? nn_blas_core_names[index] : nn_blas_core_auto();
 }

@@ -61,7 +61,7 @@ static const kspec keys[] = {
     {"run", "name", K_NAME, OFF(name), 0, 0, 0, 0, NULL, "default", "experiment name, used in the output file name", 1},
     {"run", "seed", K_U64, OFF(seed), 0, 9223372036854775807.0, 0, 0, NULL, "1", "master seed of every training stream", 1},
     {"run", "env_steps", K_I64, OFF(env_steps), 1, 1e12, 0, 0, NULL, "262144", "total env-steps summed over all mailboxes (rounded up to whole rollouts)", 1},
-    {"run", "out", K_PATH, OFF(out), 0, 0, 0, 0, NULL, "", "output lake path; empty = runs/<name>-s<seed>.db", 0},
+    {"run", "out", K_PATH, OFF(out), 0, 0, 0, 0, NULL, "", "output lake path; empty = runs/<name>-s<seed>-<first 8 hex digits of the config hash>.db", 0},
     {"sim", "envs", K_INT, OFF(envs), 1, 4096, 0, 0, NULL, "64", "parallel mailboxes", 1},
     {"sim", "episode_len", K_INT, OFF(episode_len), 1, 100000, 0, 0, NULL, "64", "messages per episode (the time limit; a truncation)", 1},
     {"sim", "priors", K_PRIORS, OFF(priors), 0, 1, 0, 0, NULL, "0.70, 0.18, 0.08, 0.04", "class priors: benign, spam, phishing, malware; sum to 1", 1},
@@ -114,6 +114,7 @@ static const kspec keys[] = {
     {"telemetry", "level", K_ENUM, OFF(level), 0, 0, 0, 0, level_names, "full", "behavioural data: full, sampled or aggregate", 1},
     {"telemetry", "sample_every", K_INT, OFF(sample_every), 1, 1000000, 0, 0, NULL, "16", "sampled: keep every n-th step; aggregate: window length", 1},
     {"telemetry", "synchronous", K_ENUM, OFF(synchronous), 0, 0, 0, 0, sync_names, "normal", "SQLite synchronous: off, normal, full or extra", 1},
+    {"telemetry", "writer_threads", K_INT, OFF(writer_threads), 0, 1, 0, 0, NULL, "1", "threads writing the lake: 1 = the lake's work (encoding, hashing, SQLite) overlaps learning on another core, 0 = none; the lake is the same either way (never hashed, never read from a lake)", 0},
     {"telemetry", "checkpoint_every", K_INT, OFF(checkpoint_every), 1, 1000000000, 0, 0, NULL, "1024", "ledger entries between signed checkpoints (also one at the end and at an interrupt)", 1},
     {"telemetry", "retention_behavioural", K_RETAIN, OFF(retention_behavioural), 0, 1e12, 0, 0, NULL, "keep", "purge --policy-from removes behavioural payloads (states, observations, actions, credit, aggregates) except the run's last N simulation steps; 0 removes all", 1},
     {"telemetry", "retention_security", K_RETAIN, OFF(retention_security), 0, 1e12, 0, 0, NULL, "keep", "the same for security payloads (anomalies, key fingerprints, poisoning ground truth; never tombstones)", 1},
@@ -347,7 +348,7 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         char tmp[512];
         if (strlen(value) >= sizeof tmp)
             return "is too long";
-        strcpy(tmp, value);
+        memcpy(tmp, value, strlen(value) + 1);
         char *items[MS_NPOISON + MS_NCLASS + 1];
         int max = k->type == K_PRIORS ? MS_NCLASS : k->type == K_HIDDEN ? MS_MAX_HIDDEN : MS_NPOISON;
         int n = split_list(tmp, items, max);
@@ -760,7 +761,7 @@ static void fmt_real(double v, char *buf, size_t n)
             break;
     }
     if (!strchr(buf, '.') && !strchr(buf, 'e') && strlen(buf) + 2 < n)
-        strcat(buf, ".0");
+        memcpy(buf + strlen(buf), ".0", 3);
 }
 
 static size_t render_value(const ms_config *c, const kspec *k, char *buf, size_t n)

@@ -79,6 +79,7 @@ typedef struct ms_config {
     double entropy, value_coef, grad_clip;
     int credit, blas_threads, defence;
     int blas_core;              /* index into nn_blas_core_names (nn/blascore.h); 0 = auto */
+    int writer_threads;         /* [telemetry] writer_threads: 0 or 1 (not hashed) */
     /* [rules] */
     double reward_clip;
     double reward[MS_NCLASS][MS_NOUTCOME_REWARD]; /* business reward table */

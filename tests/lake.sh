@@ -105,6 +105,10 @@ check "sampled: every 4th step" [ "$(q s.db "select count(*) from environment_st
 check "sampled: credit every 4th step, 3 agents" [ "$(q s.db "select count(*) from di_credit_assignment")" = $((8192 / 4 * 3)) ]
 check "aggregate: no per-step behavioural rows" [ "$(q g.db "select (select count(*) from environment_states)+(select count(*) from agent_observations)+(select count(*) from joint_actions)+(select count(*) from di_credit_assignment)")" = 0 ]
 check "aggregate: windows cover every sample" [ "$(q g.db "select sum(samples) from behaviour_aggregates")" = $((8192 * 3)) ]
+check "aggregate: the views over empty tables say so in one row (v_outcomes, v_rule_hits, v_credit_by_class, v_learning_curve)" [ "$(q g.db "select ((select count(*) from v_outcomes where class like '(empty: telemetry level = aggregate%')
+  + (select count(*) from v_rule_hits where rule like '(empty:%') + (select count(*) from v_credit_by_class where agent like '(empty:%')
+  + (select count(*) from v_learning_curve where agent like '(empty:%')) || ' ' || (select count(*) from v_outcomes)")" = "4 1" ]
+check "full level: no such row" [ "$(q a.db "select count(*) from v_outcomes where class like '(empty%'")" = 0 ]
 check "operational rows are complete at every level" [ "$(q a.db "select count(*) from optimizer_steps")" = "$(q s.db "select count(*) from optimizer_steps")" -a "$(q a.db "select count(*) from optimizer_steps")" = "$(q g.db "select count(*) from optimizer_steps")" ]
 for f in s.db g.db; do expect_exit "verify $f" 0 "$M" verify $f; done
 
@@ -147,6 +151,21 @@ expect_exit "verify a text file: exit 2" 2 "$M" verify junk.db
 expect_exit "verify a missing file: exit 2" 2 "$M" verify missing.db
 head -c 20000 a.db > cut.db
 expect_exit "verify a truncated lake: exit 2" 2 "$M" verify cut.db
+
+# --- the lake's thread (writer_threads) --------------------------------------------
+expect_exit "writer_threads = 0 (the lake written on the run's thread)" 0 "$M" run "$CFG" $SMALL --set telemetry.writer_threads=0 --out wt0.db
+expect_exit "writer_threads = 1 (on its own thread)" 0 "$M" run "$CFG" $SMALL --set telemetry.writer_threads=1 --out wt1.db
+# The files are the same bytes but for the wall-clock columns (started_at,
+# finished_at: outside the chain): blank those out in copies and compare.
+for k in 0 1; do
+    python3 -c "import re,sys; b=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(re.sub(rb'20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z', b'T'*20, b))" wt$k.db wt$k.cmp
+done
+check "with and without the lake's thread: the same file, byte for byte (wall-clock columns aside)" cmp -s wt0.cmp wt1.cmp
+check "... and the same head" [ "$(q wt0.db "select head_hash from runs")" = "$(q wt1.db "select head_hash from runs")" ]
+check "writer_threads is not part of the hashed config" sh -c "! grep -q writer_threads <<EOF
+\$(sqlite3 wt1.db 'select config_text from runs')
+EOF"
+expect_exit "writer_threads = 2: refused, exit 2" 2 "$M" run "$CFG" $SMALL --set telemetry.writer_threads=2 --out wt2.db
 
 # --- the OpenBLAS core (blas_core) ----------------------------------------------
 core() { q "$1" "select json_extract(build_facts, '$.openblas_core') from runs"; }

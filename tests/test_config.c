@@ -187,7 +187,8 @@ static void test_config_every_key_has_allowed_hint(void)
     CHECK(n < sizeof doc, "documented text fits (%zu)", n);
     char section[64] = "";
     int keys = 0;
-    for (char *line = strtok(doc, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(doc, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[') {
             snprintf(section, sizeof section, "%.*s", (int)(strcspn(line + 1, "]")), line + 1);
             continue;
@@ -587,7 +588,8 @@ static void test_config_default_ini_matches_table(void)
     char section[64] = "";
     int keys = 0;
     char *copy = strdup(doc);
-    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[') {
             snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
             continue;

@@ -164,7 +164,7 @@ static void sha256_3(const void *a, size_t na, const void *b, size_t nb, const v
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     for (size_t k = 0; k < n; k++)
-        sprintf(out + 2 * k, "%02x", in[k]);
+        snprintf(out + 2 * k, 3, "%02x", in[k]);
 }
 
 static int unhex(const char *h, unsigned char *out, size_t n)

@@ -947,7 +947,7 @@ static void lifecycle_guessing(void)
     snprintf(q, sizeof q, "SELECT hex(commitment) FROM tombstones WHERE seq = %lld", (long long)seq);
     q_text(db, q, tomb, sizeof tomb);
     for (int i = 0; i < 32; i++)
-        sprintf(want + 2 * i, "%02X", commit[i]);
+        snprintf(want + 2 * i, 3, "%02X", commit[i]);
     CHECK(!strcmp(tomb, want), "the tombstone holds the commitment");
 
     /* The attacker: the lake, the binary and the seed, not the keyring.

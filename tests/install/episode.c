@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "episode: %s\n", marlsim_env_error(env));
         return 1;
     }
-    int n = marlsim_env_num_envs(env), steps = atoi(argv[2]), rc = 0;
+    int n = marlsim_env_num_envs(env), steps = (int)strtol(argv[2], NULL, 10), rc = 0;
     uint8_t *act = malloc((size_t)n * 3), *outcome = malloc((size_t)n);
     double *reward = malloc(sizeof(double) * (size_t)n);
     marlsim_batch out = {.reward = reward, .outcome = outcome};
