@@ -29,20 +29,19 @@ typedef struct kv {
     char value[RP_VALUE];
 } kv;
 
-/* The canonical text of c as (section.key, value) pairs. */
-static int config_pairs(const ms_config *c, kv **out, int *n, ms_err *e)
+/* The canonical text of c as (section.key, value) pairs, into p (room for
+ * MS_CONFIG_MAX_KEYS). */
+static int config_pairs(const ms_config *c, kv *p, int *n, ms_err *e)
 {
     char *text = malloc(MS_CONFIG_TEXT_MAX);
-    kv *p = calloc(MS_CONFIG_MAX_KEYS, sizeof *p);
-    if (!text || !p) {
-        free(text);
-        free(p);
+    if (!text)
         return ms_fail(e, MS_EIO, "compare: out of memory");
-    }
     ms_config_render(c, text, MS_CONFIG_TEXT_MAX);
     char section[64] = "";
     int k = 0;
-    for (char *line = strtok(text, "\n"); line && k < MS_CONFIG_MAX_KEYS; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && k < MS_CONFIG_MAX_KEYS;
+         line = strtok_r(NULL, "\n", &save)) {
         size_t len = strlen(line);
         if (line[0] == '[' && len > 2 && line[len - 1] == ']') {
             snprintf(section, sizeof section, "%.*s", (int)(len - 2), line + 1);
@@ -56,7 +55,6 @@ static int config_pairs(const ms_config *c, kv **out, int *n, ms_err *e)
         k++;
     }
     free(text);
-    *out = p;
     *n = k;
     return MS_OK;
 }
@@ -71,10 +69,14 @@ static const char *lookup(const kv *p, int n, const char *key)
 
 static int build_diffs(rp_compare *cmp, ms_err *e)
 {
-    kv *pairs[RP_MAX_RUNS] = {0};
-    int np[RP_MAX_RUNS] = {0}, rc = MS_OK;
-    for (int r = 0; r < cmp->n && !rc; r++)
-        rc = config_pairs(&cmp->run[r].c, &pairs[r], &np[r], e);
+    /* one block: run r's pairs start at all + r * MS_CONFIG_MAX_KEYS */
+    kv *all = calloc((size_t)cmp->n * MS_CONFIG_MAX_KEYS, sizeof *all);
+    const kv *pairs[RP_MAX_RUNS] = {0};
+    int np[RP_MAX_RUNS] = {0}, rc = all ? MS_OK : ms_fail(e, MS_EIO, "compare: out of memory");
+    for (int r = 0; r < cmp->n && !rc; r++) {
+        pairs[r] = all + (size_t)r * MS_CONFIG_MAX_KEYS;
+        rc = config_pairs(&cmp->run[r].c, all + (size_t)r * MS_CONFIG_MAX_KEYS, &np[r], e);
+    }
     if (!rc) {
         /* Every config is rendered by this build: the same keys in the same
          * order; lookup by name keeps that an assumption, not a need. */
@@ -97,8 +99,7 @@ static int build_diffs(rp_compare *cmp, ms_err *e)
             cmp->ndiffs++;
         }
     }
-    for (int r = 0; r < cmp->n; r++)
-        free(pairs[r]);
+    free(all);
     return rc;
 }
 
