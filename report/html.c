@@ -488,7 +488,7 @@ static void section_learning(ms_strbuf *b, const lake_summary *s, const lake_ver
 #undef Y
     ms_sb_puts(b, "</svg>\n");
 
-    static const char *const cols[] = {"evaluation", "update", "env-steps", "score", "threshold", "margin",
+    static const char *const cols[] = {"evaluation", "update", "env-steps", "score", "threshold", "score - best",
                                        "decision", "updates undone"};
     ms_sb_puts(b, "<table id=\"table-gates\">");
     th(b, cols, 8);

@@ -102,6 +102,9 @@ def main():
     rolled = [e["eval_id"] for e in ev if e["decision"] == "rolled_back"]
     c.check("learning chart: one rollback mark per rolled_back evaluation",
             [int(m["attrs"]["data-eval"]) for m in marks] == rolled, (len(marks), rolled))
+    head = (T.get("table-gates") or [[]])[0]
+    c.check("gate table: the view's margin is headed 'score - best' (not score minus threshold)",
+            head[4:6] == ["threshold", "score - best"], head)
     rows = T.get("table-gates", [])[1:]
     want_rows = [[str(e["eval_id"]), str(e["update_id"]), str(e["env_steps"]), f4(e["candidate_score"]),
                   f4(None if e["best_score"] is None else e["best_score"] - e["tolerance"]), f4(e["margin"]),
