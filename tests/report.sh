@@ -22,15 +22,7 @@ mkdir -m 700 home
 # No keyring unless a test names one: the user's own is never touched.
 export HOME="$T/home" XDG_DATA_HOME=
 unset MARLSIM_KEYRING
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "  $2"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else ko "$n" "$(head -c 600 "$T/out" 2>/dev/null)"; fi; }
-expect_exit() {
-    n=$1 want=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"; got=$?
-    if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 600 "$T/err") $(head -c 300 "$T/out")"; fi
-}
+. "$ROOT/tests/harness.sh"
 q() { sqlite3 "$1" "$2"; }
 # eq A B: A equals B and is not empty (a failed query or parse never passes)
 eq() { [ -n "$1" ] && [ "$1" = "$2" ] || { echo "'$1' != '$2'" >"$T/out"; return 1; }; }
@@ -50,14 +42,6 @@ checks() {
         FAIL) ko "$what: $rest" ;;
         esac
     done <"$T/checks"
-}
-# Runs SQL on a lake with every append-only trigger dropped and then restored
-# with its exact text (as tests/trust.sh does).
-tamper() {
-    db=$1 sql=$2
-    trig=$(sqlite3 "$db" "select group_concat(sql, ';' || char(10)) || ';' from sqlite_schema where type = 'trigger'")
-    drops=$(sqlite3 "$db" "select group_concat('drop trigger ' || name, ';') || ';' from sqlite_schema where type = 'trigger'")
-    sqlite3 "$db" "$drops $sql; $trig"
 }
 SMALL="--set run.env_steps=16384 --set sim.envs=16 --set gate.every=2 --set telemetry.checkpoint_every=256 --quiet --force"
 

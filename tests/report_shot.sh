@@ -19,9 +19,7 @@ cd "$T" || exit 2
 mkdir -m 700 home
 export HOME="$T/home" XDG_DATA_HOME=
 unset MARLSIM_KEYRING
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "  $2"; }
+. "$ROOT/tests/harness.sh"
 shot() { # shot FILE.html FILE.png
     timeout 180 chromium --headless --disable-gpu --no-sandbox --hide-scrollbars --no-first-run \
         --user-data-dir="$T/profile" --screenshot="$2" --window-size=1200,2000 "file://$1" >"$T/chromium.log" 2>&1
