@@ -113,8 +113,9 @@ interop: marlsim
 	@tests/interop.sh ./marlsim $(BUILD)/notecheck
 
 # The HTML report as a browser draws it (CI): headless Chromium screenshots a
-# report and a check finds its charts in the pixels (tests/report_shot.sh;
-# keeps $(BUILD)/report-shot.png). Installs chromium (test-only) as root.
+# report of the default run and a check finds its charts in the pixels
+# (tests/report_shot.sh; keeps $(BUILD)/report-shot.png and .html). Installs
+# chromium (test-only) as root.
 report-shot: marlsim
 	@$(MAKE) --no-print-directory DEB_PKGS="chromium" deps
 	@tests/report_shot.sh ./marlsim $(BUILD)
