@@ -113,6 +113,12 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);
+/* On stdout, the members (no braces) of an approval's statement: run id,
+ * checkpoint, evaluation, config hash, snapshots, run key (approve, release). */
+struct gov_statement;
+void cli_statement_json(const struct gov_statement *st);
+/* On stdout, {"file", "outcome": "refused", "why"} (approve, release). */
+void cli_refused_json(const char *file, const char *why);
 
 /* ---- keys ---- */
 struct ms_note_verifier;
