@@ -18,7 +18,8 @@ static const char usage[] =
     "says UNAUTHENTICATED), and read in the same snapshot; every text from it\n"
     "is escaped. Default output: RUN.html beside the lake. An existing FILE is\n"
     "replaced only when it is a marlsim report; the file appears complete or not\n"
-    "at all. --json prints the result as one JSON object.\n"
+    "at all. --json prints the result as one JSON object (a refused lake too:\n"
+    "\"report\": null, its verdict and why).\n"
     "Exit 0 written; 1 the lake is TAMPERED or FOREIGN (nothing written); 2 bad\n"
     "usage, not a lake, a config this build cannot read, or an I/O failure.\n";
 
@@ -46,6 +47,14 @@ int cmd_report(int argc, char **argv)
     rp_report_info info;
     lake_verify_report rep;
     rc = rp_report_write(a.file, &vo, out, &info, &rep, &e);
+    if (rc == MS_ECHECK && a.json) {
+        printf("{\"report\":null,\"lake\":");
+        cli_json_string(stdout, a.file);
+        printf(",\"verdict\":\"%s\",\"error\":", rep.foreign ? "FOREIGN" : "TAMPERED");
+        cli_json_string(stdout, e.msg);
+        printf("}\n");
+        return EXIT_CHECK;
+    }
     if (rc == MS_ECHECK) {
         printf("%s %s\n%s\nno report was written\n", rep.foreign ? "FOREIGN" : "TAMPERED", a.file, e.msg);
         return EXIT_CHECK;

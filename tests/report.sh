@@ -101,6 +101,8 @@ cp s.db t.db
 tamper t.db "update evaluations set candidate_score = 9.0 where eval_id = 2"
 expect_exit "a tampered lake: exit 1" 1 "$M" report t.db --out t.html
 check "...named TAMPERED, and nothing written" sh -c "grep -q '^TAMPERED t.db' '$T/out' && [ ! -e t.html ] && ! ls t.html.tmp-* >/dev/null 2>&1"
+expect_exit "a tampered lake with --json: exit 1" 1 "$M" report t.db --out t.html --json
+check "...one JSON object: no report, the verdict and why" eq "$(json "$T/out" report) $(json "$T/out" verdict) $([ -n "$(json "$T/out" error)" ] && echo why) $(test -e t.html && echo written)" "None TAMPERED why "
 cp s.db r.db
 tamper r.db "update evaluations set candidate_score = 9.0 where eval_id = 2"
 "$ATTACK" rechain r.db --drop-checkpoints >/dev/null
