@@ -15,14 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CFG="$ROOT/configs/default.ini"
 CHECK="$ROOT/tests/tools/report_check.py"
 HTML="$ROOT/tests/tools/report_html.py"
-T=$(mktemp -d /tmp/report-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-mkdir -m 700 home
-# No keyring unless a test names one: the user's own is never touched.
-export HOME="$T/home" XDG_DATA_HOME=
-unset MARLSIM_KEYRING
 . "$ROOT/tests/harness.sh"
+scratch report
 q() { sqlite3 "$1" "$2"; }
 # eq A B: A equals B and is not empty (a failed query or parse never passes)
 eq() { [ -n "$1" ] && [ "$1" = "$2" ] || { echo "'$1' != '$2'" >"$T/out"; return 1; }; }

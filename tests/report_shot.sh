@@ -14,13 +14,8 @@ M=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 OUT=$(mkdir -p "${2:-build}" && cd "${2:-build}" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PNG="$ROOT/tests/tools/png_colours.py"
-T=$(mktemp -d /tmp/report-shot-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-mkdir -m 700 home
-export HOME="$T/home" XDG_DATA_HOME=
-unset MARLSIM_KEYRING
 . "$ROOT/tests/harness.sh"
+scratch report-shot
 shot() { # shot FILE.html FILE.png
     timeout 180 chromium --headless --disable-gpu --no-sandbox --hide-scrollbars --no-first-run \
         --user-data-dir="$T/profile" --screenshot="$2" --window-size=1200,2000 "file://$1" >"$T/chromium.log" 2>&1
