@@ -176,6 +176,37 @@ typedef struct groups {
 
 typedef void (*add_fn)(sqlite3_stmt *st, grp *g);
 
+/* The group (a, b) of g, added when new (last: the previous row's group,
+ * tried first), or, with e filled, MS_EINPUT (negative, as every ms_err
+ * code) past GROUPS_MAX groups, naming what, or MS_EIO out of memory. */
+static int group_of(lk_reader *R, const char *what, groups *g, int last, const char *a, const char *b, ms_err *e)
+{
+    int k = last >= 0 && !strcmp(g->v[last].a, a) && !strcmp(g->v[last].b, b) ? last : -1;
+    for (int j = 0; k < 0 && j < g->n; j++)
+        if (!strcmp(g->v[j].a, a) && !strcmp(g->v[j].b, b))
+            k = j;
+    if (k >= 0)
+        return k;
+    if (g->n == GROUPS_MAX) {
+        return ms_fail(e, MS_EINPUT, "%s: %s: more than %d distinct groups (a lake this build wrote has a handful)",
+                        R->path, what, GROUPS_MAX);
+    }
+    if (g->n == g->cap) {
+        int ncap = g->cap ? 2 * g->cap : 16;
+        grp *p = realloc(g->v, (size_t)ncap * sizeof *p);
+        if (!p) {
+            return ms_fail(e, MS_EIO, "%s: out of memory reading %s", R->path, what);
+        }
+        g->v = p;
+        g->cap = ncap;
+    }
+    k = g->n++;
+    memset(&g->v[k], 0, sizeof g->v[k]);
+    snprintf(g->v[k].a, sizeof g->v[k].a, "%s", a);
+    snprintf(g->v[k].b, sizeof g->v[k].b, "%s", b);
+    return k;
+}
+
 /* Runs sql; the first nkeys (1 or 2) columns name the group, add() sums
  * the row into it. More than GROUPS_MAX groups: MS_EINPUT naming what. */
 static int stream_groups(lk_reader *R, const char *sql, const char *what, int nkeys, add_fn add, groups *g,
@@ -191,30 +222,10 @@ static int stream_groups(lk_reader *R, const char *sql, const char *what, int nk
         col_text(st, 0, a, sizeof a, 0);
         if (nkeys > 1)
             col_text(st, 1, b, sizeof b, 0);
-        int k = last >= 0 && !strcmp(g->v[last].a, a) && !strcmp(g->v[last].b, b) ? last : -1;
-        for (int j = 0; k < 0 && j < g->n; j++)
-            if (!strcmp(g->v[j].a, a) && !strcmp(g->v[j].b, b))
-                k = j;
+        int k = group_of(R, what, g, last, a, b, e);
         if (k < 0) {
-            if (g->n == GROUPS_MAX) {
-                sqlite3_finalize(st);
-                return ms_fail(e, MS_EINPUT, "%s: %s: more than %d distinct groups (a lake this build wrote has a "
-                               "handful)", R->path, what, GROUPS_MAX);
-            }
-            if (g->n == g->cap) {
-                int ncap = g->cap ? 2 * g->cap : 16;
-                grp *p = realloc(g->v, (size_t)ncap * sizeof *p);
-                if (!p) {
-                    sqlite3_finalize(st);
-                    return ms_fail(e, MS_EIO, "%s: out of memory reading %s", R->path, what);
-                }
-                g->v = p;
-                g->cap = ncap;
-            }
-            k = g->n++;
-            memset(&g->v[k], 0, sizeof g->v[k]);
-            memcpy(g->v[k].a, a, sizeof a);
-            memcpy(g->v[k].b, b, sizeof b);
+            sqlite3_finalize(st);
+            return k;
         }
         last = k;
         g->v[k].n++;
@@ -227,14 +238,70 @@ static int stream_groups(lk_reader *R, const char *sql, const char *what, int nk
     return rc;
 }
 
-/* v_credit_by_class: COUNT(*), AVG(credit) over non-NULL credits, AVG(reward). */
-static void add_credit(sqlite3_stmt *st, grp *g)
+/* v_credit_by_class without its join (which needs temporary storage): the
+ * class of a credit row is joint_actions.class at its (step, env). Both
+ * tables hold their rows in step order (credit rows per rollout, after its
+ * update), so one pass over each suffices: the joint actions of a step are
+ * loaded (class per env) when the credit rows reach that step. A credit row
+ * without its joint action (none in a lake this build wrote: both are
+ * behavioural, written and purged at the same steps) has class ''. Memory:
+ * one class per mailbox. */
+static int credit_groups(lk_reader *R, groups *g, ms_err *e)
 {
-    if (col_has(st, 2)) {
-        g->i[0]++;
-        g->d[0] += sqlite3_column_double(st, 2);
+    static const char what[] = "v_credit_by_class";
+    sqlite3_stmt *js = NULL, *ds = NULL;
+    int rc = lk_prep(R, "SELECT step, env, class FROM joint_actions ORDER BY rowid", &js, e);
+    if (!rc)
+        rc = lk_prep(R, "SELECT step, env, agent, credit, reward FROM di_credit_assignment ORDER BY rowid", &ds, e);
+    if (rc) {
+        sqlite3_finalize(js);
+        return rc;
     }
-    g->d[1] += sqlite3_column_double(st, 3);
+    enum { ENVS = 4096 }; /* [sim] envs at most */
+    char(*cls)[LS_TEXT] = calloc(ENVS, sizeof *cls);
+    if (!cls) {
+        sqlite3_finalize(js);
+        sqlite3_finalize(ds);
+        return ms_fail(e, MS_EIO, "%s: out of memory reading %s", R->path, what);
+    }
+    int js_rc = sqlite3_step(js), s, last = -1;
+    int64_t cur = INT64_MIN;
+    char agent[LS_TEXT];
+    while ((s = sqlite3_step(ds)) == SQLITE_ROW) {
+        int64_t step = sqlite3_column_int64(ds, 0), env = sqlite3_column_int64(ds, 1);
+        if (step != cur) {
+            cur = step;
+            memset(cls, 0, ENVS * sizeof *cls);
+            while (js_rc == SQLITE_ROW && sqlite3_column_int64(js, 0) < step)
+                js_rc = sqlite3_step(js);
+            for (; js_rc == SQLITE_ROW && sqlite3_column_int64(js, 0) == step; js_rc = sqlite3_step(js)) {
+                int64_t je = sqlite3_column_int64(js, 1);
+                if (je >= 0 && je < ENVS)
+                    col_text(js, 2, cls[je], sizeof cls[je], 0);
+            }
+        }
+        col_text(ds, 2, agent, sizeof agent, 0);
+        int k = group_of(R, what, g, last, agent, env >= 0 && env < ENVS ? cls[env] : "", e);
+        if (k < 0) {
+            rc = k;
+            break;
+        }
+        last = k;
+        g->v[k].n++;
+        if (col_has(ds, 3)) {
+            g->v[k].i[0]++;
+            g->v[k].d[0] += sqlite3_column_double(ds, 3);
+        }
+        g->v[k].d[1] += sqlite3_column_double(ds, 4);
+    }
+    if (!rc && s != SQLITE_DONE)
+        rc = lk_sqlerr(R, s, what, e);
+    if (!rc && js_rc != SQLITE_DONE && js_rc != SQLITE_ROW)
+        rc = lk_sqlerr(R, js_rc, what, e);
+    free(cls);
+    sqlite3_finalize(js);
+    sqlite3_finalize(ds);
+    return rc;
 }
 
 /* behaviour_aggregates summed: samples, chose_1, effective_1, reward_sum, credit_sum. */
@@ -307,13 +374,12 @@ static int to_counts(groups *g, int (*cmp)(const void *, const void *), ls_count
 static int read_groups(lk_reader *R, lake_summary *s, ms_err *e)
 {
     groups go = {0}, gr = {0}, gc = {0}, ga = {0}, gn = {0};
-    int rc = stream_groups(R, "SELECT class, outcome FROM joint_actions", "v_outcomes", 2, NULL, &go, e);
+    int rc = stream_groups(R, "SELECT class, outcome FROM v_joint_actions", "v_outcomes", 2, NULL, &go, e);
     if (!rc)
         rc = stream_groups(R, "SELECT r.value FROM joint_actions AS j, json_each(j.rules) AS r", "v_rule_hits", 1,
                            NULL, &gr, e);
     if (!rc)
-        rc = stream_groups(R, "SELECT agent, class, credit, reward FROM di_credit_assignment", "v_credit_by_class", 2,
-                           add_credit, &gc, e);
+        rc = credit_groups(R, &gc, e);
     if (!rc)
         rc = stream_groups(R, "SELECT agent, class, samples, chose_1, effective_1, reward_sum, credit_sum FROM "
                            "behaviour_aggregates", "behaviour_aggregates", 2, add_aggregate, &ga, e);
