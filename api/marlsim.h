@@ -281,7 +281,7 @@ MARLSIM_API int marlsim_experiment_create(marlsim_experiment **out, const marlsi
 MARLSIM_API void marlsim_experiment_set_progress(marlsim_experiment *x,
                                                  void (*cb)(const marlsim_progress *p, void *ctx), void *ctx);
 /* Runs it into a new lake, as `marlsim run` does (same lake, same run id):
- *   out_path  the lake; NULL: [run] out, else runs/<name>-s<seed>.db
+ *   out_path  the lake; NULL: [run] out, else runs/<name>-s<seed>-<config hash, 8 hex>.db
  *             (runs/ created in the working directory);
  *   keyring   "dev" (the development key of the seed: nothing signed), a
  *             keyring path or "cmd:COMMAND"; NULL: [keys] keyring, else

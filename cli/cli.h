@@ -92,7 +92,7 @@ struct exp_result;
 struct ms_keyring;
 /* Runs the experiment c into a new lake at path (replacing one only when
  * force) with key material kr (first_gen: exp_options) and SIGINT/SIGTERM
- * handling, a progress bar when show_progress. interrupt_at > 0 replays an
+ * handling, progress as show_progress says (CLI_PROGRESS_*). interrupt_at > 0 replays an
  * interruption after that many env-steps; reproduce (CLI_RUN_* flags)
  * selects the reproduction's checkpoint origin, and with CLI_RUN_UNSIGNED
  * signs nothing; resume (not NULL) continues the lake at path
@@ -100,6 +100,10 @@ struct ms_keyring;
  * (130/143 when a signal interrupted it). res->status is "" when no lake
  * was created. */
 enum { CLI_RUN_REPRODUCE = 1, CLI_RUN_UNSIGNED = 2 };
+/* show_progress of cli_run_experiment: nothing, a bar (a terminal), lines. */
+enum { CLI_PROGRESS_NONE, CLI_PROGRESS_BAR, CLI_PROGRESS_LINES };
+/* The mode for stderr: none with --quiet, else a bar on a terminal, else lines. */
+int cli_progress_mode(int quiet);
 struct exp_resume_info;
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
                        const struct ms_keyring *kr, int first_gen, int reproduce,

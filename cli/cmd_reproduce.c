@@ -221,7 +221,7 @@ int cmd_reproduce(int argc, char **argv)
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
     exp_result res;
-    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, kr, first,
+    rc = cli_run_experiment(&c, path, !out || a.force, cli_progress_mode(0), interrupt_at, kr, first,
                             CLI_RUN_REPRODUCE | (vouched ? 0 : CLI_RUN_UNSIGNED), NULL, &res);
     ms_keyring_free(kr);
     if (rc)

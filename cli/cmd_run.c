@@ -30,7 +30,8 @@ static const char usage[] =
     "use). K is a path, cmd:COMMAND (its output is the keyring) or dev (the\n"
     "development key derived from the seed: nothing signed, lake marked dev_key).\n"
     "\n"
-    "Progress goes to stderr on a terminal (--quiet silences it); the summary\n"
+    "Progress goes to stderr: a bar on a terminal, else a line every 10 %% or\n"
+    "30 s (--quiet silences both); the summary\n"
     "goes to stdout, as JSON with --json. SIGINT/SIGTERM stop at the next\n"
     "rollout boundary; the lake is marked interrupted (exit 130 / 143).\n"
     "\n"
@@ -52,17 +53,32 @@ static void on_signal(int sig)
 }
 
 typedef struct progress_ctx {
-    double t0;
-    int enabled;
+    double t0, last_line;
+    int mode;      /* CLI_PROGRESS_* */
+    int last_tenth; /* lines: the last tenth of the run reported */
 } progress_ctx;
 
+/* On a terminal a bar redrawn in place; elsewhere (a batch job's log) a
+ * plain line every 10 % of the run or 30 s, whichever comes first. */
 static void progress(const trainer_status *st, void *ctx)
 {
     progress_ctx *p = ctx;
-    if (!p->enabled)
+    if (p->mode == CLI_PROGRESS_NONE)
         return;
-    double el = ms_now() - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
+    double now = ms_now(), el = now - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
     double eta = rate > 0 ? (double)(st->total_env_steps - st->env_steps) / rate : 0;
+    if (p->mode == CLI_PROGRESS_LINES) {
+        int tenth = st->total_env_steps ? (int)(10 * st->env_steps / st->total_env_steps) : 10;
+        if (tenth <= p->last_tenth && now - p->last_line < 30)
+            return;
+        p->last_tenth = tenth;
+        p->last_line = now;
+        fprintf(stderr, "marlsim: %3d%%  %lld/%lld env-steps  %.0f steps/s  ETA %.0fs  reward %.3f  gate %s (%.3f)\n",
+                st->total_env_steps ? (int)(100 * st->env_steps / st->total_env_steps) : 100,
+                (long long)st->env_steps, (long long)st->total_env_steps, rate, eta, st->recent_reward,
+                st->last_decision, st->eval_score);
+        return;
+    }
     int width = 24, done = st->total_env_steps ? (int)(width * st->env_steps / st->total_env_steps) : width;
     char bar[32];
     for (int i = 0; i < width; i++)
@@ -72,6 +88,11 @@ static void progress(const trainer_status *st, void *ctx)
             (long long)st->env_steps, (long long)st->total_env_steps, rate, eta, st->recent_reward,
             st->last_decision, st->eval_score);
     fflush(stderr);
+}
+
+int cli_progress_mode(int quiet)
+{
+    return quiet ? CLI_PROGRESS_NONE : isatty(2) ? CLI_PROGRESS_BAR : CLI_PROGRESS_LINES;
 }
 
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
@@ -85,14 +106,14 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     stop_requested = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    progress_ctx pc = {ms_now(), show_progress};
+    progress_ctx pc = {ms_now(), ms_now(), show_progress, 0};
     exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen,
                      .reproduce = (reproduce & CLI_RUN_REPRODUCE) != 0,
                      .sign_nothing = (reproduce & CLI_RUN_UNSIGNED) != 0, .resume = resume, .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
                      .progress_ctx = &pc};
     ms_err e;
     int rc = exp_run(c, &o, res, &e);
-    if (show_progress && res->status[0])
+    if (show_progress == CLI_PROGRESS_BAR && res->status[0])
         fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -282,7 +303,7 @@ static int resume(const cli_args *a)
         cli_notice("resuming %s (%s at %lld env-steps): replaying its %lld ledger entries, then continuing", db,
                    ri.status, (long long)ri.env_steps, (long long)ri.entries);
     exp_result res;
-    rc = cli_run_experiment(&ri.c, db, 0, !a->quiet && isatty(2), 0, kr, ri.first_gen, 0, &ri, &res);
+    rc = cli_run_experiment(&ri.c, db, 0, cli_progress_mode(a->quiet), 0, kr, ri.first_gen, 0, &ri, &res);
     if (res.status[0])
         print_summary(&ri.c, &res, a->json);
     exp_resume_release(&ri);
@@ -318,7 +339,7 @@ int cmd_run(int argc, char **argv)
     if ((rc = cli_keyring(a.keyring, c.keyring, c.seed, CLI_KR_CREATE, &kr)))
         return rc;
     exp_result res;
-    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), 0, kr, -1, 0, NULL, &res);
+    rc = cli_run_experiment(&c, path, a.force, cli_progress_mode(a.quiet), 0, kr, -1, 0, NULL, &res);
     ms_keyring_free(kr);
     if (res.status[0])
         print_summary(&c, &res, a.json);

@@ -346,6 +346,15 @@ int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, m
     }
     if (mkdir("runs", 0777) && errno != EEXIST)
         return ms_fail(e, MS_EIO, "cannot create runs/: %s", strerror(errno));
-    snprintf(path, n, "runs/%s-s%llu.db", c->name, (unsigned long long)c->seed);
+    /* The config hash in the name: runs of a sweep (--set) never overwrite
+     * one another. */
+    char text[MS_CONFIG_TEXT_MAX], hex[65];
+    unsigned char md[32];
+    ms_config_render(c, text, sizeof text);
+    int rc = ms_sha256(text, strlen(text), md, e);
+    if (rc)
+        return rc;
+    ms_hex(md, 4, hex);
+    snprintf(path, n, "runs/%s-s%llu-%s.db", c->name, (unsigned long long)c->seed, hex);
     return MS_OK;
 }

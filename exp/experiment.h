@@ -139,7 +139,8 @@ void exp_json_field(const char *json, const char *key, char *out, size_t n);
 void exp_build_facts(const ms_config *c, char *buf, size_t n);
 
 /* The output path: out if not NULL, else [run] out, else
- * runs/<name>-s<seed>.db (creating runs/). MS_OK or MS_EIO. */
+ * runs/<name>-s<seed>-<first 8 hex digits of the config hash>.db (creating
+ * runs/). MS_OK or MS_EIO. */
 int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, ms_err *e);
 
 #endif

@@ -90,7 +90,7 @@ struct lake {
 
 static int sqlfail(lake *L, ms_err *e, const char *what)
 {
-    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L && L->db ? sqlite3_errmsg(L->db) : "?");
+    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L->db ? sqlite3_errmsg(L->db) : "?");
 }
 
 static int exec_sql(lake *L, const char *sql, ms_err *e)
@@ -1050,8 +1050,8 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
         return rc;
 
     lake *L;
-    if ((rc = init_handle(&L, path, in, e)))
-        return rc;
+    if ((rc = init_handle(&L, path, in, e)) || !L) /* !L only with rc set (said for gcc -fanalyzer) */
+        return rc ? rc : MS_EIO;
 
     /* Built beside the lake (same directory, so the move is one rename) under
      * a name no run uses; a crash before the move leaves only that. */
@@ -1511,8 +1511,8 @@ int lake_resume(lake **out, const char *path, const lake_run_info *in, const uns
     if ((rc = check_info(in, &sync, e)))
         return rc;
     lake *L;
-    if ((rc = init_handle(&L, path, in, e)))
-        return rc;
+    if ((rc = init_handle(&L, path, in, e)) || !L) /* !L only with rc set (said for gcc -fanalyzer) */
+        return rc ? rc : MS_EIO;
     int64_t n = -1, purges = -1, cps = 0, newest = 0;
     char *head = NULL, *status = NULL, *xcls = NULL;
     if ((rc = open_writer(L, path, sync, e)) || (rc = query_i64(L, "SELECT ledger_rows FROM runs", &n, e)) ||

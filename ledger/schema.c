@@ -89,7 +89,7 @@ static const lk_column c_evaluations[] = {
 static const lk_column c_snapshots[] = {
     {"snapshot_id", I, 0, "snapshot number"},
     {"eval_id", I, 1, "evaluation that promoted it (NULL when none)"},
-    {"update_id", I, 1, "last update included (NULL for the initial policy)"},
+    {"update_id", I, 1, "last update included (0 for the initial policy, the baseline)"},
     {"agent", T, 0, "GET | OPEN | BIN"},
     {"sha256", T, 0, "SHA-256(params) as 64 lowercase hex digits; re-derived by verify and eval"},
     {"params", B, 0, "the parameters, in nn/'s serialisation"},
@@ -107,8 +107,8 @@ static const lk_column c_keys[] = {
     {"key_id", T, 0, "key id as used in pseudonyms (<key_id>:<hex>)"},
     {"purpose", T, 0, "what the key is for (pseudonym, broadcast_mac, ...)"},
     {"fingerprint", T, 0, "public fingerprint of the key (never the key)"},
-    {"first_step", I, 1, "first env-step the key was used"},
-    {"last_step", I, 1, "last env-step the key was used"},
+    {"first_step", I, 1, "first simulation step the key was used"},
+    {"last_step", I, 1, "last simulation step the key was used"},
 };
 static const lk_column c_poison[] = {
     {"step", I, 0, "simulation step"},
@@ -128,8 +128,8 @@ static const lk_column c_surveillance[] = {
     {"detail", T, 1, "human-readable detail"},
 };
 static const lk_column c_aggregates[] = {
-    {"window_start", I, 0, "first env-step of the window"},
-    {"window_steps", I, 0, "env-steps in the window"},
+    {"window_start", I, 0, "first simulation step of the window (every mailbox takes one message per step)"},
+    {"window_steps", I, 0, "simulation steps in the window"},
     {"agent", T, 0, "GET | OPEN | BIN"},
     {"class", T, 0, "true message class"},
     {"samples", I, 0, "samples aggregated"},
@@ -379,24 +379,44 @@ static const char lake_overview[] =
     "\n"
     "This row:";
 
+/* Under [telemetry] level = aggregate the behavioural tables stay empty;
+ * the views over them then say so in one row instead of returning nothing. */
+#define AGGREGATE_NOTE(tbl)                                                                                      \
+    "'(empty: telemetry level = aggregate keeps no " tbl " rows; see behaviour_aggregates)'"
+#define WHEN_AGGREGATE(tbl)                                                                                      \
+    " WHERE NOT EXISTS (SELECT 1 FROM " tbl ")\n"                                                                \
+    "    AND (SELECT config_text FROM runs) LIKE '%' || char(10) || 'level = aggregate' || char(10) || '%'\n"
+
 static const char views_sql[] =
     "CREATE VIEW v_learning_curve AS -- per update and agent: samples it consumed, mean reward,\n"
     "  -- mean credit, share of samples that really changed the parameters\n"
     "  SELECT update_id, agent, COUNT(*) AS samples, AVG(reward) AS mean_reward,\n"
     "         AVG(credit) AS mean_credit, AVG(policy_updated) AS share_policy_updated\n"
     "  FROM di_credit_assignment WHERE update_id IS NOT NULL\n"
-    "  GROUP BY update_id, agent ORDER BY update_id, agent;\n"
+    "  GROUP BY update_id, agent\n"
+    "  UNION ALL SELECT NULL, " AGGREGATE_NOTE("di_credit_assignment") ", NULL, NULL, NULL, NULL\n"
+    WHEN_AGGREGATE("di_credit_assignment")
+    "  ORDER BY update_id, agent;\n"
     "CREATE VIEW v_rule_hits AS -- how often each safety rule fired\n"
     "  SELECT r.value AS rule, COUNT(*) AS hits\n"
     "  FROM joint_actions AS j, json_each(j.rules) AS r\n"
-    "  GROUP BY r.value ORDER BY hits DESC, rule;\n"
+    "  GROUP BY r.value\n"
+    "  UNION ALL SELECT " AGGREGATE_NOTE("joint_actions") ", NULL\n"
+    WHEN_AGGREGATE("joint_actions")
+    "  ORDER BY hits DESC, rule;\n"
     "CREATE VIEW v_credit_by_class AS -- credit and reward per agent per message class\n"
     "  SELECT agent, class, COUNT(*) AS samples, AVG(credit) AS mean_credit,\n"
     "         AVG(reward) AS mean_reward\n"
-    "  FROM di_credit_assignment GROUP BY agent, class ORDER BY agent, class;\n"
+    "  FROM di_credit_assignment GROUP BY agent, class\n"
+    "  UNION ALL SELECT " AGGREGATE_NOTE("di_credit_assignment") ", NULL, NULL, NULL, NULL\n"
+    WHEN_AGGREGATE("di_credit_assignment")
+    "  ORDER BY agent, class;\n"
     "CREATE VIEW v_outcomes AS -- outcome counts per message class\n"
     "  SELECT class, outcome, COUNT(*) AS n FROM joint_actions\n"
-    "  GROUP BY class, outcome ORDER BY class, outcome;\n"
+    "  GROUP BY class, outcome\n"
+    "  UNION ALL SELECT " AGGREGATE_NOTE("joint_actions") ", NULL, NULL\n"
+    WHEN_AGGREGATE("joint_actions")
+    "  ORDER BY class, outcome;\n"
     "CREATE VIEW v_gate_decisions AS -- every gate evaluation and what it decided\n"
     "  SELECT eval_id, update_id, env_steps, candidate_score, best_score, tolerance,\n"
     "         candidate_score - best_score AS margin, decision, undone_first, undone_last\n"

@@ -61,7 +61,7 @@ static const kspec keys[] = {
     {"run", "name", K_NAME, OFF(name), 0, 0, 0, 0, NULL, "default", "experiment name, used in the output file name", 1},
     {"run", "seed", K_U64, OFF(seed), 0, 9223372036854775807.0, 0, 0, NULL, "1", "master seed of every training stream", 1},
     {"run", "env_steps", K_I64, OFF(env_steps), 1, 1e12, 0, 0, NULL, "262144", "total env-steps summed over all mailboxes (rounded up to whole rollouts)", 1},
-    {"run", "out", K_PATH, OFF(out), 0, 0, 0, 0, NULL, "", "output lake path; empty = runs/<name>-s<seed>.db", 0},
+    {"run", "out", K_PATH, OFF(out), 0, 0, 0, 0, NULL, "", "output lake path; empty = runs/<name>-s<seed>-<first 8 hex digits of the config hash>.db", 0},
     {"sim", "envs", K_INT, OFF(envs), 1, 4096, 0, 0, NULL, "64", "parallel mailboxes", 1},
     {"sim", "episode_len", K_INT, OFF(episode_len), 1, 100000, 0, 0, NULL, "64", "messages per episode (the time limit; a truncation)", 1},
     {"sim", "priors", K_PRIORS, OFF(priors), 0, 1, 0, 0, NULL, "0.70, 0.18, 0.08, 0.04", "class priors: benign, spam, phishing, malware; sum to 1", 1},

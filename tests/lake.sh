@@ -105,6 +105,10 @@ check "sampled: every 4th step" [ "$(q s.db "select count(*) from environment_st
 check "sampled: credit every 4th step, 3 agents" [ "$(q s.db "select count(*) from di_credit_assignment")" = $((8192 / 4 * 3)) ]
 check "aggregate: no per-step behavioural rows" [ "$(q g.db "select (select count(*) from environment_states)+(select count(*) from agent_observations)+(select count(*) from joint_actions)+(select count(*) from di_credit_assignment)")" = 0 ]
 check "aggregate: windows cover every sample" [ "$(q g.db "select sum(samples) from behaviour_aggregates")" = $((8192 * 3)) ]
+check "aggregate: the views over empty tables say so in one row (v_outcomes, v_rule_hits, v_credit_by_class, v_learning_curve)" [ "$(q g.db "select ((select count(*) from v_outcomes where class like '(empty: telemetry level = aggregate%')
+  + (select count(*) from v_rule_hits where rule like '(empty:%') + (select count(*) from v_credit_by_class where agent like '(empty:%')
+  + (select count(*) from v_learning_curve where agent like '(empty:%')) || ' ' || (select count(*) from v_outcomes)")" = "4 1" ]
+check "full level: no such row" [ "$(q a.db "select count(*) from v_outcomes where class like '(empty%'")" = 0 ]
 check "operational rows are complete at every level" [ "$(q a.db "select count(*) from optimizer_steps")" = "$(q s.db "select count(*) from optimizer_steps")" -a "$(q a.db "select count(*) from optimizer_steps")" = "$(q g.db "select count(*) from optimizer_steps")" ]
 for f in s.db g.db; do expect_exit "verify $f" 0 "$M" verify $f; done
 

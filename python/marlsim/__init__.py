@@ -9,7 +9,7 @@
     obs, infos = vec.reset()
     obs, rewards, term, trunc, infos = vec.step(vec.reference_actions("heuristic"))
 
-    policy = marlsim.Policy("runs/default-s1.db")          # verified first, then the last promoted policy
+    policy = marlsim.Policy("runs/demo.db")          # verified first, then the last promoted policy
     actions = policy.act(obs)
 
     summary = marlsim.run("configs/default.ini", keyring="dev", set=["run.env_steps=8192"])

@@ -11,7 +11,7 @@ def run(config=None, *, out=None, keyring=None, overwrite=False, progress=None, 
     new lake and returns its summary as a dict (run_id, status, path,
     head_hash, env_steps, report_score, ...).
 
-    out: the lake (None: [run] out, else runs/<name>-s<seed>.db); keyring:
+    out: the lake (None: [run] out, else runs/<name>-s<seed>-<config hash, 8 hex>.db); keyring:
     "dev" (the development key of the seed: nothing signed), a keyring path
     or "cmd:COMMAND" (None: [keys] keyring, $MARLSIM_KEYRING, then the
     per-user keyring, which must exist); overwrite: replace an existing
