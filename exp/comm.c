@@ -43,6 +43,13 @@ int comm_launched_by_mpirun(void)
 }
 
 ms_comm *comm_single(void) { return &single; }
+
+void comm_share(int total, int rank, int size, int *first, int *count)
+{
+    int q = total / size, extra = total % size;
+    *count = q + (rank < extra);
+    *first = rank * q + (rank < extra ? rank : extra);
+}
 int comm_rank(const ms_comm *c) { return c->rank; }
 int comm_size(const ms_comm *c) { return c->size; }
 int comm_is_mpi(const ms_comm *c) { return c->mpi; }

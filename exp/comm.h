@@ -45,6 +45,14 @@
 
 typedef struct ms_comm ms_comm;
 
+/* The most processes a run may have (fixed-size tables of the callers). */
+enum { MS_COMM_MAX_RANKS = 4096 };
+
+/* Rank r's contiguous share of `total` items among `size` processes:
+ * total / size each, the first total % size one more; *first is its first
+ * item's index. */
+void comm_share(int total, int rank, int size, int *first, int *count);
+
 /* 1 when this process was started by mpirun (Open MPI sets
  * OMPI_COMM_WORLD_SIZE, a PMIx launcher PMIX_RANK): only then may
  * comm_mpi_init be called. */
