@@ -61,6 +61,12 @@ static volatile sig_atomic_t stop_requested;
 static ms_comm *cli_comm;
 static const char *cli_manifest;
 
+void cli_set_comm(ms_comm *comm, const char *manifest)
+{
+    cli_comm = comm;
+    cli_manifest = manifest;
+}
+
 static void on_signal(int sig)
 {
     stop_requested = sig;
@@ -356,8 +362,7 @@ static int run_mpi(const ms_config *c, const cli_args *a, const char *out)
         manifest_shard_path(base, rank, ranks, shard, sizeof shard);
         manifest_path(base, manifest, sizeof manifest);
         path = shard;
-        cli_comm = comm;
-        cli_manifest = manifest;
+        cli_set_comm(comm, manifest);
     }
     ms_keyring *kr;
     if ((rc = cli_keyring(a->keyring, c->keyring, c->seed, CLI_KR_CREATE, &kr))) {
@@ -373,8 +378,7 @@ static int run_mpi(const ms_config *c, const cli_args *a, const char *out)
         comm_abort(comm, rc); /* failed mid-run: the other ranks wait in a collective */
     if (rank == 0 && res.status[0])
         print_summary(c, &res, a->json);
-    cli_comm = NULL;
-    cli_manifest = NULL;
+    cli_set_comm(NULL, NULL);
     comm_finalize(comm);
     return rc;
 }

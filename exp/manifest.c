@@ -313,12 +313,14 @@ static int check_shard(const char *base, int k, const manifest_shard *s, const m
     return rc;
 }
 
-int manifest_verify(const char *path, const ms_note_verifier *trusted, manifest_report *rep, ms_err *e)
+/* manifest_open, keeping the shard lines (*shards: malloc'd) and BASE. */
+static int open_manifest(const char *path, const ms_note_verifier *trusted, manifest_report *rep,
+                         manifest_shard **shards, char *base, size_t nbase, ms_err *e)
 {
     memset(rep, 0, sizeof *rep);
+    *shards = NULL;
     rep->bad_shard = -1;
-    char base[MS_PATH_MAX + 64];
-    if (!manifest_is_manifest(path, base, sizeof base))
+    if (!manifest_is_manifest(path, base, nbase))
         return ms_fail(e, MS_EINPUT, "%s: a manifest's name ends in .manifest", path);
     char *buf = NULL;
     size_t n = 0, tlen = 0;
@@ -341,10 +343,26 @@ int manifest_verify(const char *path, const ms_note_verifier *trusted, manifest_
     if (!rc && trusted && (rc = ms_note_open(buf, n, trusted, &tlen, e)) == MS_ECHECK)
         rc = bad(rep, -1, "FOREIGN", e, "%s: the manifest is not signed by the trusted key (or was altered)%s", path,
                  "");
-    manifest_shard *shards = NULL;
     if (!rc)
-        rc = parse(path, buf, tlen, rep, &shards, e);
+        rc = parse(path, buf, tlen, rep, shards, e);
     free(buf);
+    return rc;
+}
+
+int manifest_open(const char *path, const ms_note_verifier *trusted, manifest_report *rep, ms_err *e)
+{
+    manifest_shard *shards;
+    char base[MS_PATH_MAX + 64];
+    int rc = open_manifest(path, trusted, rep, &shards, base, sizeof base, e);
+    free(shards);
+    return rc;
+}
+
+int manifest_verify(const char *path, const ms_note_verifier *trusted, manifest_report *rep, ms_err *e)
+{
+    manifest_shard *shards;
+    char base[MS_PATH_MAX + 64];
+    int rc = open_manifest(path, trusted, rep, &shards, base, sizeof base, e);
     for (int k = 0; !rc && k < rep->ranks; k++)
         rc = check_shard(base, k, &shards[k], trusted, rep, e);
     free(shards);

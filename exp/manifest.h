@@ -86,6 +86,11 @@ typedef struct manifest_report {
                                 INCOMPLETE or UNSIGNED */
 } manifest_report;
 
+/* The manifest alone: the first step of manifest_verify (its text and root,
+ * and its signature when trusted is not NULL), rep filled but for the
+ * shards' counts; the same outcomes. */
+int manifest_open(const char *path, const ms_note_verifier *trusted, manifest_report *rep, ms_err *e);
+
 /* Checks the manifest at path and every shard it binds:
  *   - the manifest: at most 64 KiB, the text above exactly (lines in order,
  *     N shard lines in rank order), its root recomputed from the shard
