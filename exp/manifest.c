@@ -327,6 +327,10 @@ static int open_manifest(const char *path, const ms_note_verifier *trusted, mani
     int rc = read_small(path, &buf, &n, e);
     if (rc)
         return rc;
+    if (n < sizeof HEADER - 1 || memcmp(buf, HEADER, sizeof HEADER - 1)) {
+        free(buf);
+        return ms_fail(e, MS_EINPUT, "%s: not a marlsim manifest (no '%.19s' line)", path, HEADER);
+    }
     /* Signed (a note: text, blank line, signatures) or a development-key
      * run's bare text. */
     rep->signed_ = strstr(buf, "\n\n") != NULL;
