@@ -82,13 +82,15 @@ static int shard_target(const char *path, const cli_args *a, shard_job *j)
         return EXIT_USAGE;
     }
     const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *rank = getenv("OMPI_COMM_WORLD_RANK");
-    if (!comm_launched_by_mpirun() || !size || !rank || atoi(size) != r.ranks) {
+    char *end1 = NULL, *end2 = NULL;
+    long n = size ? strtol(size, &end1, 10) : -1, k = rank ? strtol(rank, &end2, 10) : -1;
+    if (!comm_launched_by_mpirun() || !end1 || *end1 || !end2 || *end2 || n != r.ranks || k < 0 || k >= n) {
         cli_error("%s is a run of %d processes: it is reproduced by as many; run\n  mpirun -np %d %s reproduce %s%s%s",
                   path, r.ranks, r.ranks, cli_argv && cli_argv[0] ? cli_argv[0] : "marlsim", path,
                   a->keyring ? " --keyring " : "", a->keyring ? a->keyring : "");
         return EXIT_USAGE;
     }
-    j->rank = atoi(rank);
+    j->rank = (int)k;
     j->ranks = r.ranks;
     (void)manifest_is_manifest(path, base, sizeof base); /* manifest_open checked the name */
     snprintf(rbase, sizeof rbase, "%s.reproduce", base);

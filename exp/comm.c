@@ -7,6 +7,8 @@
 
 #include <mpi.h>
 
+#include "base/clock.h"
+
 /* The MPI functions used, with mpi.h's own prototypes (a mismatch with the
  * header fails to compile), resolved from libmpi.so.40 at run time. */
 typedef struct mpi_api {
@@ -32,9 +34,25 @@ struct ms_comm {
     size_t cap;
     int *counts, *displs;      /* [size], in bytes (comm_allgatherv) */
     char library[MPI_MAX_LIBRARY_VERSION_STRING];
+    double calls, bytes, seconds; /* comm_traffic */
 };
 
-static ms_comm single = {0, 1, 0, {0}, NULL, NULL, 0, NULL, NULL, ""};
+static ms_comm single = {0, 1, 0, {0}, NULL, NULL, 0, NULL, NULL, "", 0, 0, 0};
+
+/* Adds one collective of `bytes` that started at t0 to the traffic. */
+static void count(ms_comm *c, size_t bytes, double t0)
+{
+    c->calls += 1;
+    c->bytes += (double)bytes;
+    c->seconds += ms_now() - t0;
+}
+
+void comm_traffic(const ms_comm *c, double *calls, double *bytes, double *seconds)
+{
+    *calls = c->calls;
+    *bytes = c->bytes;
+    *seconds = c->seconds;
+}
 
 int comm_launched_by_mpirun(void)
 {
@@ -177,6 +195,7 @@ static int gather_combine(ms_comm *c, size_t bytes, void (*add)(unsigned char *a
     if (bytes > (size_t)INT32_MAX)
         return ms_fail(e, MS_EIO, "MPI: a message of %zu bytes is too large", bytes);
     mpi_api *a = &c->api;
+    double t0 = ms_now();
     if (a->gather(c->mine, (int)bytes, a->byte, c->all, (int)bytes, a->byte, 0, a->world) != MPI_SUCCESS)
         return mpi_fail(e, "MPI_Gather");
     if (c->rank == 0) {
@@ -186,6 +205,7 @@ static int gather_combine(ms_comm *c, size_t bytes, void (*add)(unsigned char *a
     }
     if (a->bcast(c->mine, (int)bytes, a->byte, 0, a->world) != MPI_SUCCESS)
         return mpi_fail(e, "MPI_Bcast");
+    count(c, bytes, t0);
     return MS_OK;
 }
 
@@ -288,8 +308,10 @@ int comm_allgather(ms_comm *c, const void *mine, size_t bytes, void *all, ms_err
     if (bytes > (size_t)INT32_MAX)
         return ms_fail(e, MS_EIO, "MPI: a message of %zu bytes is too large", bytes);
     mpi_api *a = &c->api;
+    double t0 = ms_now();
     if (a->allgather(mine, (int)bytes, a->byte, all, (int)bytes, a->byte, a->world) != MPI_SUCCESS)
         return mpi_fail(e, "MPI_Allgather");
+    count(c, bytes, t0);
     return MS_OK;
 }
 

@@ -78,6 +78,13 @@ int comm_rank(const ms_comm *c);
 int comm_size(const ms_comm *c);
 int comm_is_mpi(const ms_comm *c);
 
+/* What this process's collectives carried and cost since it started (for
+ * benchmarks; never hashed): calls, the bytes of its own message in each
+ * (one process's part: a sum's vector, a gather's block), and the seconds
+ * spent inside them (waiting for slower processes included). Zero for one
+ * process. */
+void comm_traffic(const ms_comm *c, double *calls, double *bytes, double *seconds);
+
 /* The MPI library's version ("" for one process). */
 const char *comm_library(const ms_comm *c);
 

