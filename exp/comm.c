@@ -213,17 +213,25 @@ typedef struct sum_layout {
     size_t nf, off_d, nd;
 } sum_layout;
 
+/* Element by element through memcpy (the message bytes carry floats and
+ * doubles; no pointer cast between the types), in float and in double. */
 static void add_mixed(unsigned char *acc, const unsigned char *in, const void *ctx)
 {
     const sum_layout *l = ctx;
-    float *fa = (float *)acc;
-    const float *fi = (const float *)in;
-    for (size_t k = 0; k < l->nf; k++)
-        fa[k] += fi[k];
-    double *da = (double *)(acc + l->off_d);
-    const double *di = (const double *)(in + l->off_d);
-    for (size_t k = 0; k < l->nd; k++)
-        da[k] += di[k];
+    for (size_t k = 0; k < l->nf; k++) {
+        float a, b;
+        memcpy(&a, acc + k * sizeof a, sizeof a);
+        memcpy(&b, in + k * sizeof b, sizeof b);
+        a += b;
+        memcpy(acc + k * sizeof a, &a, sizeof a);
+    }
+    for (size_t k = 0; k < l->nd; k++) {
+        double a, b;
+        memcpy(&a, acc + l->off_d + k * sizeof a, sizeof a);
+        memcpy(&b, in + l->off_d + k * sizeof b, sizeof b);
+        a += b;
+        memcpy(acc + l->off_d + k * sizeof a, &a, sizeof a);
+    }
 }
 
 int comm_sum(ms_comm *c, float *f, size_t nf, double *d, size_t nd, ms_err *e)

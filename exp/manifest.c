@@ -367,7 +367,7 @@ int manifest_verify(const char *path, const ms_note_verifier *trusted, manifest_
     manifest_shard *shards;
     char base[MS_PATH_MAX + 64];
     int rc = open_manifest(path, trusted, rep, &shards, base, sizeof base, e);
-    for (int k = 0; !rc && k < rep->ranks; k++)
+    for (int k = 0; !rc && shards && k < rep->ranks; k++)
         rc = check_shard(base, k, &shards[k], trusted, rep, e);
     free(shards);
     rep->authenticated = !rc && trusted != NULL;

@@ -396,7 +396,7 @@ static void keep_incumbent_stats(trainer *tr, const gate_stats *g, double score)
 static int gate(trainer *tr, int64_t update_id, const char **decision, ms_err *e)
 {
     double score;
-    gate_stats g;
+    gate_stats g = {0};
     int rc = evaluate(tr, &score, &g, e);
     if (rc)
         return rc;
@@ -786,7 +786,7 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
     *interrupted = 0;
     /* Baseline: the initial policy is the first incumbent. */
     double score;
-    gate_stats g;
+    gate_stats g = {0};
     int rc = evaluate(tr, &score, &g, e);
     if (rc)
         return rc;
