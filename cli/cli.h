@@ -115,6 +115,12 @@ void cli_set_comm(struct ms_comm *comm, const char *manifest);
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);
+/* On stdout, the members (no braces) of an approval's statement: run id,
+ * checkpoint, evaluation, config hash, snapshots, run key (approve, release). */
+struct gov_statement;
+void cli_statement_json(const struct gov_statement *st);
+/* On stdout, {"file", "outcome": "refused", "why"} (approve, release). */
+void cli_refused_json(const char *file, const char *why);
 
 /* ---- keys ---- */
 struct ms_note_verifier;

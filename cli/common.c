@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gov/release.h"
 #include "keys/keyring.h"
 #include "nn/blascore.h"
 #include "ledger/note.h"
@@ -189,6 +190,32 @@ void cli_json_string(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+void cli_statement_json(const struct gov_statement *st)
+{
+    printf("\"run_id\": ");
+    cli_json_string(stdout, st->run_id);
+    printf(", \"checkpoint\": {\"size\": %llu, \"root\": ", (unsigned long long)st->cp_size);
+    cli_json_string(stdout, st->cp_root);
+    printf("}, \"evaluation\": %lld, \"config_sha256\": ", (long long)st->eval_id);
+    cli_json_string(stdout, st->config_sha256);
+    printf(", \"snapshots\": {");
+    for (int k = 0; k < MS_NAGENT; k++) {
+        printf("%s\"%s\": ", k ? ", " : "", ms_agent_names[k]);
+        cli_json_string(stdout, st->snapshot[k]);
+    }
+    printf("}, \"run_key\": ");
+    cli_json_string(stdout, st->run_key);
+}
+
+void cli_refused_json(const char *file, const char *why)
+{
+    printf("{\"file\": ");
+    cli_json_string(stdout, file);
+    printf(", \"outcome\": \"refused\", \"why\": ");
+    cli_json_string(stdout, why);
+    printf("}\n");
 }
 
 int cli_keyring(const char *opt, const char *cfg, uint64_t dev_seed, int mode, ms_keyring **kr)
