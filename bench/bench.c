@@ -542,8 +542,9 @@ static int bench_mpi(int64_t steps)
     double upd = two.updates > 0 ? two.updates : 1;
     printf("7. MPI, training, telemetry off, default config (mpirun --oversubscribe, each rank OpenBLAS 1 thread):\n"
            "   1 rank %.0f env-steps/s, 2 ranks %.0f env-steps/s: %.2fx (aim >= 1.7x on 2 free cores)\n"
-           "   per update at 1 rank: %.2f ms of GAE + PPO; at 2 ranks: %.2f ms, of which %.2f ms in %.0f collectives\n"
-           "   carrying %.0f bytes of each rank's messages (%.0f bytes per collective)\n",
+           "   GAE + PPO per update: 1 rank %.2f ms, 2 ranks %.2f ms; all the run's collectives (gradient sums,\n"
+           "   evaluations, checks) per update: %.2f ms in %.0f calls carrying %.0f bytes of each rank's messages\n"
+           "   (%.0f bytes per call)\n",
            one.sps, two.sps, two.sps / one.sps, 1e3 * one.update_s / (one.updates > 0 ? one.updates : 1),
            1e3 * two.update_s / upd, 1e3 * two.exchange_s / upd, two.calls / upd, two.bytes / upd,
            two.calls > 0 ? two.bytes / two.calls : 0);
