@@ -123,6 +123,19 @@ expect_exit "an existing shard without --force: exit 2" 2 $MR -np 2 "$M" run "$C
 check "... the old shards are intact" sh -c "'$M' verify a.manifest >/dev/null"
 expect_exit "resuming a shard is refused: exit 2" 2 "$M" run --resume a.rank-0-of-2.db
 
+# --- interruption: SIGINT to the ranks (Ctrl-C on mpirun makes Open MPI kill them) ---
+$MR -np 2 "$M" run "$CFG" --set run.env_steps=262144 --set sim.envs=16 --quiet --out int.db >"$T/int.out" 2>&1 &
+mp=$!
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -f int.rank-1-of-2.db ] && break; sleep 1; done
+sleep 3
+for pid in $(pgrep -P "$mp"); do kill -INT "$pid"; done
+wait "$mp"; got=$?
+check "SIGINT to both ranks: exit 130" [ "$got" = 130 ]
+check "... the manifest says interrupted" grep -q '^status interrupted$' int.manifest
+expect_exit "... verify --allow-incomplete accepts it: exit 0" 0 "$M" verify int.manifest --allow-incomplete
+check "... INCOMPLETE" grep -q '^INCOMPLETE int.manifest' "$T/out"
+expect_exit "... without --allow-incomplete: exit 1" 1 "$M" verify int.manifest
+
 # --- reproduce ---------------------------------------------------------------------
 expect_exit "reproduce a manifest without mpirun: exit 2" 2 "$M" reproduce a.manifest
 check "... it says the mpirun command" grep -q 'mpirun -np 2 .* reproduce a.manifest' "$T/out"
