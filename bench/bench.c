@@ -372,6 +372,38 @@ static int in_child(phase_fn fn, int64_t steps)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* Runs file with args in a child (OPENBLAS_CORETYPE=core when core is
+ * not NULL) and reads what it prints into buf (NUL-terminated); its exit
+ * status in *status. -1 when no child could be started. */
+static ssize_t child_output(const char *file, char *const args[], const char *core, char *buf, size_t cap,
+                            int *status)
+{
+    int fds[2];
+    buf[0] = 0;
+    if (pipe(fds))
+        return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        if (core)
+            setenv("OPENBLAS_CORETYPE", core, 1);
+        execvp(file, args);
+        _exit(127); /* no such program */
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < cap - 1 && (n = read(fds[0], buf + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(fds[0]);
+    *status = 0;
+    waitpid(pid, status, 0);
+    return (ssize_t)got;
+}
+
 /* 0. The OpenBLAS core: training (telemetry off) under the generic
  * fallback (Prescott) against blas_core = auto, each in a fresh process
  * (OpenBLAS reads OPENBLAS_CORETYPE only when it loads). */
@@ -379,25 +411,10 @@ static int train_under(const char *core, int64_t steps, double *sps)
 {
     char arg[32];
     snprintf(arg, sizeof arg, "%lld", (long long)steps);
-    int fds[2];
-    if (pipe(fds))
-        return 1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        setenv("OPENBLAS_CORETYPE", core, 1);
-        char *args[] = {"bench_marlsim", "--core-phase", arg, NULL};
-        execv("/proc/self/exe", args);
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[256] = "";
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    char *args[] = {"bench_marlsim", "--core-phase", arg, NULL};
+    char buf[256];
+    int status;
+    ssize_t n = child_output("/proc/self/exe", args, core, buf, sizeof buf, &status);
     char got[64];
     if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%63s %lf", got, sps) != 2 ||
         strcmp(got, core)) {
@@ -494,29 +511,14 @@ static int mpi_job(int ranks, int64_t steps, mpi_figures *f)
     self[sl] = 0;
     snprintf(np, sizeof np, "%d", ranks);
     snprintf(arg, sizeof arg, "%lld", (long long)steps);
-    int fds[2];
-    if (pipe(fds))
+    /* as root mpirun needs --allow-run-as-root; a loaded 2-core machine
+     * --oversubscribe */
+    char *args[] = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np, self, "--mpi-phase", arg, NULL};
+    char buf[512];
+    int status;
+    ssize_t got = child_output("mpirun", args, NULL, buf, sizeof buf, &status);
+    if (got < 0)
         return 1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        /* as root mpirun needs --allow-run-as-root; a loaded 2-core machine
-         * --oversubscribe */
-        char *args[] = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np, self, "--mpi-phase", arg, NULL};
-        execvp("mpirun", args);
-        _exit(127); /* no mpirun */
-    }
-    close(fds[1]);
-    char buf[512] = "";
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)n;
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !got)
         return 127;
     if (!WIFEXITED(status) || WEXITSTATUS(status) ||
