@@ -12,6 +12,7 @@
 #include "keys/keyring.h"
 #include "nn/blascore.h"
 #include "ledger/note.h"
+#include "ledger/verify.h"
 
 static void vprint(const char *fmt, va_list ap)
 {
@@ -336,6 +337,16 @@ int cli_trusted_key(const char *pubkey, const char *keyring, ms_note_verifier *v
     else
         ms_keyring_free(kr);
     return EXIT_OK;
+}
+
+int cli_lake_trust(const cli_args *a, const char *usage, ms_note_verifier *trusted, lake_verify_opts *vo)
+{
+    if (a->pubkey && a->keyring)
+        return cli_usage(usage, "--pubkey and --keyring both name a trusted key; give one");
+    int have = 0, rc = cli_trusted_key(a->pubkey, a->keyring, trusted, &have, NULL);
+    memset(vo, 0, sizeof *vo);
+    vo->trusted = have ? trusted : NULL;
+    return rc;
 }
 
 char **cli_argv;
