@@ -120,7 +120,8 @@ int exp_resume_prepare(const char *path, const ms_keyring *kr, exp_resume_info *
     else if (info->first_gen < 0 || dev != m.dev_key)
         rc = ms_fail(e, MS_ECHECK, "%s: runs.key_ids is not a list of key ids marlsim writes", path);
     else if (vo.trusted && !m.dev_key && !rep.signed_size)
-        rc = ms_fail(e, MS_ECHECK, "%s: the keyring's key cannot vouch for it (%s): a continuation would sign it",
+        rc = ms_fail(e, MS_ECHECK, "%s: the keyring's key cannot vouch for it (%s): a continuation would sign "
+                     "it; run its config again instead (it stopped before anything was signed)",
                      path, rep.unsigned_why);
     else if (m.dev_key != ms_keyring_is_dev(kr))
         rc = ms_fail(e, MS_EINPUT, "%s: %s", path,

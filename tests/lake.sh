@@ -71,7 +71,9 @@ expect_exit "reproduce of a lake whose stored config is unreadable: exit 1 (it d
 expect_exit "reproduce --force replaces it" 0 "$M" reproduce a.db --out r.db --force
 
 # --- learning bookkeeping ----------------------------------------------------
-expect_exit "a run whose gate never tolerates a loss" 0 "$M" run "$CFG" --set run.env_steps=16384 --set sim.envs=16 --set gate.every=2 --set gate.tolerance=0 --quiet --out g0.db
+# The development key: the run's data (and so whether a gate ever loses)
+# must not depend on the test's freshly generated keyring.
+expect_exit "a run whose gate never tolerates a loss" 0 "$M" run "$CFG" --keyring dev --set run.env_steps=16384 --set sim.envs=16 --set gate.every=2 --set gate.tolerance=0 --quiet --out g0.db
 check "tolerance 0: some updates were rolled back" [ "$(q g0.db "select count(*) from evaluations where decision = 'rolled_back'")" -gt 0 ]
 check "rollback: the next update starts from the incumbent's exact parameters" [ "$(q g0.db "select count(*) || ' ' || sum(nxt.params_sha256_before = prev.params_sha256_after) from evaluations ev join optimizer_steps nxt on nxt.update_id = ev.undone_last + 1 join optimizer_steps prev on prev.update_id = (select max(update_id) from v_update_survival where survived and update_id < ev.undone_first) and prev.agent = nxt.agent where ev.decision = 'rolled_back'" | awk '$1 > 0 && $1 == $2 { print "ok" }')" = ok ]
 check "rollback: v_update_survival marks exactly the undone updates" [ "$(q g0.db "select count(*) from v_update_survival where survived = 0")" = "$(q g0.db "select coalesce(sum(undone_last - undone_first + 1), 0) * 3 from evaluations where decision = 'rolled_back'")" ]
