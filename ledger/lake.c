@@ -66,6 +66,7 @@ struct lake {
     char cp_note[CP_NOTE_MAX]; /* the newest checkpoint made in the open transaction */
     size_t cp_note_len;        /* 0 = none pending for the file */
     char head_hex[2 * LK_HASH_LEN + 1];
+    char status[16], finishing[16]; /* runs.status as committed; lake_finish's, until it commits */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -280,6 +281,8 @@ static int commit_now(lake *L, ms_err *e)
         return broken(L, MS_EIO);
     L->committed = L->cur;
     L->state = ST_IDLE;
+    if (L->finishing[0])
+        memcpy(L->status, L->finishing, sizeof L->status);
     if (write_cp_file(L, e)) {
         L->state = ST_BROKEN;
         return MS_EIO;
@@ -558,6 +561,10 @@ static void remove_with_sides(const char *path)
         snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
         unlink(side);
     }
+    /* Before journal_mode=WAL the private file has a rollback journal, which
+     * a write failing for good (a full disk, in the fault sweep) leaves. */
+    snprintf(side, sizeof side, "%s-journal", path);
+    unlink(side);
 }
 
 static int check_info(const lake_run_info *in, int *sync, ms_err *e)
@@ -791,6 +798,20 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     if ((rc = exec_sql(L, "COMMIT", e)))
         return rc;
     L->committed = L->cur;
+    /* Everything into the file itself before it is moved into place: the
+     * implicit checkpoint of sqlite3_close reports no failure, and a WAL
+     * kept under the private name does not follow the file (the fault
+     * sweep: a read, write or truncate failing there placed a lake whose
+     * first transaction was left behind in PATH.creating-XXXXXX-wal). */
+    if ((rc = prep(L, "PRAGMA wal_checkpoint(TRUNCATE)", &st, e)))
+        return rc;
+    int ck = sqlite3_step(st);
+    int ck_ok = ck == SQLITE_ROW && sqlite3_column_int(st, 0) == 0 &&
+                sqlite3_column_int(st, 1) == sqlite3_column_int(st, 2);
+    sqlite3_finalize(st);
+    if (!ck_ok)
+        return ms_fail(e, MS_EIO, "lake: %s: cannot move the new lake's first transaction out of its WAL: %s", tmp,
+                       sqlite3_errmsg(L->db));
     if (sqlite3_close(L->db) != SQLITE_OK)
         return sqlfail(L, e, "close");
     L->db = NULL;
@@ -931,16 +952,22 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
         remove_with_sides(tmp);
     } else if ((rc = place_file(tmp, path, overwrite, e))) {
         remove_with_sides(tmp);
-    } else if ((rc = open_writer(L, path, sync, e))) {
-        lake_close(L);
-        remove_with_sides(path);
-        return rc;
+    } else {
+        /* The private name is gone (linked or renamed); a -wal or -shm SQLite
+         * could not delete under it goes too, not left beside the lake. */
+        remove_with_sides(tmp);
+        if ((rc = open_writer(L, path, sync, e))) {
+            lake_close(L);
+            remove_with_sides(path);
+            return rc;
+        }
     }
     if (rc) {
         lake_close(L);
         return rc;
     }
     L->state = ST_IDLE;
+    snprintf(L->status, sizeof L->status, "running");
     *out = L;
     return MS_OK;
 }
@@ -1020,11 +1047,18 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
     if (make_checkpoint(L, status, e))
         return broken(L, MS_EIO);
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    snprintf(L->finishing, sizeof L->finishing, "%s", status);
     int rc = commit_now(L, e);
+    L->finishing[0] = 0;
     if (rc)
         return rc;
     L->state = ST_FINISHED;
     return MS_OK;
+}
+
+const char *lake_status(const lake *L)
+{
+    return L ? L->status : "";
 }
 
 const char *lake_head_hex(lake *L)

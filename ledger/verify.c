@@ -400,7 +400,15 @@ static int quick_check(lk_reader *R, ms_err *e)
             char msg[200];
             lk_value v = lk_text((const char *)t);
             lk_safe_text(msg, sizeof msg, &v);
-            rc = ms_fail(e, MS_EINPUT, "%s: malformed lake (SQLite quick_check: %s)", R->path, msg);
+            /* "unable to get the page. error code=N": the pager failed to
+             * read (I/O error, out of memory), which says nothing about the
+             * file (the fault sweep's failed reads were called malformed). */
+            const char *ec = strstr((const char *)t, "error code=");
+            int code = ec ? atoi(ec + 11) & 0xff : 0;
+            if (code == SQLITE_IOERR || code == SQLITE_NOMEM)
+                rc = ms_fail(e, MS_EIO, "%s: cannot read the lake (SQLite quick_check: %s)", R->path, msg);
+            else
+                rc = ms_fail(e, MS_EINPUT, "%s: malformed lake (SQLite quick_check: %s)", R->path, msg);
         }
     }
     sqlite3_finalize(st);
