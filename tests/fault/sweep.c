@@ -67,6 +67,7 @@ typedef struct outcome {
     char msg[256];
     char status[16];       /* what it says the lake holds ("" = no lake) */
     int64_t env_steps;     /* committed env-steps it reported */
+    int64_t entries;       /* committed ledger entries it reported (checkpoint) */
     char head[65];         /* head hash it reported ("" = none) */
     int64_t injected;      /* faults injected */
     int64_t counts[FK_COUNT];
@@ -145,6 +146,11 @@ static void fill(int t, int row, lk_value *v)
     }
 }
 
+/* Computed before any fault is armed (main). */
+static const char cp_cfg[] = "[run]\nname = faults\n";
+static char cp_cfg_hex[65];
+static unsigned char commit_key[32];
+
 static void op_checkpoint(const char *dir, outcome *out)
 {
     char path[600];
@@ -153,18 +159,9 @@ static void op_checkpoint(const char *dir, outcome *out)
     e.msg[0] = 0;
     ms_note_signer s = {trusted.name, {0}, sign_cb, kr};
     memcpy(s.key_id, trusted.key_id, 4);
-    unsigned char ck[32];
-    if (ms_keyring_commit_key(kr, ck, &e))
-        die("commit key", e.msg);
-    static const char cfg[] = "[run]\nname = faults\n";
-    unsigned char d[32];
-    char hex[65];
-    if (ms_sha256(cfg, sizeof cfg - 1, d, &e))
-        die("sha256", e.msg);
-    ms_hex(d, 32, hex);
     lake_run_info info = {.run_id = "00000000000000000000000000000fa1", .name = "faults", .seed = 1,
-                          .config_text = cfg, .config_sha256 = hex, .version = "test", .build_facts = "{}",
-                          .key_ids = "[\"k0\"]", .commit_key = ck, .signer = &s, .checkpoint_every = 2,
+                          .config_text = cp_cfg, .config_sha256 = cp_cfg_hex, .version = "test", .build_facts = "{}",
+                          .key_ids = "[\"k0\"]", .commit_key = commit_key, .signer = &s, .checkpoint_every = 2,
                           .checkpoint_file = 1, .started_at = "2024-01-01T00:00:00Z", .synchronous = "full"};
     lake *L = NULL;
     out->rc = lake_create(&L, path, &info, 0, &e);
@@ -173,6 +170,7 @@ static void op_checkpoint(const char *dir, outcome *out)
         return;
     }
     snprintf(out->status, sizeof out->status, "running");
+    out->entries = 2; /* the identity and build entries */
     int rc = MS_OK;
     for (int i = 1; i <= 6 && !rc; i++) {
         lk_value v[3 * LK_MAX_COLS];
@@ -184,20 +182,21 @@ static void op_checkpoint(const char *dir, outcome *out)
         fill(LKT_POISON_TRUTH, i, v);
         if (!rc)
             rc = lake_append(L, LKT_POISON_TRUTH, i, 1, v, &e);
-        lake_set_env_steps(L, 10 * i);
         if (!rc)
             rc = lake_commit(L, &e);
         if (!rc)
-            out->env_steps = 10 * i; /* reported committed */
+            out->entries = 2 + 2 * i; /* reported committed */
     }
-    int frc = lake_finish(L, rc ? "failed" : "completed", out->env_steps, 0, 0, rc ? NULL : &e);
+    int frc = lake_finish(L, rc ? "failed" : "completed", 0, 0, 0, rc ? NULL : &e);
+    if (!rc && !strcmp(lake_status(L), "completed"))
+        out->entries++; /* the seal */
     if (!rc && frc)
         rc = frc;
-    if (!frc) {
-        snprintf(out->status, sizeof out->status, "%s", rc ? "failed" : "completed");
-        if (!rc)
-            snprintf(out->head, sizeof out->head, "%s", lake_head_hex(L));
-    }
+    /* What the lake holds as of its last commit (lake.h): a finish whose
+     * commit landed is finished even when PATH.checkpoint then failed. */
+    snprintf(out->status, sizeof out->status, "%s", lake_status(L));
+    if (!strcmp(out->status, "completed"))
+        snprintf(out->head, sizeof out->head, "%s", lake_head_hex(L));
     lake_close(L);
     out->rc = rc;
     snprintf(out->msg, sizeof out->msg, "%s", e.msg);
@@ -374,6 +373,11 @@ static int check_lake(const op *o, const char *dir, const outcome *r, char *why,
                  (long long)r->env_steps, (long long)rep.env_steps);
         return -1;
     }
+    if (rep.entries < r->entries) {
+        snprintf(why, wn, "the operation reported %lld entries committed, the lake holds %lld",
+                 (long long)r->entries, (long long)rep.entries);
+        return -1;
+    }
     if (strcmp(rep.status, r->status)) {
         snprintf(why, wn, "the operation reported status '%s', the lake says '%s'", r->status, rep.status);
         return -1;
@@ -464,6 +468,10 @@ int main(int argc, char **argv)
     snprintf(src.spec, sizeof src.spec, "%s", kp);
     if (ms_keyring_create(kp, "faults", &e) || ms_keyring_load(&src, &kr, &e))
         die("keyring", e.msg);
+    unsigned char md[32];
+    if (ms_keyring_commit_key(kr, commit_key, &e) || ms_sha256(cp_cfg, sizeof cp_cfg - 1, md, &e))
+        die("setup", e.msg);
+    ms_hex(md, 32, cp_cfg_hex);
     snprintf(trusted.name, sizeof trusted.name, "faults");
     if (ms_keyring_public_key(kr, trusted.pub, &e) || ms_note_key_id(trusted.name, trusted.pub, trusted.key_id, &e))
         die("keyring", e.msg);
