@@ -393,7 +393,10 @@ int lk_reader_open(lk_reader *R, const char *path, char table[32], ms_err *e)
     }
     int o = sqlite3_open_v2(R->real, &R->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
     if (o != SQLITE_OK) {
-        rc = ms_fail(e, MS_EINPUT, "%s: cannot open as SQLite: %s", path,
+        /* An I/O error or no memory is the system failing, not a bad file
+         * (the fault sweep's failed read of the header). */
+        int sys = (o & 0xff) == SQLITE_IOERR || (o & 0xff) == SQLITE_NOMEM;
+        rc = ms_fail(e, sys ? MS_EIO : MS_EINPUT, "%s: cannot open as SQLite: %s", path,
                      R->db ? sqlite3_errmsg(R->db) : sqlite3_errstr(o));
         lk_reader_close(R);
         R->path = path;
