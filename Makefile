@@ -121,7 +121,7 @@ soak: marlsim
 FUZZ_TIME  ?= 30
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build-fuzz
-FUZZ_DEB    = clang
+FUZZ_DEB    = clang libclang-rt-14-dev
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(WARN) -I. \
   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
