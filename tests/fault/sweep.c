@@ -120,7 +120,7 @@ static void op_run(const char *dir, outcome *out)
     ms_err e;
     e.msg[0] = 0;
     out->rc = exp_run(&c, &o, &res, &e);
-    snprintf(out->msg, sizeof out->msg, "%s", e.msg);
+    snprintf(out->msg, sizeof out->msg, "%.255s", e.msg);
     snprintf(out->status, sizeof out->status, "%s", res.status);
     out->env_steps = res.env_steps;
     snprintf(out->head, sizeof out->head, "%s", res.head_hash);
@@ -167,7 +167,7 @@ static void op_checkpoint(const char *dir, outcome *out)
     lake *L = NULL;
     out->rc = lake_create(&L, path, &info, 0, &e);
     if (out->rc) {
-        snprintf(out->msg, sizeof out->msg, "%s", e.msg);
+        snprintf(out->msg, sizeof out->msg, "%.255s", e.msg);
         return;
     }
     snprintf(out->status, sizeof out->status, "running");
@@ -200,7 +200,7 @@ static void op_checkpoint(const char *dir, outcome *out)
         snprintf(out->head, sizeof out->head, "%s", lake_head_hex(L));
     lake_close(L);
     out->rc = rc;
-    snprintf(out->msg, sizeof out->msg, "%s", e.msg);
+    snprintf(out->msg, sizeof out->msg, "%.255s", e.msg);
 }
 
 static char verify_target[512]; /* the fault-free run's lake */
@@ -213,7 +213,7 @@ static void op_verify(const char *dir, outcome *out)
     ms_err e;
     e.msg[0] = 0;
     out->rc = lake_verify(verify_target, &o, &rep, &e);
-    snprintf(out->msg, sizeof out->msg, "%s", e.msg);
+    snprintf(out->msg, sizeof out->msg, "%.255s", e.msg);
     if (!out->rc) {
         snprintf(out->status, sizeof out->status, "%s", rep.status);
         snprintf(out->head, sizeof out->head, "%s", rep.head);
