@@ -153,7 +153,7 @@ fuzz-cli:
 # FAULT_CASES bounds the cases per kind and operation.
 FAULT_CASES ?= 60
 faults: $(BUILD)/fault_sweep
-	@$(BUILD)/fault_sweep --cases $(FAULT_CASES)
+	@OPENBLAS_NUM_THREADS=1 $(BUILD)/fault_sweep --cases $(FAULT_CASES)
 
 # Interop (CI): marlsim's checkpoints checked by golang.org/x/mod/sumdb/note,
 # the reference C2SP note verifier. Installs Go (test-only) when run as root.
