@@ -40,9 +40,11 @@
  *               the run's lake; reported committed = the purge's outcome)
  *               and a row in ops[].
  *
- * usage: fault_sweep [--cases N] [--quick] [--only OP]
+ * usage: fault_sweep [--cases N] [--quick] [--only OP] [--kind KIND] [-v]
  *   --cases N  at most N values of N per operation, kind and flavour
- *              (default 60); --quick = --cases 3
+ *              (default 60); --quick = --cases 3; --only / --kind: one
+ *              operation (run, checkpoint, verify) / one kind (read, write,
+ *              fsync, truncate, alloc); -v: a line per passing case too
  * Prints the table kind x operation: injected, survived, data lost; the
  * last line is "faults: N passed, N failed" (one test per case). */
 #include <dirent.h>
@@ -440,7 +442,7 @@ int main(int argc, char **argv)
         die("install", "SQLite or libcrypto refused the hooks (called too late?)");
     setvbuf(stdout, NULL, _IOLBF, 0);
     int64_t budget = 60;
-    const char *only = NULL;
+    const char *only = NULL, *only_kind = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             budget = 3;
@@ -448,10 +450,12 @@ int main(int argc, char **argv)
             budget = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            only_kind = argv[++i];
         else if (!strcmp(argv[i], "-v"))
             verbose = 1;
         else {
-            fprintf(stderr, "usage: fault_sweep [--cases N] [--quick] [--only OP] [-v]\n");
+            fprintf(stderr, "usage: fault_sweep [--cases N] [--quick] [--only OP] [--kind KIND] [-v]\n");
             return 2;
         }
     }
@@ -518,6 +522,8 @@ int main(int argc, char **argv)
                (long long)base.counts[FK_READ], (long long)base.counts[FK_WRITE], (long long)base.counts[FK_SYNC],
                (long long)base.counts[FK_TRUNC], (long long)base.counts[FK_ALLOC]);
         for (int k = 0; k < FK_COUNT; k++) {
+            if (only_kind && strcmp(only_kind, fault_kind_names[k]))
+                continue;
             int64_t total = base.counts[k];
             for (int fi = 0; fi < 3 && flavors_of[k][fi] >= 0; fi++) {
                 int fl = flavors_of[k][fi];
