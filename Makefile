@@ -132,6 +132,9 @@ $(FUZZ_BUILD)/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON) $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+# Objects reached only through the pattern rule above are "intermediate" to
+# make, which would delete them after every build and rebuild them all.
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_COMMON) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
 fuzz:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory DEB_PKGS="$(FUZZ_DEB)" deps
