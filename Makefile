@@ -20,7 +20,7 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 
 # The library (every layer but the commands) and the command layer.
-LIB_SRC  = $(wildcard base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c)
+LIB_SRC  = $(wildcard base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c gov/*.c api/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  = $(wildcard cli/*.c)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -28,7 +28,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all deps test asan bench curves clean install run soak fuzz fuzz-cli fuzz-seeds faults interop
+.PHONY: all deps test asan bench curves clean install run soak fuzz fuzz-cli fuzz-seeds faults interop lib pytest installcheck docs lint
 all: marlsim
 
 # Installs what is missing, only as root; otherwise says what to install.
@@ -88,27 +88,34 @@ $(BUILD)/bench_marlsim: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
 
 # Unit tests, then the command-line tests against the built binary; the last
 # line is the total "N passed, N failed".
-test: marlsim $(BUILD)/unit_tests $(BUILD)/lake_attack $(BUILD)/fuzz_regress $(BUILD)/fault_sweep
+test: marlsim $(BUILD)/unit_tests $(BUILD)/lake_attack $(BUILD)/docgen $(BUILD)/fuzz_regress $(BUILD)/fault_sweep
+	@$(MAKE) --no-print-directory DEB_PKGS="$(DOC_PKGS)" deps
 	@MARLSIM_TOOLS=$(BUILD) tests/run.sh $(BUILD)/unit_tests ./marlsim
 
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
 ASAN_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 asan:
-	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests build-asan/lake_attack \
+	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests build-asan/lake_attack build-asan/docgen \
 	  build-asan/fuzz_regress build-asan/fault_sweep
+	@$(MAKE) --no-print-directory DEB_PKGS="$(DOC_PKGS)" deps
 	$(ASAN_ENV) MARLSIM_TOOLS=build-asan tests/run.sh build-asan/unit_tests build-asan/marlsim
 
 build-asan/marlsim: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-bench: marlsim $(BUILD)/bench_marlsim
+bench: marlsim $(BUILD)/bench_marlsim lib
 	@$(BUILD)/bench_marlsim
+	@$(MAKE) --no-print-directory DEB_PKGS="$(PY_PKGS)" deps
+	@MARLSIM_LIB=$(BUILD)/$(SOREAL) $(PYTHON) bench/env_python.py
 
-# Long loops CI also runs: 200 kill -9 crashes at random moments, each lake
-# verified as an intact prefix, plus the rest of the lake tests.
-soak: marlsim
+# Long loops CI also runs: 200 kill -9 crashes at random moments during runs,
+# each lake verified as an intact prefix, and 200 during purges, each lake
+# verified as the old or the purged one; plus the rest of those tests.
+soak: marlsim $(BUILD)/lake_attack
 	@tests/lake.sh ./marlsim 200
+	@tests/lifecycle.sh ./marlsim 200
+	@MARLSIM_TOOLS=$(BUILD) tests/resume.sh ./marlsim 100
 
 # Coverage-guided fuzzing (CI runs it): each libFuzzer harness of
 # tests/fuzz/ for FUZZ_TIME seconds, from its committed seed corpus and
@@ -157,6 +164,13 @@ fuzz-cli:
 FAULT_CASES ?= 60
 faults: $(BUILD)/fault_sweep
 	@OPENBLAS_NUM_THREADS=1 $(BUILD)/fault_sweep --cases $(FAULT_CASES)
+# Compliance lint (CI): banned functions, key-like literals, cppcheck and
+# GCC's -fanalyzer on the library code, each remaining finding suppressed
+# one by one with its reason (tests/lint/). Installs cppcheck as root.
+LINT_PKGS = cppcheck python3
+lint:
+	@$(MAKE) --no-print-directory DEB_PKGS="$(LINT_PKGS) $(DEB_PKGS)" deps
+	@tests/lint/lint.sh
 
 # Interop (CI): marlsim's checkpoints checked by golang.org/x/mod/sumdb/note,
 # the reference C2SP note verifier. Installs Go (test-only) when run as root.
@@ -174,11 +188,98 @@ curves: marlsim
 run: marlsim
 	./marlsim run configs/default.ini --force
 
-install: marlsim
+# Installs the binary, the library (static, shared + soname links, the
+# header, a pkg-config file), the Python package, configs/default.ini, the
+# man page and the user docs. PYDIR: where Debian's python3 looks for
+# packages under PREFIX (/usr/local/lib/python3.X/dist-packages, or
+# /usr/lib/python3/dist-packages for PREFIX=/usr). DESTDIR is honoured;
+# ldconfig runs only for a real install as root.
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   ?= $(PREFIX)/include
+DATADIR  ?= $(PREFIX)/share/marlsim
+DOCDIR   ?= $(PREFIX)/share/doc/marlsim
+MANDIR   ?= $(PREFIX)/share/man
+PYDIR    ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python3.$(PYMINOR)/dist-packages)
+PYMINOR   = $(shell $(PYTHON) -c 'import sys; print(sys.version_info[1])' 2>/dev/null || echo 11)
+DOCS      = README.md docs/environment.md docs/lake.md docs/python.md
+install: marlsim lib
 	install -D -m 0755 marlsim $(DESTDIR)$(PREFIX)/bin/marlsim
+	install -D -m 0644 $(BUILD)/libmarlsim.a $(DESTDIR)$(LIBDIR)/libmarlsim.a
+	install -D -m 0755 $(BUILD)/$(SOREAL) $(DESTDIR)$(LIBDIR)/$(SOREAL)
+	ln -sf $(SOREAL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmarlsim.so
+	install -D -m 0644 api/marlsim.h $(DESTDIR)$(INCDIR)/marlsim.h
+	@mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|; s|@PKGS@|$(PKGS)|' \
+	  api/marlsim.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/marlsim.pc
+	install -d $(DESTDIR)$(PYDIR)/marlsim
+	install -m 0644 python/marlsim/*.py $(DESTDIR)$(PYDIR)/marlsim/
+	printf '# Written by make install: where the installed library is.\nLIBRARY = "%s"\n' \
+	  "$(LIBDIR)/$(SONAME)" > $(DESTDIR)$(PYDIR)/marlsim/_installed.py
+	install -D -m 0644 configs/default.ini $(DESTDIR)$(DATADIR)/default.ini
+	install -D -m 0644 docs/marlsim.1 $(DESTDIR)$(MANDIR)/man1/marlsim.1
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# ---- libmarlsim: api/marlsim.h over the library ------------------------------
+# The library's objects once more, position-independent, with hidden
+# visibility: only MARLSIM_API (marlsim_*) symbols leave the .so (the version
+# script says so too), and the .a is one relocatable object whose only
+# global symbols are marlsim_* (objcopy --localize-hidden), so neither
+# pollutes a program's namespace with ms_*, lk_*, mlp_* names.
+VERSION := $(shell sed -n 's/^\#define MS_VERSION "\(.*\)"/\1/p' base/version.h)
+SOMAJOR  = $(firstword $(subst ., ,$(VERSION)))
+SONAME   = libmarlsim.so.$(SOMAJOR)
+SOREAL   = libmarlsim.so.$(VERSION)
+PIC_OBJ  = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+PYTHON  ?= /usr/bin/python3
+PY_PKGS  = python3 python3-numpy
+PYTEST_PKGS = $(PY_PKGS) python3-pytest
+DOC_PKGS = man-db groff-base
+
+$(BUILD)/pic/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/$(SOREAL): $(PIC_OBJ) api/marlsim.map
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=api/marlsim.map -Wl,-z,defs \
+	  -o $@ $(PIC_OBJ) $(LDLIBS_ALL)
+	ln -sf $(SOREAL) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libmarlsim.so
+
+$(BUILD)/libmarlsim.a: $(PIC_OBJ)
+	ld -r -o $(BUILD)/pic/marlsim-all.o $(PIC_OBJ)
+	objcopy --localize-hidden $(BUILD)/pic/marlsim-all.o
+	rm -f $@
+	ar rcs $@ $(BUILD)/pic/marlsim-all.o
+
+lib: $(BUILD)/libmarlsim.a $(BUILD)/$(SOREAL)
+
+# Generates the sections of the docs that come from the code (feature names,
+# config keys, lake schema): `make docs` rewrites them, make test checks them.
+$(BUILD)/docgen: $(BUILD)/docs/docgen.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+docs: $(BUILD)/docgen
+	@docs/sync.sh $(BUILD)/docgen docs/marlsim.1 docs/environment.md docs/lake.md
+
+# The Python package's tests (python/tests, pytest from Debian): API shape,
+# determinism, the same trajectories as the binary. CI runs it.
+pytest: marlsim lib
+	@$(MAKE) --no-print-directory DEB_PKGS="$(PYTEST_PKGS)" deps
+	cd python && MARLSIM_LIB=$(abspath $(BUILD))/$(SOREAL) MARLSIM_BIN=$(abspath marlsim) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+# make install DESTDIR=tmp: every file in place, a C program built only
+# against the installed header and library runs an episode, the installed
+# Python package steps the environment. CI runs it.
+installcheck: marlsim lib
+	@$(MAKE) --no-print-directory DEB_PKGS="$(PY_PKGS)" deps
+	@tests/install.sh
 
 clean:
 	rm -rf build build-asan build-fuzz marlsim
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_RG_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(PIC_OBJ:.o=.d) $(BUILD)/docs/docgen.d $(BUILD)/tests/tools/lake_attack.d $(BENCH_SRC:%.c=$(BUILD)/%.d)
 -include $(wildcard $(BUILD)/tests/fuzz/*.d $(BUILD)/tests/fault/*.d $(BUILD)/tests/tools/*.d $(FUZZ_BUILD)/tests/*/*.d)

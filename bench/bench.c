@@ -2,13 +2,17 @@
  *
  * Figures, not tests: nothing here passes or fails on speed. Each phase runs
  * in a forked child so its peak RSS is its own.
+ *   0. the OpenBLAS core: training under the generic fallback against the
+ *      core blas_core = auto picks (each a fresh process);
  *   1. environment only: random policy, pseudonyms, broadcast + MAC,
  *      validation, rules, credit; no learning, no telemetry;
  *   2. training, telemetry off, default PPO settings (time split);
  *   3. training with full telemetry into a lake (bytes per env-step, RSS);
  *   4. verify of that lake;
- *   5. the poisoning defence on against off (default and poisoned configs).
- * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3 and 5 (default 131072).
+ *   5. purge of its behavioural data (rows/s, the lake's size before and
+ *      after);
+ *   6. the poisoning defence on against off (default and poisoned configs).
+ * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3 and 6 (default 131072).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +29,10 @@
 #include "base/clock.h"
 #include "exp/experiment.h"
 #include "keys/keyring.h"
+#include "ledger/lifecycle.h"
 #include "ledger/note.h"
 #include "ledger/verify.h"
+#include "nn/blascore.h"
 #include "sim/policy.h"
 
 static void machine(void)
@@ -150,7 +156,7 @@ static int bench_train(int64_t steps)
     return 0;
 }
 
-/* 5. The poisoning defence's cost: training (telemetry off) with [train]
+/* 6. The poisoning defence's cost: training (telemetry off) with [train]
  * defence on against off, alternated, best of three each, on the default
  * config and on configs/poisoned.ini (read from the working directory:
  * make bench runs at the repository's root). Gate and report evaluations
@@ -160,7 +166,7 @@ static int bench_train(int64_t steps)
 static int bench_defence(int64_t steps)
 {
     static const char *const names[] = {"configs/default.ini", "configs/poisoned.ini"};
-    printf("5. the poisoning defence, training without telemetry, on against off (best of 3 each):\n");
+    printf("6. the poisoning defence, training without telemetry, on against off (best of 3 each):\n");
     for (int k = 0; k < 2; k++) {
         ms_config c;
         ms_err e;
@@ -205,14 +211,20 @@ static void clean_dir(const char *dir)
     rmdir(dir);
 }
 
+static int sign_kr(void *ctx, const void *msg, size_t n, unsigned char sig[64], ms_err *e)
+{
+    return ms_keyring_sign(ctx, msg, n, sig, e);
+}
+
 /* One full-telemetry run into dir/bench.db with keyring kr. */
-static int lake_run(const char *dir, const ms_keyring *kr, int64_t steps, exp_result *res)
+static int lake_run(const char *dir, const ms_keyring *kr, int64_t steps, int threads, exp_result *res)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/bench.db", dir);
     ms_config c;
     ms_config_defaults(&c);
     c.env_steps = steps;
+    c.writer_threads = threads;
     exp_options o = {.path = path, .overwrite = 1, .kr = kr, .first_gen = -1};
     ms_err e;
     if (exp_run(&c, &o, res, &e)) {
@@ -239,16 +251,21 @@ static int bench_lake(int64_t steps)
         clean_dir(dir);
         return 1;
     }
-    /* Signed checkpoints against none (development key), alternated, best
-     * of two each: the machine is noisy, the ratio is what counts. */
-    exp_result res, best_dev = {0}, best_signed = {0};
+    /* Signed checkpoints against none (development key), and the lake's
+     * thread against none (writer_threads 0), alternated, best of two
+     * each: the machine is noisy, the ratios are what count. */
+    exp_result res, best_dev = {0}, best_signed = {0}, best_sync = {0};
     int rc = 0;
     for (int round = 0; round < 2 && !rc; round++) {
-        rc = lake_run(dir, dev, steps, &res);
+        rc = lake_run(dir, dev, steps, 1, &res);
         if (!rc && (!best_dev.seconds || res.seconds < best_dev.seconds))
             best_dev = res;
         if (!rc)
-            rc = lake_run(dir, kr, steps, &res);
+            rc = lake_run(dir, kr, steps, 0, &res);
+        if (!rc && (!best_sync.seconds || res.seconds < best_sync.seconds))
+            best_sync = res;
+        if (!rc)
+            rc = lake_run(dir, kr, steps, 1, &res);
         if (!rc && (!best_signed.seconds || res.seconds < best_signed.seconds))
             best_signed = res;
     }
@@ -260,14 +277,20 @@ static int bench_lake(int64_t steps)
     long long bytes = stat(path, &sb) ? 0 : (long long)sb.st_size;
     const exp_result *r = &best_signed;
     double sps = r->env_steps / r->seconds, sps_dev = best_dev.env_steps / best_dev.seconds;
-    printf("3. training with full telemetry (lake, synchronous=normal, signed checkpoints every 1024 entries):\n"
+    double sps_sync = best_sync.env_steps / best_sync.seconds;
+    printf("3. training with full telemetry (lake, synchronous=normal, signed checkpoints every 1024 entries,\n"
+           "   the lake on its own thread):\n"
            "   %lld env-steps in %.3f s = %.0f env-steps/s  (aim >= 40,000)\n"
+           "   the lake on the run's thread (writer_threads = 0): %.0f env-steps/s; its own thread gives %.2fx "
+           "(aim >= 1.6x on 2 cores); the thread wrote for %.3f s\n"
            "   without checkpoints (development key): %.0f env-steps/s; with them %.1f%% of that (aim >= 97%%)\n"
            "   lake %lld bytes = %.0f bytes per env-step (aim <= 1,000); %lld checkpoints; peak RSS %.1f MB (aim < 64)\n",
-           (long long)r->env_steps, r->seconds, sps, sps_dev, 100.0 * sps / sps_dev, bytes,
+           (long long)r->env_steps, r->seconds, sps, sps_sync, sps / sps_sync, r->t_writer, sps_dev,
+           100.0 * sps / sps_dev, bytes,
            (double)bytes / (double)r->env_steps, (long long)(r->checkpoint_size / 1024 + 1), peak_rss_mb());
-    double T = r->seconds;
-    printf("   time: lake writing (rows, hashing, SQLite) %.1f%%, environment %.1f%%, forward %.1f%%, "
+    double T = best_sync.seconds;
+    r = &best_sync;
+    printf("   time without the thread: lake writing (rows, hashing, SQLite) %.1f%%, environment %.1f%%, forward %.1f%%, "
            "backward+optimizer %.1f%%, gate evaluations %.1f%%\n",
            100 * r->t_record / T, 100 * (r->t.env - r->t_record_in_env) / T, 100 * r->t.act / T,
            100 * r->t.update / T, 100 * r->t.eval / T);
@@ -294,6 +317,33 @@ static int bench_lake(int64_t steps)
                    (long long)rep.checkpoints, (long long)rep.total_rows, (long long)rep.entries, dt,
                    rep.total_rows / dt, bytes / dt / 1e6);
     }
+    /* 5. purge --class behavioural (all of it) of the signed lake: rows/s,
+     * and the lake's size before and after. */
+    if (!rc) {
+        ms_note_signer sg = {.name = "bench", .sign = sign_kr, .ctx = kr};
+        memcpy(sg.key_id, v.key_id, 4);
+        lake_purge_opts po = {.before = {-1, -1, INT64_MAX}, .policy = {NULL, NULL, "bench"}, .trusted = &v,
+                              .signer = &sg};
+        lake_purge_report pr;
+        double t0 = ms_now();
+        rc = lake_purge(path, &po, &pr, &e);
+        double dt = ms_now() - t0;
+        if (rc) {
+            fprintf(stderr, "bench: purge: %s\n", e.msg);
+        } else {
+            t0 = ms_now();
+            rc = lake_verify(path, &(lake_verify_opts){.trusted = &v}, &rep, &e);
+            double vt = ms_now() - t0;
+            if (rc || !rep.authenticated)
+                fprintf(stderr, "bench: verify after the purge: %s\n", rc ? e.msg : "not authenticated");
+            printf("5. purge --class behavioural (every behavioural payload; verify included, scrub %s):\n"
+                   "   %lld rows of %lld ledger entries in %.3f s = %.0f rows/s\n"
+                   "   lake %lld -> %lld bytes (%.1f%% left); verify of the purged lake %.3f s\n",
+                   pr.scrubbed ? "done" : "NOT done", (long long)pr.rows_total, (long long)pr.entries_total, dt,
+                   pr.rows_total / dt, (long long)pr.bytes_before, (long long)pr.bytes_after,
+                   100.0 * (double)pr.bytes_after / (double)pr.bytes_before, vt);
+        }
+    }
     ms_keyring_free(kr);
     ms_keyring_free(dev);
     clean_dir(dir);
@@ -317,12 +367,78 @@ static int in_child(phase_fn fn, int64_t steps)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-int main(void)
+/* 0. The OpenBLAS core: training (telemetry off) under the generic
+ * fallback (Prescott) against blas_core = auto, each in a fresh process
+ * (OpenBLAS reads OPENBLAS_CORETYPE only when it loads). */
+static int train_under(const char *core, int64_t steps, double *sps)
+{
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)steps);
+    int fds[2];
+    if (pipe(fds))
+        return 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        char *args[] = {"bench_marlsim", "--core-phase", arg, NULL};
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[256] = "";
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char got[64];
+    if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%63s %lf", got, sps) != 2 ||
+        strcmp(got, core)) {
+        fprintf(stderr, "bench: training under core %s failed (%s)\n", core, n > 0 ? buf : "no output");
+        return 1;
+    }
+    return 0;
+}
+
+/* In the child of train_under: one training run, "CORE ENV-STEPS/S". */
+static int core_phase(int64_t steps)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    c.env_steps = steps;
+    double dt;
+    trainer_times t;
+    trainer_status st;
+    if (train_once(&c, &dt, &t, &st))
+        return 1;
+    printf("%s %.1f\n", nn_blas_core_current(), (double)st.env_steps / dt);
+    return 0;
+}
+
+static int bench_core(int64_t steps)
+{
+    const char *autoc = nn_blas_core_auto();
+    double generic = 0, best = 0;
+    printf("0. OpenBLAS core: this process runs %s; blas_core = auto picks %s\n", nn_blas_core_current(), autoc);
+    if (train_under("Prescott", steps, &generic) || train_under(autoc, steps, &best))
+        return 1;
+    printf("   training, telemetry off: generic fallback (Prescott) %.0f env-steps/s, auto (%s) %.0f env-steps/s: "
+           "%.2fx (aim >= 2.5x where OpenBLAS falls back)\n",
+           generic, autoc, best, best / generic);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const char *s = getenv("MARLSIM_BENCH_STEPS");
-    int64_t steps = s ? atoll(s) : 131072;
+    int64_t steps = s ? strtoll(s, NULL, 10) : 131072;
+    if (argc == 3 && !strcmp(argv[1], "--core-phase"))
+        return core_phase(strtoll(argv[2], NULL, 10));
     machine();
-    int rc = in_child(run_env, 0);
+    int rc = bench_core(steps);
+    rc |= in_child(run_env, 0);
     rc |= in_child(bench_train, steps);
     rc |= in_child(bench_lake, steps);
     rc |= in_child(bench_defence, steps);

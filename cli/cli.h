@@ -18,6 +18,12 @@ int cmd_verify(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_card(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 
 /* The options of every command; which ones a command accepts is a set of
  * CLI_OPT_* bits. Every option with a value takes it as `--opt value` or
@@ -27,17 +33,22 @@ enum {
     CLI_OPT_OUT = 1 << 4, CLI_OPT_SET = 1 << 5, CLI_OPT_POLICY = 1 << 6, CLI_OPT_KEYRING = 1 << 7,
     CLI_OPT_PUBKEY = 1 << 8, CLI_OPT_CHECKPOINT = 1 << 9, CLI_OPT_ALLOW_INCOMPLETE = 1 << 10,
     CLI_OPT_ENTRY = 1 << 11, CLI_OPT_SIZE = 1 << 12, CLI_OPT_FROM = 1 << 13, CLI_OPT_TO = 1 << 14,
-    CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17
+    CLI_OPT_CHECK = 1 << 15, CLI_OPT_NAME = 1 << 16, CLI_OPT_EPISODES = 1 << 17, CLI_OPT_POLICY_FROM = 1 << 18,
+    CLI_OPT_CLASS = 1 << 19, CLI_OPT_BEFORE_STEP = 1 << 20, CLI_OPT_AS = 1 << 21, CLI_OPT_APPROVERS = 1 << 22,
+    CLI_OPT_APPROVAL = 1 << 23, CLI_OPT_RELEASE = 1 << 24, CLI_OPT_RESUME = 1 << 25
 };
 #define CLI_MAX_SETS 256
 #define CLI_MAX_POS 4
+#define CLI_MAX_APPROVALS 8 /* --approval may repeat (release needs exactly two) */
 typedef struct cli_args {
     const char *file;  /* the first positional argument */
     const char *pos[CLI_MAX_POS];
     int npos;
     const char *seed, *out, *policy, *keyring, *pubkey, *checkpoint, *entry, *size, *from, *to, *check, *name,
-        *episodes;
+        *episodes, *policy_from, *cls, *before_step, *as, *approvers, *release, *resume;
     char *sets[CLI_MAX_SETS];
+    const char *approvals[CLI_MAX_APPROVALS];
+    int napprovals;
     int nsets, json, quiet, force, allow_incomplete;
 } cli_args;
 
@@ -58,6 +69,18 @@ void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: prints the message and the command's usage, returns 2. */
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The process's argv, set by main (for re-executing under a pinned core). */
+extern char **cli_argv;
+
+/* Makes OpenBLAS run core `want` (nn/blascore.h names). When it already
+ * does: EXIT_OK. Else, the first time: sets OPENBLAS_CORETYPE (OpenBLAS
+ * reads it only when it loads) and re-executes this binary with the same
+ * arguments (never returns on success). When the re-executed process still
+ * runs another core, or the CPU lacks what `want` needs: prints why and
+ * returns 2. Call before anything is written. `why` names the setting
+ * ("[train] blas_core = auto", "the core the lake was recorded with"). */
+int cli_pin_blas_core(const char *want, const char *why);
+
 /* Maps a library status to an exit code (MS_ECHECK → 1, others → 2). */
 int cli_exit_for(int status);
 
@@ -69,13 +92,22 @@ struct exp_result;
 struct ms_keyring;
 /* Runs the experiment c into a new lake at path (replacing one only when
  * force) with key material kr (first_gen: exp_options) and SIGINT/SIGTERM
- * handling, a progress bar when show_progress. interrupt_at > 0 replays an
- * interruption after that many env-steps; reproduce selects the
- * reproduction's checkpoint origin. Prints errors; returns the exit code
+ * handling, progress as show_progress says (CLI_PROGRESS_*). interrupt_at > 0 replays an
+ * interruption after that many env-steps; reproduce (CLI_RUN_* flags)
+ * selects the reproduction's checkpoint origin, and with CLI_RUN_UNSIGNED
+ * signs nothing; resume (not NULL) continues the lake at path
+ * (exp_resume_prepare). Prints errors; returns the exit code
  * (130/143 when a signal interrupted it). res->status is "" when no lake
  * was created. */
+enum { CLI_RUN_REPRODUCE = 1, CLI_RUN_UNSIGNED = 2 };
+/* show_progress of cli_run_experiment: nothing, a bar (a terminal), lines. */
+enum { CLI_PROGRESS_NONE, CLI_PROGRESS_BAR, CLI_PROGRESS_LINES };
+/* The mode for stderr: none with --quiet, else a bar on a terminal, else lines. */
+int cli_progress_mode(int quiet);
+struct exp_resume_info;
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
-                       const struct ms_keyring *kr, int first_gen, int reproduce, struct exp_result *res);
+                       const struct ms_keyring *kr, int first_gen, int reproduce,
+                       const struct exp_resume_info *resume, struct exp_result *res);
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);

@@ -5,12 +5,14 @@
 
 #include "cli/cli.h"
 #include "exp/trainer.h"
+#include "gov/release.h"
 #include "ledger/verify.h"
 #include "sim/policy.h"
 
 static const char usage[] =
     "usage: marlsim eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--episodes N] [--set section.key=value]... [--json]\n"
     "       marlsim eval --policy RUN.db [--pubkey KEY | --keyring K] [--set ...] [--json]\n"
+    "       marlsim eval [CONFIG.ini] --policy RELEASE --approvers FILE [--set ...] [--json]\n"
     "\n"
     "Plays [gate] report_episodes x [sim] envs report episodes (a stream of\n"
     "eval_seed alone: the same messages for every run and policy, never used\n"
@@ -20,6 +22,13 @@ static const char usage[] =
     "tampered lake is refused, exit 1, nothing evaluated; with a trusted key its\n"
     "checkpoints too) and the policy its chain records as last promoted is used\n"
     "(named on stderr); without CONFIG the lake's own config is used.\n"
+    "RELEASE (a file `marlsim release` wrote) is played only when it checks out\n"
+    "against the approvers' allow-list --approvers FILE (required: nothing in\n"
+    "the release is trusted by itself): both approvals signed by two different\n"
+    "listed approvers with two different keys, neither the run's, agreeing on\n"
+    "the run, checkpoint and snapshots, whose parameters hash to the approved\n"
+    "SHA-256s; otherwise it is refused (exit 1, nothing evaluated). Without\n"
+    "CONFIG the release's own config text is used (its hash is approved).\n"
     "--json prints one JSON object on stdout.\n";
 
 static void print_tally(const char *policy, const ms_config *c, const ms_tally *t, int json)
@@ -66,30 +75,15 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
     }
 }
 
-/* The lake's own config (after verifying it), for eval --policy RUN.db
- * without a CONFIG. */
-static int config_from_lake(const char *db, const lake_verify_opts *vo, ms_config *c, char **sets, int nsets)
+/* The lake's own config, from the runs row read in the verified snapshot,
+ * for eval --policy RUN.db without a CONFIG. */
+static int config_from_meta(const char *db, const lake_run_meta *m, ms_config *c, char **sets, int nsets)
 {
     ms_err e;
-    lake_verify_report rep;
-    int rc = lake_verify(db, vo, &rep, &e);
-    if (rc) {
-        if (rc == MS_ECHECK)
-            printf("TAMPERED %s\n%s\n", db, e.msg);
-        else
-            cli_error("%s", e.msg);
-        return cli_exit_for(rc);
-    }
-    lake_run_meta m;
-    if ((rc = lake_read_run(db, &m, &e))) {
-        cli_error("%s", e.msg);
-        return cli_exit_for(rc);
-    }
     char origin[MS_PATH_MAX + 32];
     snprintf(origin, sizeof origin, "%s:runs.config_text", db);
     ms_config_defaults(c);
-    rc = ms_config_load_stored(c, m.config_text, origin, &e);
-    lake_run_meta_release(&m);
+    int rc = ms_config_load_stored(c, m->config_text, origin, &e);
     for (int i = 0; i < nsets && !rc; i++)
         rc = ms_config_set(c, sets[i], &e);
     if (!rc)
@@ -101,11 +95,103 @@ static int config_from_lake(const char *db, const lake_verify_opts *vo, ms_confi
     return EXIT_OK;
 }
 
+/* 1 when path is a release file (its first line), else 0. */
+static int is_release(const char *path)
+{
+    static const char magic[] = "marlsim-release v1\n";
+    char head[sizeof magic];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof magic - 1, f);
+    fclose(f);
+    return n == sizeof magic - 1 && !memcmp(head, magic, n);
+}
+
+/* eval --policy RELEASE --approvers FILE: checked, then played. */
+static int eval_release(cli_args *a)
+{
+    if (!a->approvers) {
+        cli_error("--policy %s is a release: give --approvers FILE, the allow-list its approvals are checked "
+                  "against (nothing in a release is trusted by itself)", a->policy);
+        return EXIT_USAGE;
+    }
+    char *text = NULL, *list_text = NULL;
+    size_t tn = 0, ln = 0;
+    gov_approvers *list = malloc(sizeof *list);
+    gov_release rel;
+    memset(&rel, 0, sizeof rel);
+    ms_err e;
+    int rc = list ? EXIT_OK : EXIT_USAGE;
+    if (!list)
+        cli_error("out of memory");
+    if (!rc)
+        rc = cli_read_file(a->approvers, 1 << 20, &list_text, &ln);
+    if (!rc && gov_approvers_parse(list_text, ln, a->approvers, list, &e)) {
+        cli_error("%s", e.msg);
+        rc = EXIT_USAGE;
+    }
+    if (!rc)
+        rc = cli_read_file(a->policy, GOV_RELEASE_MAX, &text, &tn);
+    if (!rc) {
+        int s = gov_release_open(text, tn, list, &rel, &e);
+        if (s == MS_ECHECK)
+            printf("REFUSED %s\n%s\nnothing was evaluated\n", a->policy, e.msg);
+        else if (s)
+            cli_error("%s: %s", a->policy, e.msg);
+        rc = cli_exit_for(s);
+    }
+    ms_config c;
+    if (!rc && a->file) {
+        rc = cli_load_config(&c, a->file, a->sets, a->nsets, NULL);
+    } else if (!rc) {
+        char origin[MS_PATH_MAX + 32];
+        snprintf(origin, sizeof origin, "%s:config-text", a->policy);
+        ms_config_defaults(&c);
+        int s = ms_config_load_stored(&c, rel.config_text, origin, &e);
+        for (int i = 0; i < a->nsets && !s; i++)
+            s = ms_config_set(&c, a->sets[i], &e);
+        if (!s)
+            s = ms_config_finish(&c, &e);
+        if (s)
+            cli_error("%s", e.msg);
+        rc = cli_exit_for(s);
+    }
+    if (!rc && a->episodes) {
+        char *end;
+        long n = strtol(a->episodes, &end, 10);
+        if (!*a->episodes || *end || n < 1 || n > 10000)
+            rc = cli_usage(usage, "--episodes %s: not an integer in [1, 10000]", a->episodes);
+        else
+            c.report_episodes = (int)n;
+    }
+    ms_tally t;
+    if (!rc) {
+        fprintf(stderr, "marlsim: %s checks out: approved by %s and %s (allow-list %s); run %s, evaluation %lld, "
+                        "snapshots", a->policy, rel.approver[0], rel.approver[1], a->approvers, rel.st.run_id,
+                (long long)rel.st.eval_id);
+        for (int k = 0; k < MS_NAGENT; k++)
+            fprintf(stderr, " %s (sha256 %.12s)", ms_agent_names[k], rel.snap[k].sha256);
+        fputc('\n', stderr);
+        int s = train_eval_blobs(&c, a->policy, rel.snap, &t, &e);
+        if (s)
+            cli_error("%s", e.msg);
+        rc = cli_exit_for(s);
+    }
+    if (!rc)
+        print_tally(a->policy, &c, &t, a->json);
+    gov_release_free(&rel);
+    free(text);
+    free(list_text);
+    free(list);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
     int rc = cli_parse(argc, argv, CLI_OPT_JSON | CLI_OPT_SET | CLI_OPT_POLICY | CLI_OPT_PUBKEY | CLI_OPT_KEYRING |
-                       CLI_OPT_EPISODES,
+                       CLI_OPT_EPISODES | CLI_OPT_APPROVERS,
                        usage, "CONFIG.ini", 0, 1, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
@@ -119,7 +205,11 @@ int cmd_eval(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (kind >= 0 && !a.file)
-        return cli_usage(usage, "missing CONFIG.ini (only a lake carries its own config)");
+        return cli_usage(usage, "missing CONFIG.ini (only a lake or a release carries its own config)");
+    if (kind < 0 && is_release(policy))
+        return eval_release(&a);
+    if (a.approvers)
+        return cli_usage(usage, "--approvers is for --policy RELEASE");
 
     /* A lake is verified before anything is taken from it, with the
      * trusted key when there is one. */
@@ -131,22 +221,61 @@ int cmd_eval(int argc, char **argv)
             return rc;
         vo.trusted = have ? &trusted : NULL;
     }
+    /* A lake: verified, and its runs row and promoted policy read, in one
+     * read snapshot (what is evaluated is what was verified). */
+    ms_err e;
+    lake_policy_blob info[MS_NAGENT];
+    lake_verify_report rep;
+    lake_run_meta m;
+    if (kind < 0) {
+        rc = lake_read_verified(policy, &vo, &m, ms_agent_names, MS_NAGENT, info, NULL, &rep, &e);
+        if (rc == MS_ECHECK) {
+            /* verified (entries counted), but the promotion lies beyond
+             * what the trusted key signed: UNSIGNED */
+            const char *word = vo.trusted && rep.entries && rep.signed_size < rep.entries ? "UNSIGNED"
+                               : rep.foreign                                   ? "FOREIGN"
+                                                                               : "TAMPERED";
+            printf("%s %s\n%s\nnothing was evaluated\n", word, policy, e.msg);
+            return EXIT_CHECK;
+        }
+        if (rc) {
+            cli_error("%s", e.msg);
+            return cli_exit_for(rc);
+        }
+        /* With a trusted key, a lake it cannot vouch for is not evaluated
+         * (as verify fails it): a development-key lake, one whose
+         * checkpoints were removed. */
+        if (vo.trusted && !rep.signed_size) {
+            printf("UNSIGNED %s\n%s: the trusted key cannot vouch for it\nnothing was evaluated (--keyring dev "
+                   "evaluates it unauthenticated)\n", policy, rep.unsigned_why);
+            lake_run_meta_release(&m);
+            lake_policy_release(info, MS_NAGENT);
+            return EXIT_CHECK;
+        }
+    }
     ms_config c;
     if (a.file)
         rc = cli_load_config(&c, a.file, a.sets, a.nsets, NULL);
     else
-        rc = config_from_lake(policy, &vo, &c, a.sets, a.nsets);
-    if (rc)
+        rc = config_from_meta(policy, &m, &c, a.sets, a.nsets);
+    if (kind < 0)
+        lake_run_meta_release(&m);
+    if (rc) {
+        if (kind < 0)
+            lake_policy_release(info, MS_NAGENT);
         return rc;
+    }
 
     if (a.episodes) {
         char *end;
         long n = strtol(a.episodes, &end, 10);
-        if (!*a.episodes || *end || n < 1 || n > 10000)
+        if (!*a.episodes || *end || n < 1 || n > 10000) {
+            if (kind < 0)
+                lake_policy_release(info, MS_NAGENT);
             return cli_usage(usage, "--episodes %s: not an integer in [1, 10000]", a.episodes);
+        }
         c.report_episodes = (int)n;
     }
-    ms_err e;
     ms_tally t;
     if (kind >= 0) {
         ms_sim sim;
@@ -162,17 +291,17 @@ int cmd_eval(int argc, char **argv)
             ms_ref_policy_release(&p);
         }
     } else {
-        lake_policy_blob info[MS_NAGENT];
-        lake_verify_report rep;
-        rc = train_eval_lake_policy(&c, policy, &vo, &t, info, &rep, &e);
-        if (rc == MS_ECHECK) {
-            printf("TAMPERED %s\n%s\nnothing was evaluated\n", policy, e.msg);
-            return EXIT_CHECK;
+        rc = train_eval_blobs(&c, policy, info, &t, &e);
+        for (int k = 0; k < MS_NAGENT; k++) { /* the identity (ids, sha256) stays for the message */
+            free(info[k].blob);
+            info[k].blob = NULL;
         }
         if (!rc) {
             fprintf(stderr, "marlsim: %s verified (%s); evaluating the policy it promoted last: evaluation %lld, "
-                            "update %lld, snapshots", policy, rep.authenticated ? "signed by the trusted key"
-                                                                                : "UNAUTHENTICATED: no trusted key",
+                            "update %lld, snapshots", policy,
+                    rep.authenticated ? "signed by the trusted key"
+                    : vo.trusted      ? "its signed prefix: the trusted key signed the promotion"
+                                      : "UNAUTHENTICATED: no trusted key",
                     (long long)info[0].eval_id, (long long)info[0].update_id);
             for (int k = 0; k < MS_NAGENT; k++)
                 fprintf(stderr, " %s #%lld (sha256 %.12s)", ms_agent_names[k], (long long)info[k].snapshot_id,

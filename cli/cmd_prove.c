@@ -77,7 +77,11 @@ static int check(const cli_args *a)
     else
         printf("OK: leaf %lld (ledger entry %lld) is in the tree of size %lld (root %s) of %s", (long long)info.index,
                (long long)info.index + 1, (long long)info.size, info.root, info.origin);
-    printf("%s\n", a->checkpoint ? ", the signed checkpoint's tree" : "");
+    if (a->checkpoint)
+        printf("; checked against the signed checkpoint of tree size %lld (the %s tree)\n", (long long)cpb.size,
+               (uint64_t)info.size == cpb.size ? "proof's" : "old");
+    else
+        printf(" (no checkpoint given: nothing says this tree was signed)\n");
     return EXIT_OK;
 }
 

@@ -9,6 +9,7 @@
 #include "exp/experiment.h"
 #include "keys/keyring.h"
 #include "ledger/verify.h"
+#include "nn/blascore.h"
 
 static const char usage[] =
     "usage: marlsim reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
@@ -25,45 +26,22 @@ static const char usage[] =
     "a run that died (status running or failed) is compared as the prefix it\n"
     "is. Settings outside the hashed config (out, keyring) never come from the\n"
     "lake. Warns when this machine's OpenBLAS core or thread count differs\n"
-    "from the recorded build facts.\n"
+    "from the recorded build facts. Of a purged lake it compares what is left:\n"
+    "an entry whose rows were purged is compared through its commitment only\n"
+    "(it says how many), and the purges' own entries are not part of the run.\n"
+    "A destroyed key generation (keys destroy, crypto-shredding) cannot be\n"
+    "used again: a run that used it can no longer be reproduced (exit 2), while\n"
+    "its lake still verifies and its pseudonyms stay unlinkable.\n"
     "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not\n"
     "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n";
 
-/* Copies the value of "key":"..." or "key":N from a flat JSON object. */
-static void json_field(const char *json, const char *key, char *out, size_t n)
+/* Removes a reproduction and its checkpoint file (absent ones are fine). */
+static void remove_reproduction(const char *path)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = json ? strstr(json, pat) : NULL;
-    out[0] = 0;
-    if (!p)
-        return;
-    p += strlen(pat);
-    int quoted = *p == '"';
-    p += quoted;
-    size_t k = 0;
-    while (*p && k + 1 < n && (quoted ? *p != '"' : (*p != ',' && *p != '}')))
-        out[k++] = *p++;
-    out[k] = 0;
-}
-
-/* The first generation of key_ids ["k3","k4",...] or ["dev0",...]: its
- * number, or -1 when the text is not such a list. */
-static int first_generation(const char *key_ids, int *dev)
-{
-    const char *p = key_ids;
-    if (!p || strncmp(p, "[\"", 2))
-        return -1;
-    p += 2;
-    *dev = !strncmp(p, "dev", 3);
-    p += *dev ? 3 : (*p == 'k' ? 1 : 0);
-    if (p[-1] != 'k' && !*dev)
-        return -1;
-    char *end;
-    long g = strtol(p, &end, 10);
-    if (end == p || *end != '"' || g < 0 || g > 1000000)
-        return -1;
-    return (int)g;
+    char side[MS_PATH_MAX + 80];
+    unlink(path);
+    snprintf(side, sizeof side, "%s.checkpoint", path);
+    unlink(side);
 }
 
 int cmd_reproduce(int argc, char **argv)
@@ -83,7 +61,7 @@ int cmd_reproduce(int argc, char **argv)
             cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
-    int dev = 0, first = first_generation(m.key_ids, &dev);
+    int dev = 0, first = exp_first_generation(m.key_ids, &dev);
     if (first < 0 || dev != m.dev_key) {
         printf("TAMPERED %s\nruns.key_ids is not a list of key ids marlsim writes\n", db);
         lake_run_meta_release(&m);
@@ -119,11 +97,37 @@ int cmd_reproduce(int argc, char **argv)
             vo.trusted = &trusted;
         }
     }
+    /* Verified, and the runs row read again in the same snapshot: what is
+     * re-run is what was verified. The first read only chose the keys; the
+     * lake must not have changed its key material in between. */
     lake_verify_report v;
-    rc = lake_verify(db, &vo, &v, &e);
+    lake_run_meta mv;
+    rc = lake_read_verified(db, &vo, &mv, NULL, 0, NULL, NULL, &v, &e);
     int tampered = rc == MS_ECHECK;
+    if (!rc) {
+        int same = mv.seed == m.seed && mv.dev_key == m.dev_key && mv.key_ids && m.key_ids &&
+                   !strcmp(mv.key_ids, m.key_ids);
+        lake_run_meta_release(&m);
+        m = mv;
+        if (!same) {
+            cli_error("%s changed while it was read (its key material differs between two reads): nothing was "
+                      "reproduced", db);
+            lake_run_meta_release(&m);
+            ms_keyring_free(kr);
+            return EXIT_USAGE;
+        }
+    }
+    /* A reproduction is signed only for a lake the key vouches for (or a
+     * development-key lake, which nothing signs): otherwise its config is
+     * not one the keyring's owner chose, and a signature would lend it
+     * their name. Such a reproduction only says where the lake diverges,
+     * and is not kept. */
+    int vouched = !rc && (m.dev_key || (vo.trusted && v.signed_size > 0));
     if (tampered)
         printf("TAMPERED %s: %s\n", db, e.msg);
+    else if (!rc && !vouched)
+        cli_notice("%s: %s: the reproduction signs nothing and is not kept", db,
+                   vo.trusted ? v.unsigned_why : "no signing key to vouch for the lake");
     else if (rc) {
         cli_error("%s", e.msg);
         lake_run_meta_release(&m);
@@ -150,8 +154,14 @@ int cmd_reproduce(int argc, char **argv)
     /* The same key material, or nothing to compare: each generation the run
      * named must be in the keyring and usable, and give the same run id. */
     exp_identity_t id;
-    if (!rc && (rc = exp_identity(&c, kr, first, &id, &e)) == MS_ECHECK)
-        rc = ms_fail(&e, MS_EINPUT, "%s: the run can no longer be reproduced (crypto-shredding): %s", db, e.msg);
+    if (!rc && (rc = exp_identity(&c, kr, first, &id, &e)) == MS_ECHECK) {
+        char why[sizeof e.msg];
+        snprintf(why, sizeof why, "%s", e.msg);
+        rc = ms_fail(&e, MS_EINPUT, "%s: the run can no longer be reproduced (crypto-shredding): %s. Destroying a "
+                     "generation erased the key its pseudonyms, broadcast MACs and secret raw-value streams came from: "
+                     "nobody can re-derive or link them, or regenerate the raw values, any more; the lake still "
+                     "verifies (its chain needs no key)", db, why);
+    }
     if (!rc && strcmp(id.run_id, run_id)) {
         if (tampered)
             rc = ms_fail(&e, MS_ECHECK, "%s: its stored config and keys do not give its run id: what it stores was "
@@ -163,11 +173,21 @@ int cmd_reproduce(int argc, char **argv)
     char facts[1024], rec_core[64], rec_threads[16], cur_core[64], cur_threads[16];
     if (!rc) {
         exp_build_facts(&c, facts, sizeof facts);
-        json_field(m.build_facts, "openblas_core", rec_core, sizeof rec_core);
-        json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
-        json_field(facts, "openblas_core", cur_core, sizeof cur_core);
-        json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
-        if (strcmp(rec_core, cur_core) || strcmp(rec_threads, cur_threads))
+        exp_json_field(m.build_facts, "openblas_core", rec_core, sizeof rec_core);
+        exp_json_field(m.build_facts, "blas_threads", rec_threads, sizeof rec_threads);
+        exp_json_field(facts, "openblas_core", cur_core, sizeof cur_core);
+        exp_json_field(facts, "blas_threads", cur_threads, sizeof cur_threads);
+        /* The replay runs under the core the lake was made with (SPEC §8):
+         * a name of the table only, so the lake picks nothing else. */
+        int known = 0;
+        for (int k = 1; nn_blas_core_names[k]; k++)
+            known |= !strcmp(rec_core, nn_blas_core_names[k]);
+        if (known && strcmp(rec_core, cur_core)) {
+            lake_run_meta_release(&m);
+            ms_keyring_free(kr);
+            return cli_pin_blas_core(rec_core, "the lake, recorded under it,");
+        }
+        if (!known || strcmp(rec_threads, cur_threads))
             cli_notice("warning: the run was recorded with OpenBLAS core %s and %s thread(s); this machine has core "
                        "%s and %s thread(s): results may differ in the last bits", rec_core, rec_threads, cur_core,
                        cur_threads);
@@ -201,7 +221,8 @@ int cmd_reproduce(int argc, char **argv)
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
     exp_result res;
-    rc = cli_run_experiment(&c, path, !out || a.force, isatty(2), interrupt_at, kr, first, 1, &res);
+    rc = cli_run_experiment(&c, path, !out || a.force, cli_progress_mode(0), interrupt_at, kr, first,
+                            CLI_RUN_REPRODUCE | (vouched ? 0 : CLI_RUN_UNSIGNED), NULL, &res);
     ms_keyring_free(kr);
     if (rc)
         return rc == EXIT_CHECK ? EXIT_USAGE : rc;
@@ -220,6 +241,7 @@ int cmd_reproduce(int argc, char **argv)
         cli_notice("note: %s (the build, not the run: not counted as divergence)", d.build_what);
     int keep = out != NULL;
     if (d.identical && tampered) {
+        remove_reproduction(path);
         printf("the rows of %s are identical to the reproduction in %s, but its chain does not verify (see above)\n",
                db, path);
         return EXIT_CHECK;
@@ -232,7 +254,9 @@ int cmd_reproduce(int argc, char **argv)
         printf("identical: %lld ledger entries of %s reproduced\nhead_hash: %s\n", (long long)d.entries_a, db,
                res.head_hash);
         if (strcmp(res.head_hash, head))
-            printf("(the original's head is %s: the chain covers the build facts, which differ)\n", head);
+            printf("(the original's head is %s: %s)\n", head,
+                   d.purge_entries_a ? "its purges added entries after the run"
+                                     : "the chain covers the build facts, which differ");
     } else {
         printf("DIVERGENT at ledger entry %lld: table %s, step %lld", (long long)d.seq, d.table, (long long)d.step);
         if (d.env >= 0)
@@ -242,14 +266,17 @@ int cmd_reproduce(int argc, char **argv)
         printf("\n%s\n", d.what);
         keep = 1;
     }
-    if (keep) {
+    /* A purged original: what could not be compared row by row. */
+    if (d.purged_a || d.purge_entries_a)
+        printf("purged: %lld of the %lld ledger entries of %s had their rows purged and were compared through their "
+               "commitments only, not row by row; its %lld purge entries are not part of the run (not compared)\n",
+               (long long)d.purged_a, (long long)d.entries_a, db, (long long)d.purge_entries_a);
+    if (keep && vouched) {
         printf("reproduction: %s\n", path);
     } else {
-        char side[MS_PATH_MAX + 80];
-        unlink(path); /* identical: nothing in it that the original lacks */
-        snprintf(side, sizeof side, "%s.checkpoint", path);
-        unlink(side);
-        printf("reproduction removed (identical; --out PATH keeps it)\n");
+        remove_reproduction(path); /* identical: nothing in it the original lacks; or unsigned */
+        printf(vouched ? "reproduction removed (identical; --out PATH keeps it)\n"
+                       : "reproduction removed (unsigned: the original does not verify with the trusted key)\n");
     }
     return d.identical ? EXIT_OK : EXIT_CHECK;
 }

@@ -10,10 +10,13 @@
 #include "cli/cli.h"
 #include "exp/experiment.h"
 #include "keys/keyring.h"
+#include "ledger/verify.h"
+#include "nn/blascore.h"
 
 static const char usage[] =
     "usage: marlsim run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--keyring K]\n"
     "                  [--force] [--quiet] [--json]\n"
+    "       marlsim run --resume RUN.db [--keyring K] [--quiet] [--json]\n"
     "\n"
     "Trains GET, OPEN and BIN with PPO for [run] env_steps env-steps and records\n"
     "every broadcast, observation, action and credit assignment in a hash-chained\n"
@@ -27,9 +30,20 @@ static const char usage[] =
     "use). K is a path, cmd:COMMAND (its output is the keyring) or dev (the\n"
     "development key derived from the seed: nothing signed, lake marked dev_key).\n"
     "\n"
-    "Progress goes to stderr on a terminal (--quiet silences it); the summary\n"
+    "Progress goes to stderr: a bar on a terminal, else a line every 10 %% or\n"
+    "30 s (--quiet silences both); the summary\n"
     "goes to stdout, as JSON with --json. SIGINT/SIGTERM stop at the next\n"
-    "rollout boundary; the lake is marked interrupted (exit 130 / 143).\n";
+    "rollout boundary; the lake is marked interrupted (exit 130 / 143).\n"
+    "\n"
+    "--resume RUN.db continues an interrupted, failed or killed run: the lake is\n"
+    "verified (with your keyring's key, which must be the one that signed it),\n"
+    "its stored config re-run from the start under its recorded OpenBLAS core,\n"
+    "every ledger entry it holds recomputed and compared (a lake that does not\n"
+    "hold what the run computes is refused, exit 1, and left as it was), and the\n"
+    "run continued from its last committed step: the finished lake has the\n"
+    "ledger (head hash) of a run that was never stopped. A completed, purged or\n"
+    "exported lake has nothing to resume (exit 2); so has one another process\n"
+    "holds (its run is still going).\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -39,17 +53,32 @@ static void on_signal(int sig)
 }
 
 typedef struct progress_ctx {
-    double t0;
-    int enabled;
+    double t0, last_line;
+    int mode;      /* CLI_PROGRESS_* */
+    int last_tenth; /* lines: the last tenth of the run reported */
 } progress_ctx;
 
+/* On a terminal a bar redrawn in place; elsewhere (a batch job's log) a
+ * plain line every 10 % of the run or 30 s, whichever comes first. */
 static void progress(const trainer_status *st, void *ctx)
 {
     progress_ctx *p = ctx;
-    if (!p->enabled)
+    if (p->mode == CLI_PROGRESS_NONE)
         return;
-    double el = ms_now() - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
+    double now = ms_now(), el = now - p->t0, rate = el > 0 ? (double)st->env_steps / el : 0;
     double eta = rate > 0 ? (double)(st->total_env_steps - st->env_steps) / rate : 0;
+    if (p->mode == CLI_PROGRESS_LINES) {
+        int tenth = st->total_env_steps ? (int)(10 * st->env_steps / st->total_env_steps) : 10;
+        if (tenth <= p->last_tenth && now - p->last_line < 30)
+            return;
+        p->last_tenth = tenth;
+        p->last_line = now;
+        fprintf(stderr, "marlsim: %3d%%  %lld/%lld env-steps  %.0f steps/s  ETA %.0fs  reward %.3f  gate %s (%.3f)\n",
+                st->total_env_steps ? (int)(100 * st->env_steps / st->total_env_steps) : 100,
+                (long long)st->env_steps, (long long)st->total_env_steps, rate, eta, st->recent_reward,
+                st->last_decision, st->eval_score);
+        return;
+    }
     int width = 24, done = st->total_env_steps ? (int)(width * st->env_steps / st->total_env_steps) : width;
     char bar[32];
     for (int i = 0; i < width; i++)
@@ -61,8 +90,14 @@ static void progress(const trainer_status *st, void *ctx)
     fflush(stderr);
 }
 
+int cli_progress_mode(int quiet)
+{
+    return quiet ? CLI_PROGRESS_NONE : isatty(2) ? CLI_PROGRESS_BAR : CLI_PROGRESS_LINES;
+}
+
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
-                       const ms_keyring *kr, int first_gen, int reproduce, exp_result *res)
+                       const ms_keyring *kr, int first_gen, int reproduce, const exp_resume_info *resume,
+                       exp_result *res)
 {
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -71,13 +106,14 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     stop_requested = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    progress_ctx pc = {ms_now(), show_progress};
-    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen, .reproduce = reproduce,
-                     .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
+    progress_ctx pc = {ms_now(), ms_now(), show_progress, 0};
+    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen,
+                     .reproduce = (reproduce & CLI_RUN_REPRODUCE) != 0,
+                     .sign_nothing = (reproduce & CLI_RUN_UNSIGNED) != 0, .resume = resume, .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
                      .progress_ctx = &pc};
     ms_err e;
     int rc = exp_run(c, &o, res, &e);
-    if (show_progress && res->status[0])
+    if (show_progress == CLI_PROGRESS_BAR && res->status[0])
         fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -205,16 +241,93 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
     printf("db: %s\n", r->db);
 }
 
+/* run --resume RUN.db */
+static int resume(const cli_args *a)
+{
+    const char *db = a->resume;
+    if (a->file || a->nsets || a->seed || a->out || a->force)
+        return cli_usage(usage, "--resume takes the lake alone (and --keyring, --quiet, --json): its config, seed "
+                                "and path are the lake's");
+    ms_err e;
+    lake_run_meta m0;
+    int rc = lake_read_run(db, &m0, &e); /* which key material: the verified read follows */
+    if (rc) {
+        cli_error("%s", e.msg);
+        return cli_exit_for(rc);
+    }
+    int dev = 0;
+    int first = exp_first_generation(m0.key_ids, &dev);
+    uint64_t seed = m0.seed;
+    lake_run_meta_release(&m0);
+    if (first < 0) {
+        printf("TAMPERED %s\nruns.key_ids is not a list of key ids marlsim writes\n", db);
+        return EXIT_CHECK;
+    }
+    ms_keyring *kr = NULL;
+    if (dev) {
+        if (ms_keyring_dev(seed, &kr, &e)) {
+            cli_error("%s", e.msg);
+            return EXIT_USAGE;
+        }
+    } else if ((rc = cli_keyring(a->keyring, NULL, 0, CLI_KR_EXISTING, &kr))) {
+        return rc;
+    }
+    exp_resume_info ri;
+    if ((rc = exp_resume_prepare(db, kr, &ri, &e))) {
+        if (rc == MS_ECHECK)
+            printf("REFUSED %s\n%s\nnothing was resumed\n", db, e.msg);
+        else
+            cli_error("%s", e.msg);
+        ms_keyring_free(kr);
+        return cli_exit_for(rc);
+    }
+    /* The replay runs under the core the lake was made with. */
+    int known = 0;
+    for (int k = 1; nn_blas_core_names[k]; k++)
+        known |= !strcmp(ri.core, nn_blas_core_names[k]);
+    if (!known) {
+        cli_error("%s: its build facts name no OpenBLAS core marlsim knows ('%s'): it cannot be replayed", db,
+                  ri.core);
+        exp_resume_release(&ri);
+        ms_keyring_free(kr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(ri.core, nn_blas_core_current())) {
+        char core[64];
+        snprintf(core, sizeof core, "%s", ri.core);
+        exp_resume_release(&ri);
+        ms_keyring_free(kr);
+        return cli_pin_blas_core(core, "the lake, recorded under it,");
+    }
+    if (!a->quiet)
+        cli_notice("resuming %s (%s at %lld env-steps): replaying its %lld ledger entries, then continuing", db,
+                   ri.status, (long long)ri.env_steps, (long long)ri.entries);
+    exp_result res;
+    rc = cli_run_experiment(&ri.c, db, 0, cli_progress_mode(a->quiet), 0, kr, ri.first_gen, 0, &ri, &res);
+    if (res.status[0])
+        print_summary(&ri.c, &res, a->json);
+    exp_resume_release(&ri);
+    ms_keyring_free(kr);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, CLI_OPT_JSON | CLI_OPT_QUIET | CLI_OPT_FORCE | CLI_OPT_SEED | CLI_OPT_OUT |
-                            CLI_OPT_SET | CLI_OPT_KEYRING, usage, "CONFIG.ini", &a);
+    int rc = cli_parse(argc, argv, CLI_OPT_JSON | CLI_OPT_QUIET | CLI_OPT_FORCE | CLI_OPT_SEED | CLI_OPT_OUT |
+                       CLI_OPT_SET | CLI_OPT_KEYRING | CLI_OPT_RESUME, usage, "CONFIG.ini", 0, 1, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
+    if (a.resume)
+        return resume(&a);
+    if (!a.file)
+        return cli_usage(usage, "missing CONFIG.ini");
     ms_config c;
     rc = cli_load_config(&c, a.file, a.sets, a.nsets, a.seed);
     if (rc)
+        return rc;
+    if ((rc = cli_pin_blas_core(nn_blas_core_wanted(c.blas_core), c.blas_core ? "[train] blas_core"
+                                                                              : "[train] blas_core = auto")))
         return rc;
     char path[MS_PATH_MAX + 64];
     ms_err e;
@@ -226,7 +339,7 @@ int cmd_run(int argc, char **argv)
     if ((rc = cli_keyring(a.keyring, c.keyring, c.seed, CLI_KR_CREATE, &kr)))
         return rc;
     exp_result res;
-    rc = cli_run_experiment(&c, path, a.force, !a.quiet && isatty(2), 0, kr, -1, 0, &res);
+    rc = cli_run_experiment(&c, path, a.force, cli_progress_mode(a.quiet), 0, kr, -1, 0, NULL, &res);
     ms_keyring_free(kr);
     if (res.status[0])
         print_summary(&c, &res, a.json);

@@ -22,6 +22,10 @@ static const char usage[] =
     "--checkpoint FILE checks a checkpoint kept elsewhere (e.g. an earlier\n"
     "RUN.db.checkpoint): the lake must contain that tree (a shorter lake is\n"
     "truncated, another root rewritten).\n"
+    "A purged lake (marlsim purge) verifies through its tombstones: every entry\n"
+    "whose rows a purge removed is checked through the commitment the chain\n"
+    "holds, and the report says what each purge removed; an export (marlsim\n"
+    "export) says EXPORT (class C) after its verdict.\n"
     "Verdicts: OK (intact, complete, signed by the trusted key), UNAUTHENTICATED\n"
     "(intact, no trusted key to check it with), INCOMPLETE (intact prefix of a\n"
     "running, interrupted or failed run), UNSIGNED (intact, but the trusted key\n"
@@ -54,9 +58,14 @@ static void print_json(const char *db, const char *verdict, const lake_verify_re
         printf(",\"seq\":%lld}\n", (long long)r->seq);
         return;
     }
-    printf(",\"authenticated\":%s,\"run_id\":\"%s\",\"status\":\"%s\",\"complete\":%s,\"env_steps\":%lld,"
+    /* run_id and the class names come from the lake: escaped like any
+     * string from a hostile file */
+    printf(",\"authenticated\":%s,\"signed_entries\":%lld,\"run_id\":", r->authenticated ? "true" : "false",
+           (long long)r->signed_size);
+    cli_json_string(stdout, r->run_id);
+    printf(",\"status\":\"%s\",\"complete\":%s,\"env_steps\":%lld,"
            "\"entries\":%lld,\"rows\":%lld,\"head_hash\":\"%s\",\"checkpoints\":%lld,\"dev_key\":%s",
-           r->authenticated ? "true" : "false", r->run_id, r->status, r->complete ? "true" : "false",
+           r->status, r->complete ? "true" : "false",
            (long long)r->env_steps, (long long)r->entries, (long long)r->total_rows, r->head,
            (long long)r->checkpoints, r->dev_key ? "true" : "false");
     if (r->checkpoints)
@@ -66,7 +75,25 @@ static void print_json(const char *db, const char *verdict, const lake_verify_re
     printf(",\"row_counts\":{");
     for (int t = 0; t < LKT_COUNT; t++)
         printf("%s\"%s\":%lld", t ? "," : "", lk_tables[t].name, (long long)r->rows[t]);
-    printf("}}\n");
+    printf("},\"purged_rows\":{");
+    for (int t = 0; t < LKT_COUNT; t++)
+        printf("%s\"%s\":%lld", t ? "," : "", lk_tables[t].name, (long long)r->purged_rows[t]);
+    printf("},\"purged_entries\":%lld,\"purges\":[", (long long)r->purged_entries);
+    for (int64_t k = 0; k < r->npurges && k < LAKE_VERIFY_MAX_PURGES; k++)
+    {
+        printf("%s{\"purge_id\":%lld,\"class\":", k ? "," : "", (long long)r->purges[k].purge_id);
+        cli_json_string(stdout, r->purges[k].cls);
+        printf(",\"before_step\":%lld,\"entries\":%lld,\"rows\":%lld}", (long long)r->purges[k].before_step,
+               (long long)r->purges[k].entries, (long long)r->purges[k].rows);
+    }
+    printf("],\"exported_class\":");
+    if (r->exported_class[0]) {
+        cli_json_string(stdout, r->exported_class);
+        printf(",\"export_entries\":%lld,\"export_rows\":%lld", (long long)r->export_entries,
+               (long long)r->export_rows);
+    } else
+        printf("null");
+    printf("}\n");
 }
 
 int cmd_verify(int argc, char **argv)
@@ -125,25 +152,53 @@ int cmd_verify(int argc, char **argv)
         cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
-    /* With a trusted key, a lake it cannot vouch for fails (SPEC §2). */
-    int unsigned_ = have && !rep.authenticated;
-    int incomplete = !rep.complete && !a.allow_incomplete;
+    /* With a trusted key, a lake it cannot vouch for fails (SPEC §2); an
+     * unfinished run is INCOMPLETE whatever --allow-incomplete says (the
+     * option only changes the exit code); a running or killed run's
+     * verdict covers its signed prefix only. */
+    int unsigned_ = have && !rep.signed_size;
+    int incomplete = !rep.complete;
     const char *verdict = unsigned_ ? "UNSIGNED" : incomplete ? "INCOMPLETE" : rep.authenticated ? "OK"
                                                                                                    : "UNAUTHENTICATED";
-    int exit_code = unsigned_ || incomplete ? EXIT_CHECK : EXIT_OK;
+    int exit_code = unsigned_ || (incomplete && !a.allow_incomplete) ? EXIT_CHECK : EXIT_OK;
     if (a.json) {
         print_json(db, verdict, &rep, NULL);
         return exit_code;
     }
-    printf("%s %s: %lld ledger entries, %lld rows, head %s\n", verdict, db, (long long)rep.entries,
+    char what[64] = "";
+    if (rep.exported_class[0])
+        snprintf(what, sizeof what, " EXPORT (class %s)", rep.exported_class);
+    printf("%s%s %s: %lld ledger entries, %lld rows, head %s\n", verdict, what, db, (long long)rep.entries,
            (long long)rep.total_rows, rep.head);
-    for (int t = 0; t < LKT_COUNT; t++)
-        printf("  %-22s %lld\n", lk_tables[t].name, (long long)rep.rows[t]);
-    if (rep.authenticated)
+    for (int t = 0; t < LKT_COUNT; t++) {
+        printf("  %-22s %lld", lk_tables[t].name, (long long)rep.rows[t]);
+        if (rep.purged_rows[t])
+            printf("  (%lld %s)", (long long)rep.purged_rows[t], rep.exported_class[0] ? "removed" : "purged");
+        printf("\n");
+    }
+    for (int64_t k = 0; k < rep.npurges && k < LAKE_VERIFY_MAX_PURGES; k++)
+        printf("purge %lld: class %s, steps before %lld: removed %lld rows of %lld ledger entries\n",
+               (long long)rep.purges[k].purge_id, rep.purges[k].cls, (long long)rep.purges[k].before_step,
+               (long long)rep.purges[k].rows, (long long)rep.purges[k].entries);
+    if (rep.npurges > LAKE_VERIFY_MAX_PURGES)
+        printf("... and %lld more purges (SELECT * FROM purges)\n", (long long)(rep.npurges - LAKE_VERIFY_MAX_PURGES));
+    if (rep.purged_entries)
+        printf("%s entries: %lld, each checked through its tombstone and the commitment the chain holds\n",
+               rep.exported_class[0] ? "removed" : "purged", (long long)rep.purged_entries);
+    if (rep.exported_class[0])
+        printf("EXPORT of class %s: %lld rows of %lld ledger entries of the other classes removed (tombstones of "
+               "purge id 0, outside the chain); its chain, tree and checkpoints are the original's\n",
+               rep.exported_class, (long long)rep.export_rows, (long long)rep.export_entries);
+    if (have && rep.signed_size)
         printf("signed: %lld checkpoint%s by the trusted key %s+%02x%02x%02x%02x; newest: size %lld, root %s%s%s\n",
                (long long)rep.checkpoints, rep.checkpoints == 1 ? "" : "s", trusted.name, trusted.key_id[0],
                trusted.key_id[1], trusted.key_id[2], trusted.key_id[3], (long long)rep.cp_size, rep.cp_root,
                rep.cp_status[0] ? ", status " : "", rep.cp_status);
+    if (have && rep.signed_size && !rep.authenticated)
+        printf("UNSIGNED TAIL: the trusted key vouches for entries 1 to %lld only; %s: nothing vouches for them\n",
+               (long long)rep.signed_size, rep.unsigned_why);
+    else if (rep.authenticated)
+        ; /* said above */
     else if (unsigned_)
         printf("UNSIGNED: %s: the chain is intact, but the trusted key %s+%02x%02x%02x%02x cannot vouch for it\n",
                rep.unsigned_why, trusted.name, trusted.key_id[0], trusted.key_id[1], trusted.key_id[2],

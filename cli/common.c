@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "keys/keyring.h"
+#include "nn/blascore.h"
 #include "ledger/note.h"
 
 static void vprint(const char *fmt, va_list ap)
@@ -59,7 +60,12 @@ static const opt_spec opts[] = {
     {"--pubkey", CLI_OPT_PUBKEY, FIELD(pubkey)}, {"--checkpoint", CLI_OPT_CHECKPOINT, FIELD(checkpoint)},
     {"--entry", CLI_OPT_ENTRY, FIELD(entry)}, {"--size", CLI_OPT_SIZE, FIELD(size)},
     {"--from", CLI_OPT_FROM, FIELD(from)}, {"--to", CLI_OPT_TO, FIELD(to)}, {"--check", CLI_OPT_CHECK, FIELD(check)},
-    {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)}};
+    {"--name", CLI_OPT_NAME, FIELD(name)}, {"--episodes", CLI_OPT_EPISODES, FIELD(episodes)},
+    {"--resume", CLI_OPT_RESUME, FIELD(resume)},
+    {"--policy-from", CLI_OPT_POLICY_FROM, FIELD(policy_from)}, {"--class", CLI_OPT_CLASS, FIELD(cls)},
+    {"--before-step", CLI_OPT_BEFORE_STEP, FIELD(before_step)}, {"--as", CLI_OPT_AS, FIELD(as)},
+    {"--approvers", CLI_OPT_APPROVERS, FIELD(approvers)}, {"--approval", CLI_OPT_APPROVAL, 1},
+    {"--release", CLI_OPT_RELEASE, FIELD(release)}};
 #undef FIELD
 
 int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const char *what, int min_pos,
@@ -93,7 +99,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const 
         if (k < 0)
             return cli_usage(usage, "unknown option '%.*s'", (int)nl, arg);
         /* A single-valued option given twice is ambiguous, not "last wins". */
-        if (opts[k].bit != CLI_OPT_SET && (seen & opts[k].bit))
+        if (opts[k].bit != CLI_OPT_SET && opts[k].bit != CLI_OPT_APPROVAL && (seen & opts[k].bit))
             return cli_usage(usage, "%s given twice", opts[k].name);
         seen |= opts[k].bit;
         const char *v = NULL;
@@ -117,6 +123,12 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const 
             if (a->nsets == CLI_MAX_SETS)
                 return cli_usage(usage, "more than %d --set options", CLI_MAX_SETS);
             a->sets[a->nsets++] = (char *)v;
+            break;
+        }
+        case CLI_OPT_APPROVAL: {
+            if (a->napprovals == CLI_MAX_APPROVALS)
+                return cli_usage(usage, "more than %d --approval options", CLI_MAX_APPROVALS);
+            a->approvals[a->napprovals++] = v;
             break;
         }
         default:
@@ -297,4 +309,34 @@ int cli_trusted_key(const char *pubkey, const char *keyring, ms_note_verifier *v
     else
         ms_keyring_free(kr);
     return EXIT_OK;
+}
+
+char **cli_argv;
+
+#define PIN_ENV "MARLSIM_BLAS_CORE_PINNED"
+
+int cli_pin_blas_core(const char *want, const char *why)
+{
+    const char *cur = nn_blas_core_current();
+    if (!strcmp(cur, want))
+        return EXIT_OK;
+    if (!nn_blas_core_supported(want)) {
+        cli_error("%s asks for OpenBLAS core %s, which this CPU does not support (it runs %s); the lake "
+                  "cannot be made or replayed byte for byte here", why, want, cur);
+        return EXIT_USAGE;
+    }
+    const char *pinned = getenv(PIN_ENV);
+    if (pinned && !strcmp(pinned, want)) {
+        cli_error("%s asks for OpenBLAS core %s, but OpenBLAS runs %s after being told to load %s "
+                  "(OPENBLAS_CORETYPE): this OpenBLAS lacks that core", why, want, cur, want);
+        return EXIT_USAGE;
+    }
+    if (!cli_argv || setenv("OPENBLAS_CORETYPE", want, 1) || setenv(PIN_ENV, want, 1)) {
+        cli_error("cannot pin OpenBLAS core %s: %s", want, cli_argv ? strerror(errno) : "no argv");
+        return EXIT_USAGE;
+    }
+    fflush(NULL);
+    execv("/proc/self/exe", cli_argv);
+    cli_error("cannot re-execute under OpenBLAS core %s: /proc/self/exe: %s", want, strerror(errno));
+    return EXIT_USAGE;
 }

@@ -9,7 +9,7 @@ static const char usage[] =
     "commands:\n"
     "  run CONFIG.ini [--seed N] [--out PATH.db] [--set section.key=value]... [--keyring K] [--force] [--quiet] [--json]\n"
     "                       train the three agents, recording everything in a signed lake\n"
-    "  eval [CONFIG.ini] --policy random|heuristic|oracle|RUN.db [--set ...] [--json]\n"
+    "  eval [CONFIG.ini] --policy random|heuristic|oracle|RUN.db|RELEASE [--approvers FILE] [--set ...] [--json]\n"
     "                       greedy play of the held-out evaluation episodes\n"
     "  verify RUN.db [--checkpoint FILE] [--pubkey KEY | --keyring K] [--allow-incomplete] [--json]\n"
     "                       re-derive every hash and check the signed checkpoints\n"
@@ -17,8 +17,20 @@ static const char usage[] =
     "                       RFC 6962 inclusion and consistency proofs\n"
     "  reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
     "                       re-run a lake's config and seed and compare ledgers row by row\n"
+    "  purge RUN.db (--policy-from CONFIG.ini | --class CLASS --before-step N) [--keyring K] [--json]\n"
+    "                       remove payloads, leaving tombstones; chained and signed\n"
+    "  export RUN.db --class CLASS --out PATH.db [--force] [--pubkey KEY | --keyring K] [--json]\n"
+    "                       a lake with one class's payloads that verifies on its own\n"
     "  keys init|rotate|list|pubkey|destroy GEN [--keyring K]\n"
     "                       the keyring: key generations and the signing key\n"
+    "  audit RUN.db [--pubkey KEY | --keyring K] [--release FILE --approvers FILE] [--json]\n"
+    "                       compliance checks: findings with a severity, one outcome\n"
+    "  card RUN.db [--out FILE.md] [--pubkey KEY | --keyring K]\n"
+    "                       a model card (Markdown) from the verified lake alone\n"
+    "  approve RUN.db --as NAME --keyring K [--pubkey RUNKEY] [--out FILE]\n"
+    "                       sign an approval of the run's promoted policy\n"
+    "  release RUN.db --approvers FILE --approval A --approval B [--pubkey RUNKEY] [--out FILE]\n"
+    "                       bundle the policy with two approvals (four eyes)\n"
     "\n"
     "  marlsim help COMMAND | marlsim COMMAND --help   details of one command\n"
     "  marlsim --version\n"
@@ -32,11 +44,14 @@ typedef struct command {
 } command;
 
 static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {"verify", cmd_verify},
-                                   {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove}};
+                                   {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove},
+                                   {"purge", cmd_purge},     {"export", cmd_export}, {"audit", cmd_audit},
+                                   {"card", cmd_card},       {"approve", cmd_approve}, {"release", cmd_release}};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 int main(int argc, char **argv)
 {
+    cli_argv = argv;
     if (argc < 2)
         return cli_usage(usage, "missing command");
     const char *cmd = argv[1];

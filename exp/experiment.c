@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -11,10 +12,12 @@
 #include <sqlite3.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "exp/recorder.h"
 #include "keys/keyring.h"
 #include "ledger/lake.h"
 #include "ledger/note.h"
+#include "ledger/verify.h"
 
 
 void exp_build_facts(const ms_config *c, char *buf, size_t n)
@@ -25,6 +28,113 @@ void exp_build_facts(const ms_config *c, char *buf, size_t n)
              "\"openblas\":\"%s\",\"openblas_core\":\"%s\",\"blas_threads\":%d,\"simd_tanh\":%d}",
              MS_VERSION, __VERSION__, sqlite3_libversion(), OpenSSL_version(OPENSSL_VERSION),
              openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), mlp_cpu_simd());
+}
+
+void exp_json_field(const char *json, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    out[0] = 0;
+    if (!p)
+        return;
+    p += strlen(pat);
+    int quoted = *p == '"';
+    p += quoted;
+    size_t k = 0;
+    while (*p && k + 1 < n && (quoted ? *p != '"' : (*p != ',' && *p != '}')))
+        out[k++] = *p++;
+    out[k] = 0;
+}
+
+int exp_first_generation(const char *key_ids, int *dev)
+{
+    const char *p = key_ids;
+    if (!p || strncmp(p, "[\"", 2))
+        return -1;
+    p += 2;
+    *dev = !strncmp(p, "dev", 3);
+    p += *dev ? 3 : (*p == 'k' ? 1 : 0);
+    if (p[-1] != 'k' && !*dev)
+        return -1;
+    char *end;
+    long g = strtol(p, &end, 10);
+    if (end == p || *end != '"' || g < 0 || g > 1000000)
+        return -1;
+    return (int)g;
+}
+
+void exp_resume_release(exp_resume_info *info)
+{
+    if (!info)
+        return;
+    free(info->hashes);
+    info->hashes = NULL;
+}
+
+int exp_resume_prepare(const char *path, const ms_keyring *kr, exp_resume_info *info, ms_err *e)
+{
+    memset(info, 0, sizeof *info);
+    /* The trusted key is the keyring's: the continuation is signed by it,
+     * so it must be the key that signed what is continued. */
+    ms_note_verifier trusted;
+    lake_verify_opts vo = {0};
+    int rc;
+    if (ms_keyring_can_sign(kr)) {
+        unsigned char pub[32];
+        const char *name = ms_keyring_signer_name(kr);
+        if ((rc = ms_keyring_public_key(kr, pub, e)) || (rc = ms_note_key_id(name, pub, trusted.key_id, e)))
+            return rc;
+        snprintf(trusted.name, sizeof trusted.name, "%s", name);
+        memcpy(trusted.pub, pub, 32);
+        vo.trusted = &trusted;
+    }
+    lake_run_meta m;
+    lake_verify_report rep;
+    if ((rc = lake_check_unheld(path, e)) ||
+        (rc = lake_read_verified(path, &vo, &m, NULL, 0, NULL, &info->hashes, &rep, e)))
+        return rc;
+    char origin[MS_PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s:runs.config_text", path);
+    int dev = 0;
+    info->first_gen = exp_first_generation(m.key_ids, &dev);
+    info->entries = rep.entries;
+    info->signed_size = rep.signed_size;
+    info->env_steps = m.env_steps;
+    snprintf(info->run_id, sizeof info->run_id, "%s", m.run_id ? m.run_id : "");
+    snprintf(info->status, sizeof info->status, "%s", m.status ? m.status : "");
+    snprintf(info->origin, sizeof info->origin, "%s", m.origin ? m.origin : "");
+    exp_json_field(m.build_facts, "openblas_core", info->core, sizeof info->core);
+    if (!strcmp(info->status, "completed"))
+        rc = ms_fail(e, MS_EINPUT, "%s: the run completed: there is nothing to resume", path);
+    else if (rep.npurges || rep.exported_class[0])
+        rc = ms_fail(e, MS_EINPUT, "%s: %s: there is nothing to resume", path,
+                     rep.exported_class[0] ? "an export" : "it was purged (the run's data is gone)");
+    else if (info->first_gen < 0 || dev != m.dev_key)
+        rc = ms_fail(e, MS_ECHECK, "%s: runs.key_ids is not a list of key ids marlsim writes", path);
+    else if (vo.trusted && !m.dev_key && !rep.signed_size)
+        rc = ms_fail(e, MS_ECHECK, "%s: the keyring's key cannot vouch for it (%s): a continuation would sign it",
+                     path, rep.unsigned_why);
+    else if (m.dev_key != ms_keyring_is_dev(kr))
+        rc = ms_fail(e, MS_EINPUT, "%s: %s", path,
+                     m.dev_key ? "a development-key lake is resumed with the development keyring (--keyring dev)"
+                               : "a keyring-signed lake cannot be resumed with the development keyring");
+    if (!rc) {
+        ms_config_defaults(&info->c);
+        rc = ms_config_load_stored(&info->c, m.config_text, origin, e);
+    }
+    if (!rc && info->c.seed != m.seed)
+        rc = ms_fail(e, MS_EINPUT, "%s: runs.seed differs from its stored config's seed", path);
+    exp_identity_t id;
+    if (!rc && (rc = exp_identity(&info->c, kr, info->first_gen, &id, e)) == MS_ECHECK)
+        rc = ms_fail(e, MS_EINPUT, "%s: the run can no longer be resumed (crypto-shredding): %s", path, e->msg);
+    if (!rc && strcmp(id.run_id, info->run_id))
+        rc = ms_fail(e, MS_EINPUT, "%s: keyring %s is not the one the run used (with it the run id would be %s, "
+                     "the lake's is %.40s)", path, ms_keyring_origin(kr), id.run_id, info->run_id);
+    lake_run_meta_release(&m);
+    if (rc)
+        exp_resume_release(info);
+    return rc;
 }
 
 /* Signs with the keyring's Ed25519 key (ledger/note.h's signer). */
@@ -138,15 +248,18 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     snprintf(res->signer, sizeof res->signer, "%s", id.signer);
     res->dev_key = id.dev_key;
     ms_note_signer signer = {0};
-    if (ms_keyring_can_sign(o->kr)) {
+    if (ms_keyring_can_sign(o->kr) && !o->sign_nothing) {
         signer.name = ms_keyring_signer_name(o->kr);
         memcpy(signer.key_id, id.signer_key_id, 4);
         signer.sign = sign_with_keyring;
         signer.ctx = (void *)o->kr;
     }
     const char *key_ids = id.key_ids;
-    char origin[128];
-    snprintf(origin, sizeof origin, "marlsim/%s%s", res->run_id, o->reproduce ? "/reproduce" : "");
+    char origin[160];
+    if (o->resume)
+        snprintf(origin, sizeof origin, "%s", o->resume->origin); /* a reproduction's, too */
+    else
+        snprintf(origin, sizeof origin, "marlsim/%s%s", res->run_id, o->reproduce ? "/reproduce" : "");
     unsigned char commit_key[32];
     if ((rc = ms_keyring_commit_key(o->kr, commit_key, e)))
         return rc;
@@ -160,7 +273,9 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     lake *L = NULL;
     recorder *rec = NULL;
     trainer *tr = NULL;
-    rc = lake_create(&L, o->path, &info, o->overwrite, e);
+    rc = o->resume ? lake_resume(&L, o->path, &info, (const unsigned char (*)[32])o->resume->hashes,
+                                 o->resume->entries, e)
+                   : lake_create(&L, o->path, &info, o->overwrite, e);
     OPENSSL_cleanse(commit_key, sizeof commit_key);
     if (rc)
         return rc;
@@ -174,6 +289,14 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     int interrupted = 0;
     if (!rc)
         rc = trainer_run(tr, o->stop, o->progress, o->progress_ctx, &interrupted, e);
+    /* The lake's thread finishes what was queued (its first failure, if
+     * any, fails the run); the run's time includes it. */
+    ms_err se;
+    int src = recorder_sync(rec, &se);
+    if (src && !rc) {
+        rc = src;
+        *e = se;
+    }
     double elapsed = ms_now() - t0;
 
     const char *status = rc ? "failed" : interrupted ? "interrupted" : "completed";
@@ -185,13 +308,14 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
         res->t = *trainer_get_times(tr);
         res->t_record = recorder_seconds(rec);
         res->t_record_in_env = recorder_step_seconds(rec);
+        res->t_writer = recorder_writer_seconds(rec);
     }
     res->seconds = elapsed;
     ms_err fe;
     int frc = lake_finish(L, status, res->env_steps, res->eval_reward, res->st.has_report && !rc, &fe);
     /* A finish whose commit landed but whose PATH.checkpoint could not be
      * written leaves a finished lake: say what the lake holds. */
-    int finished = !frc || strcmp(lake_status(L), "running") != 0;
+    int finished = !frc || lake_finished(L);
     if (finished) {
         snprintf(res->head_hash, sizeof res->head_hash, "%s", lake_head_hex(L));
         res->checkpoint_size = lake_checkpoint(L, res->checkpoint_root);
@@ -202,6 +326,11 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     res->env_steps = lake_committed_env_steps(L);
     /* When the lake could not be finished, it says what it last committed. */
     snprintf(res->status, sizeof res->status, "%s", lake_status(L));
+    if (o->resume && !lake_wrote(L)) { /* it ended while replaying: the lake is as it was */
+        ms_hex(o->resume->hashes[o->resume->entries - 1], 32, res->head_hash);
+        res->env_steps = o->resume->env_steps;
+        snprintf(res->status, sizeof res->status, "%s", o->resume->status);
+    }
     trainer_free(tr);
     recorder_free(rec);
     lake_close(L);
@@ -234,6 +363,15 @@ int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, m
     }
     if (mkdir("runs", 0777) && errno != EEXIST)
         return ms_fail(e, MS_EIO, "cannot create runs/: %s", strerror(errno));
-    snprintf(path, n, "runs/%s-s%llu.db", c->name, (unsigned long long)c->seed);
+    /* The config hash in the name: runs of a sweep (--set) never overwrite
+     * one another. */
+    char text[MS_CONFIG_TEXT_MAX], hex[65];
+    unsigned char md[32];
+    ms_config_render(c, text, sizeof text);
+    int rc = ms_sha256(text, strlen(text), md, e);
+    if (rc)
+        return rc;
+    ms_hex(md, 4, hex);
+    snprintf(path, n, "runs/%s-s%llu-%s.db", c->name, (unsigned long long)c->seed, hex);
     return MS_OK;
 }

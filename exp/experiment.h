@@ -57,7 +57,10 @@ typedef struct exp_result {
     trainer_status st;           /* the trainer's figures at the end (exp/trainer.h) */
     trainer_times t;             /* where the time went (seconds) */
     double t_record, t_record_in_env; /* recording alone, and the part of it inside t.env */
+    double t_writer;             /* the lake's thread, writing (writer_threads = 1) */
 } exp_result;
+
+struct exp_resume_info;
 
 typedef struct exp_options {
     const char *path;            /* the lake to create */
@@ -68,6 +71,11 @@ typedef struct exp_options {
                                     (reproduce: the recorded one); -1: the
                                     newest generations the run needs */
     int reproduce;               /* checkpoints use origin marlsim/<run id>/reproduce */
+    int sign_nothing;            /* make no checkpoint even when kr can sign: the
+                                    reproduction of a lake that does not verify
+                                    runs a config the keyring's owner never chose */
+    const struct exp_resume_info *resume; /* not NULL: continue the lake at path
+                                    (exp_resume_prepare) instead of creating one */
     int64_t interrupt_at;        /* > 0: behave as interrupted after that many
                                     env-steps (reproduce of an interrupted run) */
     volatile sig_atomic_t *stop; /* may be NULL; nonzero stops at the next step boundary */
@@ -89,12 +97,50 @@ typedef struct exp_identity_t {
 } exp_identity_t;
 int exp_identity(const ms_config *c, const struct ms_keyring *kr, int first_gen, exp_identity_t *id, ms_err *e);
 
+/* run --resume (SPEC §2, §8): what continuing the unfinished run in a lake
+ * takes. exp_resume_prepare verifies the lake at path (with kr's signing
+ * key as the trusted key when kr can sign) and reads, in the same read
+ * snapshot, its stored config, key generations, origin, recorded OpenBLAS
+ * core and entry hashes; then exp_run with o.resume = info, o.path = path,
+ * o.kr = kr and o.first_gen = info->first_gen replays the run from its
+ * start, comparing every entry the lake holds, and continues it (see
+ * ledger/lake.h lake_resume). The resumed lake has the ledger of a run
+ * that was never stopped.
+ * Outcomes: MS_OK (release with exp_resume_release); MS_ECHECK the lake
+ * does not verify, or kr's key cannot vouch for it (a signed lake
+ * verified by another key, or one whose checkpoints are gone); MS_EINPUT
+ * nothing to resume (completed, purged, an export), a stored config that
+ * does not load, or a keyring that is not the run's (another run id);
+ * the opening errors of a lake. */
+typedef struct exp_resume_info {
+    ms_config c;                 /* the run's config, as stored */
+    int first_gen;               /* its first key generation */
+    char origin[160];            /* its checkpoint origin */
+    char run_id[64], status[16]; /* as stored */
+    char core[64];               /* the OpenBLAS core of its build facts ("" unknown) */
+    unsigned char (*hashes)[32]; /* the verified entry hashes */
+    int64_t entries, signed_size, env_steps;
+} exp_resume_info;
+int exp_resume_prepare(const char *path, const struct ms_keyring *kr, exp_resume_info *info, ms_err *e);
+void exp_resume_release(exp_resume_info *info);
+
+/* The first generation of a lake's key_ids (["k3","k4",...] or
+ * ["dev0",...]) and whether they are development keys; -1 when the text
+ * is not such a list. */
+int exp_first_generation(const char *key_ids, int *dev);
+
+/* The value of "key": in a flat JSON object such as the build facts (the
+ * text up to the next quote, or comma or brace when unquoted); "" when
+ * absent. */
+void exp_json_field(const char *json, const char *key, char *out, size_t n);
+
 /* The build facts JSON recorded in the lake (sets the BLAS thread count to
  * the config's first, so the figure is the one the run uses). */
 void exp_build_facts(const ms_config *c, char *buf, size_t n);
 
 /* The output path: out if not NULL, else [run] out, else
- * runs/<name>-s<seed>.db (creating runs/). MS_OK or MS_EIO. */
+ * runs/<name>-s<seed>-<first 8 hex digits of the config hash>.db (creating
+ * runs/). MS_OK or MS_EIO. */
 int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, ms_err *e);
 
 #endif

@@ -10,11 +10,17 @@
 
 #include "base/clock.h"
 #include "exp/defence.h"
+#include "ledger/writer.h"
 
 #define MAX_KEYS MS_MAX_KEY_GENERATIONS /* ms_config_finish bounds a run's generations */
 
+/* The queue between the step loop and the lake's thread ([telemetry]
+ * writer_threads = 1): bounded, allocated once. */
+#define RECORDER_QUEUE_BYTES ((size_t)16 << 20)
+
 struct recorder {
     lake *L;
+    lake_writer *w;          /* every lake call goes through it, in order */
     double seconds;          /* CLOCK_MONOTONIC time spent recording... */
     double step_seconds;     /* ...of which inside the step loop's sink */
     const ms_config *c;
@@ -75,7 +81,9 @@ int recorder_init(recorder **out, lake *L, const ms_config *c, ms_err *e)
                 p += snprintf(p, (size_t)(end - p), "%s\"%s\"", p[-1] == '[' ? "" : ",", ms_rule_names[k]);
         snprintf(p, (size_t)(end - p), "]");
     }
-    int rc = lake_begin(L, e);
+    int rc = lakew_init(&r->w, L, c->writer_threads, RECORDER_QUEUE_BYTES, e);
+    if (!rc)
+        rc = lakew_begin(r->w, e);
     if (rc) {
         recorder_free(r);
         return rc;
@@ -88,6 +96,7 @@ void recorder_free(recorder *r)
 {
     if (!r)
         return;
+    lakew_free(r->w);
     free(r->vals);
     free(r->text);
     free(r->digests);
@@ -130,7 +139,7 @@ static int flush_window(recorder *r, ms_err *e)
     memset(r->agg_reward, 0, sizeof r->agg_reward);
     memset(r->agg_credit, 0, sizeof r->agg_credit);
     r->window_open = 0;
-    return lake_append(r->L, LKT_BEHAVIOUR_AGGREGATES, r->window_start, n, r->vals, e);
+    return lakew_append(r->w, LKT_BEHAVIOUR_AGGREGATES, r->window_start, n, r->vals, e);
 }
 
 static int aggregate(recorder *r, const ms_step *s, ms_err *e)
@@ -169,7 +178,7 @@ static int write_keys(recorder *r, int upto, int64_t last_step, ms_err *e)
              lk_int(last)},
             {lk_text(r->key_id[i]), lk_text("broadcast"), lk_text(r->bkey_fp[i]), lk_int(r->key_first[i]),
              lk_int(last)}};
-        if ((rc = lake_append(r->L, LKT_HMAC_KEYS, r->key_first[i], 2, &v[0][0], e)))
+        if ((rc = lakew_append(r->w, LKT_HMAC_KEYS, r->key_first[i], 2, &v[0][0], e)))
             return rc;
         r->keys_written = i + 1;
     }
@@ -238,7 +247,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
             rows++;
         }
     }
-    if ((rc = lake_append(r->L, LKT_POISON_TRUTH, step, rows, r->vals, e)))
+    if ((rc = lakew_append(r->w, LKT_POISON_TRUTH, step, rows, r->vals, e)))
         return rc;
     v = r->vals;
     rows = 0;
@@ -265,7 +274,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
             rows++;
         }
     }
-    if ((rc = lake_append(r->L, LKT_ANOMALIES, step, rows, r->vals, e)))
+    if ((rc = lakew_append(r->w, LKT_ANOMALIES, step, rows, r->vals, e)))
         return rc;
 
     if (r->c->level == MS_LEVEL_AGGREGATE)
@@ -284,7 +293,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         *v++ = lk_textn(b, (size_t)s->bcast_len[i]);
         *v++ = lk_blob(md, 32);
     }
-    if ((rc = lake_append(r->L, LKT_ENVIRONMENT_STATES, step, n, r->vals, e)))
+    if ((rc = lakew_append(r->w, LKT_ENVIRONMENT_STATES, step, n, r->vals, e)))
         return rc;
 
     /* Observations as the agents used them: the broadcast's decimals. Only
@@ -313,7 +322,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
             rows++;
         }
     }
-    if ((rc = lake_append(r->L, LKT_AGENT_OBSERVATIONS, step, rows, r->vals, e)))
+    if ((rc = lakew_append(r->w, LKT_AGENT_OBSERVATIONS, step, rows, r->vals, e)))
         return rc;
 
     v = r->vals;
@@ -335,7 +344,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         *v++ = lk_real(res->reward);
         *v++ = lk_real(res->raw);
     }
-    return lake_append(r->L, LKT_JOINT_ACTIONS, step, n, r->vals, e);
+    return lakew_append(r->w, LKT_JOINT_ACTIONS, step, n, r->vals, e);
 }
 
 void recorder_defence_flags(recorder *r, const unsigned char *flag, const double *score)
@@ -352,7 +361,7 @@ int recorder_surveillance(recorder *r, int64_t eval_id, int64_t update_id, int a
                      lk_text(severity), isfinite(value) ? lk_real(value) : lk_null(),
                      isfinite(threshold) ? lk_real(threshold) : lk_null(), lk_text(action),
                      detail ? lk_text(detail) : lk_null()};
-    return lake_append(r->L, LKT_SURVEILLANCE_EVENTS, r->steps_taken, 1, v, e);
+    return lakew_append(r->w, LKT_SURVEILLANCE_EVENTS, r->steps_taken, 1, v, e);
 }
 
 ms_sink recorder_step_sink(recorder *r)
@@ -398,7 +407,7 @@ static int credit_rows(recorder *r, const credit_row *rows, int n, ms_err *e)
             *v++ = lk_int(cr->policy_updated);
             m++;
         }
-        int rc = lake_append(r->L, LKT_DI_CREDIT_ASSIGNMENT, step, m, r->vals, e);
+        int rc = lakew_append(r->w, LKT_DI_CREDIT_ASSIGNMENT, step, m, r->vals, e);
         if (rc)
             return rc;
     }
@@ -421,7 +430,7 @@ int recorder_optimizer(recorder *r, int64_t update_id, int agent, int64_t env_st
         finite_or_null(rep->approx_kl), finite_or_null(rep->clip_frac), finite_or_null(rep->grad_norm),
         lk_int(rep->samples_used), lk_int(rep->steps), lk_int(rep->skipped_nonfinite),
         gate ? lk_text(gate) : lk_null()};
-    return lake_append(r->L, LKT_OPTIMIZER_STEPS, r->steps_taken, 1, v, e);
+    return lakew_append(r->w, LKT_OPTIMIZER_STEPS, r->steps_taken, 1, v, e);
 }
 
 int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t env_steps, int64_t episodes,
@@ -432,7 +441,7 @@ int recorder_evaluation(recorder *r, int64_t eval_id, int64_t update_id, int64_t
         lk_int(eval_id), lk_int(update_id), lk_int(env_steps), lk_int(episodes), lk_real(candidate),
         best_score ? lk_real(*best_score) : lk_null(), lk_real(tolerance), lk_text(decision),
         undone_first >= 0 ? lk_int(undone_first) : lk_null(), undone_first >= 0 ? lk_int(undone_last) : lk_null()};
-    return lake_append(r->L, LKT_EVALUATIONS, r->steps_taken, 1, v, e);
+    return lakew_append(r->w, LKT_EVALUATIONS, r->steps_taken, 1, v, e);
 }
 
 int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t update_id, int agent,
@@ -440,7 +449,7 @@ int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t
 {
     lk_value v[6] = {lk_int(snapshot_id), lk_int(eval_id), lk_int(update_id), lk_text(ms_agent_names[agent]),
                      lk_text(sha_hex), lk_blob(blob, n)};
-    return lake_append(r->L, LKT_POLICY_SNAPSHOTS, r->steps_taken, 1, v, e);
+    return lakew_append(r->w, LKT_POLICY_SNAPSHOTS, r->steps_taken, 1, v, e);
 }
 
 int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
@@ -454,10 +463,17 @@ int recorder_flush(recorder *r, int64_t last_step, ms_err *e)
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e)
 {
     double t0 = ms_now();
-    lake_set_env_steps(r->L, env_steps);
-    int rc = lake_commit(r->L, e);
-    if (!rc)
-        rc = lake_begin(r->L, e);
+    int rc = lakew_commit_next(r->w, env_steps, e);
     r->seconds += ms_now() - t0;
     return rc;
+}
+
+int recorder_sync(recorder *r, ms_err *e)
+{
+    return r ? lakew_sync(r->w, e) : MS_OK;
+}
+
+double recorder_writer_seconds(const recorder *r)
+{
+    return r ? lakew_seconds(r->w) : 0.0;
 }

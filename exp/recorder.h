@@ -73,6 +73,16 @@ int recorder_snapshot(recorder *r, int64_t snapshot_id, int64_t eval_id, int64_t
 int recorder_flush(recorder *r, int64_t last_step, ms_err *e);
 /* Records env_steps progress, commits, and opens the next transaction. */
 int recorder_commit(recorder *r, int64_t env_steps, ms_err *e);
+/* With [telemetry] writer_threads = 1 the lake's work (encoding, hashing,
+ * SQLite) runs on a thread behind a bounded queue (ledger/writer.h), in
+ * the order of the calls above, so the lake is byte for byte the one the
+ * synchronous recorder writes; a failure there comes back from a later
+ * call. recorder_sync waits until the lake has done everything queued and
+ * returns its first failure: call it before using the lake directly
+ * (lake_finish). */
+int recorder_sync(recorder *r, ms_err *e);
+/* Seconds the lake's thread spent writing (0 without one); after sync. */
+double recorder_writer_seconds(const recorder *r);
 
 /* Seconds spent building rows and writing them (for benchmarks). */
 double recorder_seconds(const recorder *r);

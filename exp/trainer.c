@@ -759,12 +759,24 @@ static int lake_policy_act(void *ctx, ms_step *s, ms_err *e)
 int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify_opts *vo, ms_tally *t,
                            lake_policy_blob info[MS_NAGENT], lake_verify_report *rep, ms_err *e)
 {
-    lake_policy p;
-    memset(&p, 0, sizeof p);
-    openblas_set_num_threads(c->blas_threads);
     int rc = lake_read_policy(db, vo, ms_agent_names, MS_NAGENT, info, rep, e);
     if (rc)
         return rc;
+    rc = train_eval_blobs(c, db, info, t, e);
+    for (int a = 0; a < MS_NAGENT; a++) {
+        free(info[a].blob); /* the identity (ids, sha256) stays for the caller */
+        info[a].blob = NULL;
+    }
+    return rc;
+}
+
+int train_eval_blobs(const ms_config *c, const char *what, const lake_policy_blob info[MS_NAGENT], ms_tally *t,
+                     ms_err *e)
+{
+    lake_policy p;
+    memset(&p, 0, sizeof p);
+    openblas_set_num_threads(c->blas_threads);
+    int rc = MS_OK;
     int dims[MS_NAGENT];
     for (int a = 0; a < MS_NAGENT; a++)
         dims[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];
@@ -772,11 +784,7 @@ int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify
         rc = mlp_init_from_blob(&p.net[a], info[a].blob, info[a].n, c->envs, e);
         if (!rc && (mlp_in(&p.net[a]) != dims[a] || mlp_out(&p.net[a]) != PPO_OUT))
             rc = ms_fail(e, MS_EINPUT, "%s: the %s policy takes %d inputs, but this config's observations have %d "
-                         "([agents] observe must match the run's)", db, ms_agent_names[a], mlp_in(&p.net[a]), dims[a]);
-    }
-    for (int a = 0; a < MS_NAGENT; a++) {
-        free(info[a].blob); /* the identity (ids, sha256) stays for the caller */
-        info[a].blob = NULL;
+                         "([agents] observe must match the run's)", what, ms_agent_names[a], mlp_in(&p.net[a]), dims[a]);
     }
     if (!rc && !(ALLOC(p.out, (size_t)c->envs * PPO_OUT) && ALLOC(p.act, c->envs) && ALLOC(p.prob, c->envs)))
         rc = ms_fail(e, MS_EIO, "out of memory");

@@ -124,5 +124,12 @@ int trainer_params_hex(const trainer *t, int agent, char hex[65], ms_err *e);
  * c (report_episodes per mailbox). rep receives the verification report. */
 int train_eval_lake_policy(const ms_config *c, const char *db, const lake_verify_opts *vo, ms_tally *t,
                            lake_policy_blob info[MS_NAGENT], lake_verify_report *rep, ms_err *e);
+/* The same play with the agents' parameters given (nn/'s blobs: those of
+ * lake_read_verified, or of a checked release, gov/release.h); `what`
+ * names them in messages.
+ * MS_EINPUT when a blob is malformed or its input size is not this
+ * config's. The blobs stay the caller's. */
+int train_eval_blobs(const ms_config *c, const char *what, const lake_policy_blob info[MS_NAGENT], ms_tally *t,
+                     ms_err *e);
 
 #endif

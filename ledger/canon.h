@@ -52,6 +52,12 @@
  *          lake.
  * The head is the hash of the last entry (the genesis when there is none).
  *
+ * Purges (ledger/lifecycle.h) append entries of the event tables tombstones
+ * and purges, in the same layout, after every entry of the run (the seal
+ * included); their step label is the largest step label of the lake's event
+ * entries. An entry whose rows a purge removed keeps its ledger row: its
+ * stored commitment is then the body the chain checks.
+ *
  * Entries over the runs row (lk_runs_entries, ledger/schema.h): tbl is
  * "runs.identity" (seq 1: run_id, name, seed, config_sha256, version,
  * key_ids, dev_key), "runs.build" (seq 2: build_facts) or "runs.seal" (the

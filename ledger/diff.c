@@ -16,18 +16,55 @@ typedef struct diff_side {
     lk_runs_row run;
     sqlite3_stmt *led;
     const char *name; /* "a" / "b" in messages */
+    int64_t *purged;  /* seqs a tombstone names (rows purged), sorted */
+    int64_t npurged;
 } diff_side;
 
+/* The seqs of the entries whose rows were purged (tombstones). */
+static int load_purged(diff_side *s, ms_err *e)
+{
+    int64_t n = 0;
+    int rc = lk_query_int(&s->R, "SELECT COUNT(*) FROM tombstones", &n, e);
+    if (rc || !n)
+        return rc;
+    if (n > (1 << 26))
+        return ms_fail(e, MS_ECHECK, "%s: too many tombstones", s->R.path);
+    s->purged = malloc((size_t)n * sizeof *s->purged);
+    if (!s->purged)
+        return ms_fail(e, MS_EIO, "lake diff: out of memory");
+    sqlite3_stmt *st;
+    if ((rc = lk_prep(&s->R, "SELECT seq FROM tombstones ORDER BY seq", &st, e)))
+        return rc;
+    while (s->npurged < n && sqlite3_step(st) == SQLITE_ROW)
+        s->purged[s->npurged++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return MS_OK;
+}
+
+static int is_purged(const diff_side *s, int64_t seq)
+{
+    int64_t lo = 0, hi = s->npurged;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s->purged[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->npurged && s->purged[lo] == seq;
+}
+
 /* Next ledger entry of s: 1 = got one, 0 = end, <0 = error. *t is the
- * event table, or -1 - LK_RUNS_* for an entry over the runs row. */
-static int next_entry(diff_side *s, lk_value c[5], int *t, ms_err *e)
+ * event table, or -1 - LK_RUNS_* for an entry over the runs row. c[5] is
+ * the commitment (NULL for runs entries). */
+static int next_entry(diff_side *s, lk_value c[6], int *t, ms_err *e)
 {
     int st = sqlite3_step(s->led);
     if (st == SQLITE_DONE)
         return 0;
     if (st != SQLITE_ROW)
         return lk_sqlerr(&s->R, st, "ledger", e);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         if (lk_col_value(s->led, k, &c[k]))
             return ms_fail(e, MS_EIO, "%s: out of memory", s->R.path);
     if (c[0].type != LK_INT || c[1].type != LK_TEXT || c[2].type != LK_INT || c[3].type != LK_INT ||
@@ -43,6 +80,24 @@ static int next_entry(diff_side *s, lk_value c[5], int *t, ms_err *e)
                        s->R.path, c[0].i, tn);
     }
     return 1;
+}
+
+/* The purges of a lake come after every entry of its run and are not part
+ * of the run: called at s's first purge entry, counts it and the rest
+ * (which must all be purge entries: verify enforces it). */
+static int count_purges(diff_side *s, int64_t *n, ms_err *e)
+{
+    lk_value c[6];
+    int t;
+    *n = 1;
+    for (;;) {
+        int g = next_entry(s, c, &t, e);
+        if (g <= 0)
+            return g;
+        if (!lk_table_is_purge(t))
+            return ms_fail(e, MS_ECHECK, "%s: ledger seq %" PRId64 " follows the lake's purges", s->R.path, c[0].i);
+        ++*n;
+    }
 }
 
 static void diff_at_row(lake_diff_report *d, const lk_table *T, const lk_value *v,
@@ -158,22 +213,33 @@ int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d,
         goto out;
     d->same_genesis = memcmp(ga, gb, LK_HASH_LEN) == 0;
 
-    static const char q[] = "SELECT seq, tbl, step, first_rowid, n_rows FROM ledger ORDER BY seq";
-    if ((rc = lk_prep(&A.R, q, &A.led, e)) || (rc = lk_prep(&B.R, q, &B.led, e)))
+    static const char q[] = "SELECT seq, tbl, step, first_rowid, n_rows, commitment FROM ledger ORDER BY seq";
+    if ((rc = lk_prep(&A.R, q, &A.led, e)) || (rc = lk_prep(&B.R, q, &B.led, e)) || (rc = load_purged(&A, e)) ||
+        (rc = load_purged(&B, e)))
         goto out;
     d->identical = 1;
     for (int64_t seq = 1;; seq++) {
-        lk_value ca[5], cb[5];
+        lk_value ca[6], cb[6];
         int ta = -1, tb = -1;
         int ga_ = next_entry(&A, ca, &ta, e);
         if (ga_ < 0) {
             rc = ga_;
             goto out;
         }
+        if (ga_ && lk_table_is_purge(ta)) { /* a's run ended; its purges are not compared */
+            if ((rc = count_purges(&A, &d->purge_entries_a, e)))
+                goto out;
+            ga_ = 0;
+        }
         int gb_ = next_entry(&B, cb, &tb, e);
         if (gb_ < 0) {
             rc = gb_;
             goto out;
+        }
+        if (gb_ && lk_table_is_purge(tb)) {
+            if ((rc = count_purges(&B, &d->purge_entries_b, e)))
+                goto out;
+            gb_ = 0;
         }
         if (ga_)
             d->entries_a = seq;
@@ -183,8 +249,14 @@ int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d,
             if (!ga_ && gb_ && (flags & LAKE_DIFF_PREFIX)) {
                 d->prefix = 1;
                 int64_t more = seq;
-                while (sqlite3_step(B.led) == SQLITE_ROW && more < INT64_MAX)
+                lk_value cx[6];
+                int tx, g;
+                while ((g = next_entry(&B, cx, &tx, e)) == 1 && !lk_table_is_purge(tx) && more < INT64_MAX)
                     more++;
+                if (g < 0) {
+                    rc = g;
+                    goto out;
+                }
                 d->entries_b = more;
             } else if (ga_ != gb_) {
                 /* One ledger is longer: count the rest of it. */
@@ -196,8 +268,14 @@ int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d,
                 lk_copy_str(d->table, sizeof d->table, t >= 0 ? lk_tables[t].name : lk_runs_entries[-1 - t].tbl);
                 d->step = c[2].i;
                 int64_t more = seq;
-                while (sqlite3_step(L->led) == SQLITE_ROW && more < INT64_MAX)
+                lk_value cx[6];
+                int tx, g;
+                while ((g = next_entry(L, cx, &tx, e)) == 1 && !lk_table_is_purge(tx) && more < INT64_MAX)
                     more++;
+                if (g < 0) {
+                    rc = g;
+                    goto out;
+                }
                 *(ga_ ? &d->entries_a : &d->entries_b) = more;
                 snprintf(d->what, sizeof d->what,
                          "entry-count difference: a has %" PRId64 " ledger entries, b has %" PRId64
@@ -261,6 +339,23 @@ int lake_diff(const char *a, const char *b, unsigned flags, lake_diff_report *d,
                          lk_runs_columns[col].name);
                 break;
             }
+        } else if (is_purged(&A, seq) || is_purged(&B, seq)) {
+            /* Rows purged: the same header and commitment are the same rows
+             * (with the same salt: the same keyring and run). */
+            int pa = is_purged(&A, seq);
+            d->purged_a += pa;
+            d->purged_b += is_purged(&B, seq);
+            if (ca[3].i != cb[3].i || ca[4].i != cb[4].i || ca[5].type != LK_BLOB || cb[5].type != LK_BLOB ||
+                ca[5].n != LK_HASH_LEN || cb[5].n != LK_HASH_LEN || memcmp(ca[5].p, cb[5].p, LK_HASH_LEN) != 0) {
+                d->identical = 0;
+                d->seq = seq;
+                lk_copy_str(d->table, sizeof d->table, lk_tables[ta].name);
+                d->step = ca[2].i;
+                snprintf(d->what, sizeof d->what,
+                         "ledger seq %" PRId64 " (%s step %" PRId64 "): the rows %s purged; their commitment differs "
+                         "from the other lake's (compared by commitment only)", seq, lk_tables[ta].name, ca[2].i,
+                         pa ? "a" : "b");
+            }
         } else if ((rc = diff_rows(&A, &B, ta, seq, ca[2].i, ca, cb, d, e))) {
             goto out;
         }
@@ -284,6 +379,8 @@ out:
     sqlite3_finalize(B.led);
     free(A.run.store);
     free(B.run.store);
+    free(A.purged);
+    free(B.purged);
     lk_reader_close(&A.R);
     lk_reader_close(&B.R);
     return rc;

@@ -1,12 +1,15 @@
 /* lake.c — the lake writer (contract in lake.h). */
 #include "ledger/lake.h"
+#include "ledger/rovfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +36,9 @@ enum { ST_IDLE, ST_TX, ST_BROKEN, ST_FINISHED };
 typedef struct chain_state {
     int64_t seq;
     unsigned char head[LK_HASH_LEN];
-    int64_t rows[LKT_COUNT];
+    int64_t rows[LKT_COUNT];     /* rows appended (the ledger covers rowids 1..rows) */
+    int64_t present[LKT_COUNT];  /* rows the table holds (rows less purged, plus an
+                                    export's unchained tombstones): runs.row_counts */
     ms_merkle_acc tree;  /* RFC 6962 compact range over the entry hashes */
     int64_t cp_count;    /* checkpoint rows */
     int64_t cp_size;     /* tree size of the newest checkpoint (0 = none) */
@@ -67,13 +72,26 @@ struct lake {
     size_t cp_note_len;        /* 0 = none pending for the file */
     char head_hex[2 * LK_HASH_LEN + 1];
     char status[16], finishing[16]; /* runs.status as committed; lake_finish's, until it commits */
+    int fin_committed;         /* lake_finish's commit landed */
+    /* A lake reopened for removals (lake_reopen): appends only purge entries. */
+    int reopened;
+    char *trig_sql[LKT_COUNT + 1]; /* DELETE triggers dropped by lake_remove_begin */
+    int ntrig;
+    /* A resumed lake (lake_resume): its first replay_n entries exist; the
+     * run recomputes them, compares each with the verified hash and writes
+     * nothing until it passes them ("replay"). */
+    unsigned char (*replay)[LK_HASH_LEN];
+    int64_t replay_n;
+    int vtx;                   /* a transaction opened while replaying: no SQL yet */
+    int live;                  /* the resumed run has written (status running again) */
+    int lock_fd;               /* flock on the lake while a writer holds it (-1 none) */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
 
 static int sqlfail(lake *L, ms_err *e, const char *what)
 {
-    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L && L->db ? sqlite3_errmsg(L->db) : "?");
+    return ms_fail(e, MS_EIO, "lake: %s: %s", what, L->db ? sqlite3_errmsg(L->db) : "?");
 }
 
 static int exec_sql(lake *L, const char *sql, ms_err *e)
@@ -207,6 +225,7 @@ static void roll_back(lake *L)
     }
     L->cur = L->committed;
     L->cp_note_len = 0;
+    L->vtx = 0;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 }
 
@@ -229,6 +248,33 @@ static int state_check(lake *L, ms_err *e)
     return MS_OK;
 }
 
+/* 1 while the next entry is one a resumed lake already holds. */
+static int replaying(const lake *L)
+{
+    return L->cur.seq < L->replay_n;
+}
+
+/* Before the first write past the replayed prefix: the transaction that
+ * was opened while replaying becomes a real one, and the first time the
+ * run is marked running again. */
+static int go_live(lake *L, ms_err *e)
+{
+    if (replaying(L))
+        return MS_OK;
+    if (L->vtx) {
+        if (run_stmt(L, L->tx_begin, "BEGIN", e))
+            return MS_EIO;
+        L->vtx = 0;
+    }
+    if (L->replay_n && !L->live) {
+        int rc = exec_sql(L, "UPDATE runs SET status = 'running', finished_at = NULL", e);
+        if (rc)
+            return rc;
+        L->live = 1;
+    }
+    return MS_OK;
+}
+
 int lake_begin(lake *L, ms_err *e)
 {
     int rc = state_check(L, e);
@@ -236,7 +282,9 @@ int lake_begin(lake *L, ms_err *e)
         return rc;
     if (L->state == ST_TX)
         return ms_fail(e, MS_EINPUT, "lake: a transaction is already open");
-    if (run_stmt(L, L->tx_begin, "BEGIN", e))
+    if (replaying(L))
+        L->vtx = 1;
+    else if (run_stmt(L, L->tx_begin, "BEGIN", e) || go_live(L, e))
         return broken(L, MS_EIO);
     L->state = ST_TX;
     return MS_OK;
@@ -246,7 +294,7 @@ int lake_begin(lake *L, ms_err *e)
 static int update_runs(lake *L, ms_err *e)
 {
     char counts[1024], head[2 * LK_HASH_LEN + 1];
-    lk_row_counts_json(L->cur.rows, counts, sizeof counts);
+    lk_row_counts_json(L->cur.present, counts, sizeof counts);
     ms_hex(L->cur.head, LK_HASH_LEN, head);
     L->cur.env_steps = L->env_steps;
     sqlite3_stmt *st = L->upd_runs;
@@ -277,12 +325,22 @@ static int write_cp_file(lake *L, ms_err *e)
 
 static int commit_now(lake *L, ms_err *e)
 {
+    if (L->vtx) { /* replayed entries only: they are already in the lake */
+        L->vtx = 0;
+        L->committed = L->cur;
+        L->state = ST_IDLE;
+        return MS_OK;
+    }
     if (update_runs(L, e) || run_stmt(L, L->tx_commit, "COMMIT", e))
         return broken(L, MS_EIO);
     L->committed = L->cur;
     L->state = ST_IDLE;
-    if (L->finishing[0])
+    if (L->finishing[0]) {
         memcpy(L->status, L->finishing, sizeof L->status);
+        L->fin_committed = 1;
+    } else if (L->live) {
+        snprintf(L->status, sizeof L->status, "running"); /* go_live's update of a resumed lake */
+    }
     if (write_cp_file(L, e)) {
         L->state = ST_BROKEN;
         return MS_EIO;
@@ -358,6 +416,24 @@ static int add_entry(lake *L, const char *tbl, int64_t step, int64_t first_rowid
     if (lk_hash_end(&L->h, hash, e))
         return MS_EIO;
     int64_t seq = L->cur.seq + 1;
+    if (seq <= L->replay_n) {
+        if (memcmp(hash, L->replay[seq - 1], LK_HASH_LEN))
+            return ms_fail(e, MS_ECHECK,
+                           "lake: the resumed run diverges from %s at ledger entry %" PRId64 " (%s, step %" PRId64
+                           "): %s", L->path, seq, tbl, step,
+                           seq <= 2 ? "the run's identity or build facts differ (another binary, library or "
+                                      "config)"
+                                    : "the lake does not hold what this run computes (another build, OpenBLAS core "
+                                      "or key material, or an altered lake)");
+        unsigned char leaf[LK_HASH_LEN];
+        if (ms_merkle_leaf_hash(hash, LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&L->cur.tree, leaf, e))
+            return MS_EIO;
+        L->cur.seq = seq;
+        memcpy(L->cur.head, hash, LK_HASH_LEN);
+        return MS_OK; /* the entry, its salt and any checkpoint at it are in the lake */
+    }
+    if (go_live(L, e))
+        return MS_EIO;
     sqlite3_stmt *st = L->ins_ledger;
     int b = sqlite3_bind_int64(st, 1, seq);
     b |= sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
@@ -440,6 +516,10 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
     const lk_table *T = &lk_tables[table];
     if (n_rows < 0 || (n_rows > 0 && !vals))
         return ms_fail(e, MS_EINPUT, "lake: %s: bad row count %d", T->name, n_rows);
+    if (L->reopened != lk_table_is_purge(table))
+        return ms_fail(e, MS_EINPUT, "lake: %s entries %s", T->name,
+                       L->reopened ? "cannot be appended to a finished lake (only a purge's)"
+                                   : "are appended by a purge only");
     if (n_rows == 0)
         return MS_OK;
     const int nc = T->ncols;
@@ -472,8 +552,21 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
     if (start_entry(L, T->name, step, first, (uint32_t)n_rows, (uint32_t)nc, kind, salt, e))
         return broken(L, MS_EIO);
     sqlite3_stmt *st = L->ins[table];
+    const int replayed = replaying(L); /* its rows are in the lake: hash only */
+    if (!replayed && go_live(L, e))
+        return broken(L, MS_EIO);
     for (int r = 0; r < n_rows; r++) {
         const lk_value *v = vals + (size_t)r * (size_t)nc;
+        if (replayed) {
+            if (lk_put_row(&L->buf, v, nc, e))
+                return broken(L, MS_EIO);
+            if (L->buf.len >= FLUSH_BYTES) {
+                if (lk_hash_add(body, L->buf.p, L->buf.len, e))
+                    return broken(L, MS_EIO);
+                L->buf.len = 0;
+            }
+            continue;
+        }
         int b = SQLITE_OK;
         for (int c = 0; c < nc; c++)
             b |= bind_value(st, c + 1, &v[c]);
@@ -501,9 +594,10 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
             L->buf.len = 0;
         }
     }
-    if (add_entry(L, T->name, step, first, (uint32_t)n_rows, kind, salt, e))
-        return broken(L, MS_EIO);
+    if ((rc = add_entry(L, T->name, step, first, (uint32_t)n_rows, kind, salt, e)))
+        return broken(L, rc == MS_ECHECK ? MS_ECHECK : MS_EIO);
     L->cur.rows[table] += n_rows;
+    L->cur.present[table] += n_rows;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
 
     if (own_tx)
@@ -555,7 +649,7 @@ static int check_path(const char *path, int overwrite, ms_err *e)
 
 static void remove_with_sides(const char *path)
 {
-    char side[MS_LAKE_PATH_MAX];
+    char side[MS_LAKE_PATH_MAX + 8];
     unlink(path);
     for (int k = 0; k < 2; k++) {
         snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
@@ -565,6 +659,11 @@ static void remove_with_sides(const char *path)
      * a write failing for good (a full disk, in the fault sweep) leaves. */
     snprintf(side, sizeof side, "%s-journal", path);
     unlink(side);
+}
+
+void lake_remove_files_(const char *path)
+{
+    remove_with_sides(path);
 }
 
 static int check_info(const lake_run_info *in, int *sync, ms_err *e)
@@ -603,7 +702,11 @@ static int check_info(const lake_run_info *in, int *sync, ms_err *e)
  * defensive mode, trusted_schema off, foreign keys, synchronous. */
 static int open_conn(lake *L, const char *path, int sync, ms_err *e)
 {
-    if (sqlite3_open_v2(path, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    char name[4096 + 8];
+    int rc = lk_sqlite_name(path, name, sizeof name, e);
+    if (rc)
+        return rc;
+    if (sqlite3_open_v2(name, &L->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
         return sqlfail(L, e, "open");
     sqlite3_extended_result_codes(L->db, 1);
     int on = -1;
@@ -714,9 +817,9 @@ static int runs_entry(lake *L, int kind, int64_t step, const lk_value all[LKR_NC
         row[k] = all[R->cols[k]];
     unsigned char unused[LK_HASH_LEN];
     if (start_entry(L, R->tbl, step, 1, 1, (uint32_t)R->ncols, BODY_ROWS, unused, e) ||
-        lk_put_row(&L->buf, row, R->ncols, e) || add_entry(L, R->tbl, step, 1, 1, BODY_ROWS, NULL, e))
+        lk_put_row(&L->buf, row, R->ncols, e))
         return MS_EIO;
-    return MS_OK;
+    return add_entry(L, R->tbl, step, 1, 1, BODY_ROWS, NULL, e); /* MS_ECHECK: a replay diverges */
 }
 
 /* Phase 1 of creation: the new lake's first committed state — file
@@ -732,7 +835,7 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
         return rc;
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA page_size = 16384; PRAGMA encoding = 'UTF-8'; "
+             "PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA encoding = 'UTF-8'; "
              "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              LK_APPLICATION_ID, LK_SCHEMA_VERSION);
     if ((rc = exec_sql(L, pragmas, e)))
@@ -767,7 +870,7 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     if (!in->started_at)
         utc_now(now);
     if ((rc = prep(L, "INSERT INTO runs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,'running',?11,?11,0,"
-                      "?12,0,NULL,?13,NULL)",
+                      "?12,0,NULL,?13,NULL,NULL)",
                    &st, e)))
         return rc;
     int b = sqlite3_bind_text(st, 1, in->run_id, -1, SQLITE_STATIC);
@@ -823,6 +926,11 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
  * removed first, so SQLite never pairs the new file with an old WAL). */
 static int place_file(const char *tmp, const char *path, int overwrite, ms_err *e)
 {
+    return lake_place_file_(tmp, path, overwrite, e);
+}
+
+int lake_place_file_(const char *tmp, const char *path, int overwrite, ms_err *e)
+{
     if (overwrite) {
         char side[MS_LAKE_PATH_MAX];
         for (int k = 0; k < 2; k++) {
@@ -852,10 +960,25 @@ static int place_file(const char *tmp, const char *path, int overwrite, ms_err *
 
 /* Phase 3: the writer's connection on the placed lake, and its prepared
  * statements. */
+/* One writer per lake: an advisory flock on the file for as long as the
+ * handle lives (SQLite's own locks are fcntl locks and do not see it). A
+ * killed writer's lock goes with its process. */
+static int take_lock(lake *L, const char *path, ms_err *e)
+{
+    L->lock_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (L->lock_fd < 0)
+        return ms_fail(e, MS_EIO, "lake: cannot open %s: %s", path, strerror(errno));
+    if (flock(L->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return ms_fail(e, errno == EWOULDBLOCK ? MS_EINPUT : MS_EIO,
+                       "lake: %s is held by another marlsim process (its run is still going, or a resume or "
+                       "purge of it): %s", path, errno == EWOULDBLOCK ? "try again when it has ended" : strerror(errno));
+    return MS_OK;
+}
+
 static int open_writer(lake *L, const char *path, int sync, ms_err *e)
 {
     int rc;
-    if ((rc = open_conn(L, path, sync, e)))
+    if ((rc = take_lock(L, path, e)) || (rc = open_conn(L, path, sync, e)))
         return rc;
     int wal;
     if ((rc = journal_is_wal(L, "PRAGMA journal_mode", &wal, e)))
@@ -865,16 +988,23 @@ static int open_writer(lake *L, const char *path, int sync, ms_err *e)
     return prepare_stmts(L, e);
 }
 
-int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
+/* A handle with nothing open (lock_fd -1), or NULL. */
+static lake *new_handle(void)
 {
-    int sync, rc;
-    *out = NULL;
-    if (!path || !*path)
-        return ms_fail(e, MS_EINPUT, "lake: no path");
-    if ((rc = check_info(in, &sync, e)) || (rc = check_path(path, overwrite, e)))
-        return rc;
-
     lake *L = calloc(1, sizeof *L);
+    if (L)
+        L->lock_fd = -1;
+    return L;
+}
+
+/* The handle of a run described by in (checked by check_info): its strings
+ * copied, hashers keyed, the config hash checked, the genesis made; the
+ * chain state empty. MS_OK and *out, or the failure (*out NULL). */
+static int init_handle(lake **out, const char *path, const lake_run_info *in, ms_err *e)
+{
+    int rc;
+    lake *L = new_handle();
+    *out = L;
     if (!L)
         return ms_fail(e, MS_EIO, "lake: out of memory");
     char origin[300];
@@ -897,11 +1027,13 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     if (!L->run_id || !L->name || !L->config_text || !L->config_sha256 || !L->version ||
         !L->build_facts || !L->key_ids || !L->origin || !L->path) {
         lake_close(L);
+        *out = NULL;
         return ms_fail(e, MS_EIO, "lake: out of memory");
     }
     if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e)) || (rc = lk_hasher_init(&L->hc, e)) ||
         (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = ms_hmac_setkey(&L->salt_mac, in->commit_key, 32, e))) {
         lake_close(L);
+        *out = NULL;
         return rc;
     }
 
@@ -910,22 +1042,41 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
     char hex[2 * LK_HASH_LEN + 1];
     if ((rc = lk_sha256(&L->hd, in->config_text, strlen(in->config_text), d, e))) {
         lake_close(L);
+        *out = NULL;
         return rc;
     }
     ms_hex(d, LK_HASH_LEN, hex);
     if (strcmp(hex, in->config_sha256) != 0) {
         lake_close(L);
+        *out = NULL;
         return ms_fail(e, MS_EINPUT, "lake: config_sha256 %s is not SHA-256(config_text) = %s",
                        in->config_sha256, hex);
     }
     if ((rc = lk_genesis(&L->hd, in->run_id, strlen(in->run_id), in->config_text,
                          strlen(in->config_text), in->seed, L->genesis, e))) {
         lake_close(L);
+        *out = NULL;
         return rc;
     }
     memcpy(L->cur.head, L->genesis, LK_HASH_LEN);
     L->committed = L->cur;
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    return MS_OK;
+
+}
+
+int lake_create(lake **out, const char *path, const lake_run_info *in, int overwrite, ms_err *e)
+{
+    int sync, rc;
+    *out = NULL;
+    if (!path || !*path)
+        return ms_fail(e, MS_EINPUT, "lake: no path");
+    if ((rc = check_info(in, &sync, e)) || (rc = check_path(path, overwrite, e)))
+        return rc;
+
+    lake *L;
+    if ((rc = init_handle(&L, path, in, e)) || !L) /* !L only with rc set (said for gcc -fanalyzer) */
+        return rc ? rc : MS_EIO;
 
     /* Built beside the lake (same directory, so the move is one rename) under
      * a name no run uses; a crash before the move leaves only that. */
@@ -1011,6 +1162,13 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
     int completed = strcmp(status, "completed") == 0;
     if (completed && L->state == ST_BROKEN)
         return ms_fail(e, MS_EINPUT, "lake: a run whose lake failed cannot be completed");
+    if (L->replay_n && !L->live && !completed) {
+        /* A resumed run that ended while replaying wrote nothing: the lake
+         * stays exactly as it was (its status, its final checkpoint). */
+        roll_back(L);
+        L->state = ST_FINISHED;
+        return MS_OK;
+    }
     /* Only a completed run keeps what the open transaction holds; any other
      * end keeps the last commit, a clean prefix to resume from. */
     if (L->state == ST_BROKEN || (!completed && L->state == ST_TX)) {
@@ -1061,6 +1219,11 @@ const char *lake_status(const lake *L)
     return L ? L->status : "";
 }
 
+int lake_finished(const lake *L)
+{
+    return L && L->fin_committed;
+}
+
 const char *lake_head_hex(lake *L)
 {
     return L ? L->head_hex : "";
@@ -1087,6 +1250,11 @@ void lake_close(lake *L)
     lk_hasher_release(&L->hc);
     ms_hmac_release(&L->salt_mac);
     lk_buf_release(&L->buf);
+    for (int k = 0; k < L->ntrig; k++)
+        free(L->trig_sql[k]);
+    if (L->lock_fd >= 0)
+        close(L->lock_fd); /* releases the writer's flock */
+    free(L->replay);
     free(L->run_id);
     free(L->name);
     free(L->config_text);
@@ -1097,4 +1265,385 @@ void lake_close(lake *L)
     free(L->origin);
     free(L->path);
     free(L);
+}
+
+/* ---- reopening for removals (purge, export) ---------------------------- */
+
+struct sqlite3 *lake_db_(lake *L)
+{
+    return L ? L->db : NULL;
+}
+
+/* One text column of the runs row (malloc'd copy; NULL when absent). */
+static char *runs_text(lake *L, const char *col)
+{
+    char q[96];
+    sqlite3_stmt *st;
+    char *out = NULL;
+    snprintf(q, sizeof q, "SELECT %s FROM runs", col);
+    if (sqlite3_prepare_v2(L->db, q, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        out = dup_str((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int query_i64(lake *L, const char *sql, int64_t *out, ms_err *e)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(L->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(L, e, "prepare");
+    int s = sqlite3_step(st);
+    *out = s == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? MS_OK : sqlfail(L, e, sql);
+}
+
+/* The chain state of a verified lake: seq, head and the Merkle accumulator
+ * from the entry hashes, rows appended (the ledger's coverage) and present
+ * per table, checkpoints so far, env_steps. */
+static int restore_state(lake *L, const lake_reopen_info *in, ms_err *e)
+{
+    chain_state *c = &L->cur;
+    ms_merkle_acc_init(&c->tree);
+    for (int64_t k = 0; k < in->entries; k++) {
+        unsigned char leaf[LK_HASH_LEN];
+        if (ms_merkle_leaf_hash(in->hashes[k], LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&c->tree, leaf, e))
+            return MS_EIO;
+    }
+    c->seq = in->entries;
+    memcpy(c->head, in->entries ? in->hashes[in->entries - 1] : L->genesis, LK_HASH_LEN);
+    int rc;
+    for (int t = 0; t < LKT_COUNT; t++) {
+        char q[160];
+        snprintf(q, sizeof q, "SELECT COALESCE(SUM(n_rows), 0) FROM ledger WHERE tbl = '%s'", lk_tables[t].name);
+        if ((rc = query_i64(L, q, &c->rows[t], e)))
+            return rc;
+        snprintf(q, sizeof q, "SELECT COUNT(*) FROM %s", lk_tables[t].name);
+        if ((rc = query_i64(L, q, &c->present[t], e)))
+            return rc;
+    }
+    if ((rc = query_i64(L, "SELECT COUNT(*) FROM checkpoints", &c->cp_count, e)) ||
+        (rc = query_i64(L, "SELECT env_steps FROM runs", &c->env_steps, e)))
+        return rc;
+    L->env_steps = c->env_steps;
+    L->committed = L->cur;
+    ms_hex(c->head, LK_HASH_LEN, L->head_hex);
+    return MS_OK;
+}
+
+int lake_reopen(lake **out, const char *path, const lake_reopen_info *in, ms_err *e)
+{
+    *out = NULL;
+    if (!path || !in || (in->entries > 0 && !in->hashes) || in->entries < 0)
+        return ms_fail(e, MS_EINPUT, "lake: reopen needs a path and the verified entry hashes");
+    lake *L = new_handle();
+    if (!L)
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    L->reopened = 1;
+    L->signer = in->signer;
+    L->cp_every = INT64_MAX; /* no periodic checkpoint: one at the end */
+    L->cp_file = in->checkpoint_file;
+    L->path = dup_str(path);
+    int rc;
+    if (!L->path) {
+        lake_close(L);
+        return ms_fail(e, MS_EIO, "lake: out of memory");
+    }
+    if ((rc = lk_hasher_init(&L->h, e)) || (rc = lk_hasher_init(&L->hd, e)) || (rc = lk_hasher_init(&L->hc, e)) ||
+        (rc = ms_hmac_init(&L->salt_mac, e)) || (rc = take_lock(L, path, e)) || (rc = open_conn(L, path, 2, e))) {
+        lake_close(L);
+        return rc;
+    }
+    sqlite3_busy_timeout(L->db, 1000);
+    int wal;
+    if ((rc = journal_is_wal(L, "PRAGMA journal_mode", &wal, e)) || (rc = exec_sql(L, "PRAGMA secure_delete = ON", e))) {
+        lake_close(L);
+        return rc;
+    }
+    if (!wal) {
+        lake_close(L);
+        return ms_fail(e, MS_EINPUT, "lake: %s is not in WAL mode", path);
+    }
+    L->run_id = runs_text(L, "run_id");
+    L->origin = runs_text(L, "origin");
+    char *status = runs_text(L, "status");
+    if (!L->run_id || !L->origin || !status) {
+        free(status);
+        lake_close(L);
+        return ms_fail(e, MS_EIO, "lake: %s: cannot read the runs row", path);
+    }
+    int status_fits = strlen(status) < sizeof L->status;
+    if (status_fits)
+        memcpy(L->status, status, strlen(status) + 1);
+    free(status);
+    if (!status_fits) {
+        lake_close(L);
+        return ms_fail(e, MS_EINPUT, "lake: %s: runs.status is not a run status", path);
+    }
+    if ((rc = prepare_stmts(L, e)) || (rc = restore_state(L, in, e))) {
+        lake_close(L);
+        return rc;
+    }
+    L->state = ST_IDLE;
+    *out = L;
+    return MS_OK;
+}
+
+int lake_remove_begin(lake *L, const int tables[], int ntables, ms_err *e)
+{
+    int rc;
+    if (!L || !L->reopened || L->state != ST_IDLE || ntables < 0 || ntables > LKT_COUNT)
+        return ms_fail(e, MS_EINPUT, "lake: removals need a reopened lake with no open transaction");
+    for (int k = 0; k < L->ntrig; k++)
+        free(L->trig_sql[k]);
+    L->ntrig = 0;
+    if (run_stmt(L, L->tx_begin, "BEGIN", e))
+        return MS_EIO;
+    L->state = ST_TX;
+    /* The lake must still be the one that was verified. */
+    char *head = runs_text(L, "head_hash");
+    int64_t n = -1;
+    rc = query_i64(L, "SELECT ledger_rows FROM runs", &n, e);
+    int same = !rc && head && n == L->cur.seq && !strcmp(head, L->head_hex);
+    free(head);
+    if (rc)
+        return broken(L, rc);
+    if (!same) {
+        roll_back(L);
+        L->state = ST_IDLE;
+        return ms_fail(e, MS_EIO, "lake: %s changed since it was verified (another writer?): nothing removed", L->path);
+    }
+    /* The DELETE triggers of the tables that lose rows, and of salts, are
+     * dropped for this transaction only and re-created with their exact
+     * text before it commits. */
+    for (int k = 0; k <= ntables; k++) {
+        const char *t = k < ntables ? lk_tables[tables[k]].name : "salts";
+        if (k < ntables && !lk_table_purgeable(tables[k]))
+            return broken(L, ms_fail(e, MS_EINPUT, "lake: %s is never purged", t));
+        char q[160], *sql = NULL;
+        sqlite3_stmt *st;
+        snprintf(q, sizeof q, "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = '%s_no_delete'", t);
+        if (sqlite3_prepare_v2(L->db, q, -1, &st, NULL) != SQLITE_OK)
+            return broken(L, sqlfail(L, e, "prepare"));
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            sql = dup_str((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (!sql)
+            return broken(L, ms_fail(e, MS_EIO, "lake: the trigger %s_no_delete is missing", t));
+        L->trig_sql[L->ntrig++] = sql;
+        snprintf(q, sizeof q, "DROP TRIGGER %s_no_delete", t);
+        if ((rc = exec_sql(L, q, e)))
+            return broken(L, rc);
+    }
+    return MS_OK;
+}
+
+int lake_remove_entry(lake *L, int table, int64_t seq, int64_t first_rowid, int64_t n_rows, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX || !lk_table_purgeable(table) || first_rowid < 1 || n_rows < 1)
+        return ms_fail(e, MS_EINPUT, "lake: bad removal (table %d, seq %lld)", table, (long long)seq);
+    char q[160];
+    sqlite3_stmt *st;
+    snprintf(q, sizeof q, "DELETE FROM %s WHERE rowid BETWEEN ?1 AND ?2", lk_tables[table].name);
+    if (sqlite3_prepare_v2(L->db, q, -1, &st, NULL) != SQLITE_OK)
+        return broken(L, sqlfail(L, e, "prepare"));
+    sqlite3_bind_int64(st, 1, first_rowid);
+    sqlite3_bind_int64(st, 2, first_rowid + n_rows - 1);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return broken(L, sqlfail(L, e, "delete"));
+    if (sqlite3_changes64(L->db) != n_rows)
+        return broken(L, ms_fail(e, MS_EIO, "lake: ledger seq %lld: %lld of its %lld rows of %s were present",
+                                 (long long)seq, (long long)sqlite3_changes64(L->db), (long long)n_rows,
+                                 lk_tables[table].name));
+    if (lk_table_salted(table)) {
+        if (sqlite3_prepare_v2(L->db, "DELETE FROM salts WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+            return broken(L, sqlfail(L, e, "prepare"));
+        sqlite3_bind_int64(st, 1, seq);
+        s = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE)
+            return broken(L, sqlfail(L, e, "delete salt"));
+        if (sqlite3_changes64(L->db) != 1)
+            return broken(L, ms_fail(e, MS_EIO, "lake: ledger seq %lld has no salt to remove", (long long)seq));
+    }
+    L->cur.present[table] -= n_rows;
+    return MS_OK;
+}
+
+int lake_insert_unchained(lake *L, int table, int n_rows, const lk_value *vals, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX || table != LKT_TOMBSTONES || n_rows < 0 || (n_rows && !vals))
+        return ms_fail(e, MS_EINPUT, "lake: only an export's tombstones are inserted outside the chain");
+    const lk_table *T = &lk_tables[table];
+    int rc;
+    for (int r = 0; r < n_rows; r++)
+        for (int c = 0; c < T->ncols; c++)
+            if ((rc = check_value(T->name, r, &T->cols[c], &vals[(size_t)r * (size_t)T->ncols + (size_t)c], e)))
+                return rc;
+    sqlite3_stmt *st = L->ins[table];
+    for (int r = 0; r < n_rows; r++) {
+        int b = SQLITE_OK;
+        for (int c = 0; c < T->ncols; c++)
+            b |= bind_value(st, c + 1, &vals[(size_t)r * (size_t)T->ncols + (size_t)c]);
+        if (b != SQLITE_OK)
+            return broken(L, sqlfail(L, e, "bind"));
+        if (run_stmt(L, st, "insert tombstone", e))
+            return broken(L, MS_EIO);
+    }
+    L->cur.present[table] += n_rows;
+    return MS_OK;
+}
+
+int lake_set_exported_class(lake *L, int cls, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX || cls < 0 || cls > 2)
+        return ms_fail(e, MS_EINPUT, "lake: bad exported class");
+    char q[96];
+    snprintf(q, sizeof q, "UPDATE runs SET exported_class = '%s'", lk_class_names[cls]);
+    int rc = exec_sql(L, q, e);
+    return rc ? broken(L, rc) : MS_OK;
+}
+
+int lake_remove_commit(lake *L, int checkpoint, ms_err *e)
+{
+    if (!L || !L->reopened || L->state != ST_TX)
+        return ms_fail(e, MS_EINPUT, "lake: no removal transaction is open");
+    int rc;
+    for (int k = 0; k < L->ntrig; k++) {
+        if ((rc = exec_sql(L, L->trig_sql[k], e)))
+            return broken(L, rc);
+        free(L->trig_sql[k]);
+        L->trig_sql[k] = NULL;
+    }
+    L->ntrig = 0;
+    /* Free pages (zeroed by secure_delete) leave the file: the lake is made
+     * with auto_vacuum = INCREMENTAL, which moves pages, never rowids. */
+    if ((rc = exec_sql(L, "PRAGMA incremental_vacuum", e)))
+        return broken(L, rc);
+    if (checkpoint && make_checkpoint(L, L->status, e))
+        return broken(L, MS_EIO);
+    ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    return commit_now(L, e);
+}
+
+int lake_scrub(lake *L, int *done, ms_err *e)
+{
+    *done = 0;
+    if (!L || !L->db)
+        return ms_fail(e, MS_EINPUT, "lake: no lake");
+    int busy = 0, frames = 0, moved = 0;
+    int s = sqlite3_wal_checkpoint_v2(L->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &frames, &moved);
+    if (s == SQLITE_BUSY || s == SQLITE_LOCKED)
+        busy = 1;
+    else if (s != SQLITE_OK)
+        return sqlfail(L, e, "wal_checkpoint(TRUNCATE)");
+    *done = !busy;
+    return MS_OK;
+}
+
+int64_t lake_entries(const lake *L)
+{
+    return L ? L->committed.seq : 0;
+}
+
+/* ---- resuming an unfinished run ---------------------------------------- */
+
+int lake_resume(lake **out, const char *path, const lake_run_info *in, const unsigned char (*hashes)[LK_HASH_LEN],
+                int64_t entries, ms_err *e)
+{
+    int sync, rc;
+    *out = NULL;
+    if (!path || !hashes || entries < 2)
+        return ms_fail(e, MS_EINPUT, "lake: resume needs a path and the verified entry hashes (at least 2)");
+    if ((rc = check_info(in, &sync, e)))
+        return rc;
+    lake *L;
+    if ((rc = init_handle(&L, path, in, e)) || !L) /* !L only with rc set (said for gcc -fanalyzer) */
+        return rc ? rc : MS_EIO;
+    int64_t n = -1, purges = -1, cps = 0, newest = 0;
+    char *head = NULL, *status = NULL, *xcls = NULL;
+    if ((rc = open_writer(L, path, sync, e)) || (rc = query_i64(L, "SELECT ledger_rows FROM runs", &n, e)) ||
+        (rc = query_i64(L, "SELECT COUNT(*) FROM purges", &purges, e)) ||
+        (rc = query_i64(L, "SELECT COALESCE(MAX(cp_id), 0) FROM checkpoints", &cps, e)) ||
+        (rc = query_i64(L, "SELECT COALESCE(MAX(tree_size), 0) FROM checkpoints", &newest, e)))
+        goto fail;
+    head = runs_text(L, "head_hash");
+    status = runs_text(L, "status");
+    xcls = runs_text(L, "exported_class");
+    char want[2 * LK_HASH_LEN + 1];
+    ms_hex(hashes[entries - 1], LK_HASH_LEN, want);
+    if (!head || !status || n != entries || strcmp(head, want)) {
+        rc = ms_fail(e, MS_EIO, "lake: %s changed since it was verified (another writer?): nothing resumed", path);
+        goto fail;
+    }
+    if (!strcmp(status, "completed") || purges || xcls || newest > entries) {
+        rc = ms_fail(e, MS_EINPUT, "lake: %s %s: there is nothing to resume", path,
+                     !strcmp(status, "completed") ? "completed" : purges ? "was purged (its run's data is gone)"
+                     : xcls ? "is an export" : "has a checkpoint beyond its ledger");
+        goto fail;
+    }
+    L->replay = malloc((size_t)entries * LK_HASH_LEN);
+    if (!L->replay) {
+        rc = ms_fail(e, MS_EIO, "lake: out of memory");
+        goto fail;
+    }
+    memcpy(L->replay, hashes, (size_t)entries * LK_HASH_LEN);
+    L->replay_n = entries;
+    /* runs.status stays the lake's until the resumed run writes. */
+    snprintf(L->status, sizeof L->status, "%s", status);
+    /* The checkpoints it holds stay; new ones follow them. Their root is
+     * the tree's at the newest one's size. */
+    L->cur.cp_count = cps;
+    if (newest) {
+        ms_merkle_acc acc;
+        ms_merkle_acc_init(&acc);
+        for (int64_t k = 0; k < newest && !rc; k++) {
+            unsigned char leaf[LK_HASH_LEN];
+            rc = ms_merkle_leaf_hash(hashes[k], LK_HASH_LEN, leaf, e) || ms_merkle_acc_push(&acc, leaf, e) ? MS_EIO
+                                                                                                         : MS_OK;
+        }
+        if (rc || (rc = ms_merkle_acc_root(&acc, L->cur.cp_root, e)))
+            goto fail;
+        L->cur.cp_size = newest;
+    }
+    L->committed = L->cur;
+    /* The run's first two entries, as lake_create writes them: replayed. */
+    lk_value all[LKR_NCOLS];
+    runs_values(L, "running", 0, 0, 0, all);
+    L->state = ST_TX;
+    L->vtx = 1;
+    if ((rc = runs_entry(L, LK_RUNS_IDENTITY, 0, all, e)) || (rc = runs_entry(L, LK_RUNS_BUILD, 0, all, e)) ||
+        (rc = commit_now(L, e)))
+        goto fail;
+    free(head);
+    free(status);
+    free(xcls);
+    L->state = ST_IDLE;
+    *out = L;
+    return MS_OK;
+fail:
+    free(head);
+    free(status);
+    free(xcls);
+    lake_close(L);
+    return rc;
+}
+
+int lake_wrote(const lake *L)
+{
+    return L && (!L->replay_n || L->live);
+}
+
+int lake_check_unheld(const char *path, ms_err *e)
+{
+    lake probe;
+    memset(&probe, 0, sizeof probe);
+    int rc = take_lock(&probe, path, e);
+    if (probe.lock_fd >= 0)
+        close(probe.lock_fd); /* only a probe: released at once */
+    return rc;
 }

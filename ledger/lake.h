@@ -103,7 +103,8 @@ int lake_begin(lake *L, ms_err *e);
  * n_rows x lk_tables[table].ncols values in schema column order. Adds one
  * ledger entry labelled `step` (normally the env-step the rows belong to).
  * n_rows == 0 is a no-op. All values are checked before anything is
- * written. */
+ * written. tombstones and purges are appended only by a purge (a lake from
+ * lake_reopen, which appends nothing else): MS_EINPUT otherwise. */
 int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *vals, ms_err *e);
 
 /* Updates the runs row (head, counts, env_steps) and commits; then, when
@@ -135,6 +136,10 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
  * report 'running' for a lake that says 'completed'). */
 const char *lake_status(const lake *L);
 
+/* 1 once lake_finish's commit has landed: also when lake_finish returned
+ * MS_EIO only because PATH.checkpoint could not be written afterwards. */
+int lake_finished(const lake *L);
+
 /* env_steps as of the last commit (what a non-completed finish records). */
 int64_t lake_committed_env_steps(const lake *L);
 
@@ -148,6 +153,95 @@ const char *lake_head_hex(lake *L);
 
 /* Rows appended so far to event table `table` (committed or not). */
 int64_t lake_rows(const lake *L, int table);
+
+/* ---- Resuming an unfinished run ----------------------------------------
+ *
+ * lake_resume opens the lake at path of an interrupted, failed or killed
+ * (status running) run, which the caller has just verified and whose
+ * entry hashes it read (lake_read_verified), as the writer of the same run
+ * (in: what lake_create was given; the same checks). The run is then
+ * replayed from its start through the ordinary calls (lake_begin,
+ * lake_append, lake_commit, lake_finish): for each of the `entries`
+ * entries the lake holds, the entry is computed as usual and compared with
+ * the verified hash — MS_ECHECK names the first that differs (another
+ * build, OpenBLAS core or key material; the lake keeps what it had) — and
+ * nothing is written. The first entry past them marks the run running
+ * again and appends as lake_create's handle would, continuing the chain,
+ * the checkpoint ids and the periodic checkpoints; the finished lake has
+ * the ledger of a run that was never stopped (its file differs by the
+ * checkpoints that stated the interruptions). A run that ends (interrupted,
+ * failed) before writing leaves the lake exactly as it was.
+ * Outcomes: MS_OK and *out; MS_EINPUT for a completed, purged or exported
+ * lake, bad info, or one another process holds (every writer — run,
+ * resume, purge — takes an exclusive flock on the file for its lifetime);
+ * MS_EIO when the lake is not the verified one any more, or on I/O. */
+int lake_resume(lake **out, const char *path, const lake_run_info *in, const unsigned char (*hashes)[LK_HASH_LEN],
+                int64_t entries, ms_err *e);
+/* MS_OK when no writer (run, resume, purge) holds the lake at path now;
+ * MS_EINPUT saying one does; MS_EIO when it cannot be opened. */
+int lake_check_unheld(const char *path, ms_err *e);
+
+/* 0 for a resumed lake that has not written yet (still replaying, or it
+ * ended before its first write: the lake is as it was); else 1. */
+int lake_wrote(const lake *L);
+
+/* ---- Removing payloads: purge and export (ledger/lifecycle.h) ----------
+ *
+ * lake_reopen opens an existing lake that the caller has just verified
+ * (lake_read_entry_hashes) as a writer with PRAGMA secure_delete = ON and
+ * synchronous = FULL, and restores the chain state from the verified entry
+ * hashes: seq, head, the RFC 6962 accumulator, rows appended per table (the
+ * ledger's coverage) and present, checkpoints so far, env_steps. Such a
+ * lake accepts only lake_append of tombstones and purges (the purge's own
+ * chained entries), inside a removal transaction:
+ *
+ *   lake_remove_begin    BEGIN IMMEDIATE; checks runs.head_hash and
+ *                        ledger_rows are still the verified ones (else
+ *                        MS_EIO: another writer); drops the DELETE triggers
+ *                        of `tables` and of salts for this transaction
+ *   lake_remove_entry    deletes the rows of one ledger entry (all of them,
+ *                        else MS_EIO) and, for a salted table, its salt
+ *   lake_insert_unchained  an export's tombstones (no ledger entry)
+ *   lake_set_exported_class  runs.exported_class (an export)
+ *   lake_remove_commit   re-creates the triggers with their exact text,
+ *                        frees the emptied pages (PRAGMA incremental_vacuum:
+ *                        lakes are made with auto_vacuum = INCREMENTAL,
+ *                        which moves pages, never rowids), with checkpoint
+ *                        and a signer signs a checkpoint over the new tree
+ *                        stating runs.status, updates the runs row (head,
+ *                        ledger_rows, row_counts = rows present) and
+ *                        commits; then writes PATH.checkpoint as
+ *                        lake_commit does.
+ *   lake_scrub           PRAGMA wal_checkpoint(TRUNCATE) after the commit:
+ *                        *done = 0 when a reader holds the WAL (BUSY after
+ *                        a second's wait), so its frames stay.
+ * Any failure rolls the transaction back (the lake keeps its last commit)
+ * and breaks the handle, as for lake_append. */
+typedef struct lake_reopen_info {
+    const unsigned char (*hashes)[LK_HASH_LEN]; /* the verified entry hashes, seq = index + 1 */
+    int64_t entries;
+    const struct ms_note_signer *signer; /* re-signs; NULL: no checkpoint (development key, export) */
+    int checkpoint_file;                 /* 1: the newest checkpoint also goes to PATH.checkpoint */
+} lake_reopen_info;
+int lake_reopen(lake **out, const char *path, const lake_reopen_info *in, ms_err *e);
+int lake_remove_begin(lake *L, const int tables[], int ntables, ms_err *e);
+int lake_remove_entry(lake *L, int table, int64_t seq, int64_t first_rowid, int64_t n_rows, ms_err *e);
+int lake_insert_unchained(lake *L, int table, int n_rows, const lk_value *vals, ms_err *e);
+int lake_set_exported_class(lake *L, int cls, ms_err *e);
+int lake_remove_commit(lake *L, int checkpoint, ms_err *e);
+int lake_scrub(lake *L, int *done, ms_err *e);
+/* Ledger entries committed. */
+int64_t lake_entries(const lake *L);
+/* The writer's connection (ledger/lifecycle.c reads the ledger through it
+ * inside the removal transaction). Internal to ledger/. */
+struct sqlite3;
+struct sqlite3 *lake_db_(lake *L);
+/* Lake creation's last step, for an export built beside its path: moves
+ * tmp to path in one step (link(), refusing an existing path, or rename()
+ * over it when overwrite, after removing its stale -wal/-shm). */
+int lake_place_file_(const char *tmp, const char *path, int overwrite, ms_err *e);
+/* Removes path, path-wal and path-shm (what a failed build leaves). */
+void lake_remove_files_(const char *path);
 
 /* Releases everything. An open transaction is rolled back: closing without
  * lake_finish() leaves the status last committed ('running'), which is how a

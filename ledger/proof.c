@@ -60,6 +60,23 @@ static int tb_int(tbuf *b, const char *key, int64_t v)
     return tb_line(b, key, s);
 }
 
+/* With a trusted key, a proof is only made for a tree the key signed the
+ * prefix of: a size beyond the signed entries of a running or killed lake
+ * would prove membership in a tree nothing vouches for. */
+static int within_signed(const char *path, const lake_verify_opts *o, const lake_verify_report *rep, int64_t size,
+                         ms_err *e)
+{
+    if (!o || !o->trusted || size <= rep->signed_size)
+        return MS_OK;
+    if (!rep->signed_size)
+        return ms_fail(e, MS_ECHECK, "%s: the trusted key signed none of it (%s): no proof it could vouch for",
+                       path, rep->unsigned_why);
+    return ms_fail(e, MS_ECHECK,
+                   "%s: the trusted key signed its first %" PRId64 " entries only (%s): a tree of size %" PRId64
+                   " is not vouched for; --size %" PRId64 " (or --to) at most",
+                   path, rep->signed_size, rep->unsigned_why, size, rep->signed_size);
+}
+
 int lake_prove_inclusion(const char *path, const lake_verify_opts *o, int64_t index, int64_t size, char **text,
                          ms_err *e)
 {
@@ -72,6 +89,10 @@ int lake_prove_inclusion(const char *path, const lake_verify_opts *o, int64_t in
     int64_t n = rep.entries;
     if (size == 0)
         size = rep.cp_size > index ? rep.cp_size : n;
+    if ((rc = within_signed(path, o, &rep, size, e))) {
+        free(h);
+        return rc;
+    }
     if (index < 0 || size < 1 || index >= size || size > n) {
         free(h);
         return ms_fail(e, MS_EINPUT, "%s: no leaf %" PRId64 " in a tree of size %" PRId64 ": the ledger holds %" PRId64
@@ -116,6 +137,10 @@ int lake_prove_consistency(const char *path, const lake_verify_opts *o, int64_t 
         free(h);
         return ms_fail(e, MS_EINPUT, "%s: no consistency proof from %" PRId64 " to %" PRId64 ": sizes must satisfy 0 < "
                        "from <= to <= %" PRId64 " (the ledger's entries)", path, from, to, n);
+    }
+    if ((rc = within_signed(path, o, &rep, to, e))) {
+        free(h);
+        return rc;
     }
     unsigned char proof[MS_MERKLE_MAX_PROOF][32], r1[32], r2[32];
     size_t len = 0;

@@ -97,6 +97,18 @@ void lk_describe_row(char *out, size_t n, const lk_table *T, const lk_value *v, 
     }
 }
 
+char *lk_text_dup(const lk_value *v)
+{
+    if (v->type != LK_TEXT || memchr(v->p, 0, v->n))
+        return NULL;
+    char *s = malloc(v->n + 1);
+    if (s) {
+        memcpy(s, v->p, v->n);
+        s[v->n] = 0;
+    }
+    return s;
+}
+
 int lk_vtext_is(const lk_value *v, const char *s)
 {
     return v->type == LK_TEXT && v->n == strlen(s) && memcmp(v->p, s, v->n) == 0;

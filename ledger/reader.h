@@ -1,6 +1,7 @@
 /* reader.h — the read-only lake handle shared by verify, diff, the readers
- * and purge/export's checks. Internal to ledger/ (the other folders use
- * verify.h): it says how a hostile file is opened and read.
+ * and purge/export's checks. Internal to ledger/ and gov/ (audit and
+ * release read a verified lake in the snapshot verify checked; the other
+ * folders use verify.h): it says how a hostile file is opened and read.
  *
  * lk_reader_open, in order, each failure MS_EINPUT unless said otherwise,
  * with a message naming the file:
@@ -86,6 +87,9 @@ int lk_read_runs(lk_reader *R, lk_runs_row *run, ms_err *e);
 
 /* Printable, bounded rendering of a hostile TEXT value. */
 void lk_safe_text(char *out, size_t n, const lk_value *v);
+/* A malloc'd NUL-terminated copy of a TEXT value (NULL when v is not TEXT,
+ * holds a NUL byte, or memory ran out); the caller frees. */
+char *lk_text_dup(const lk_value *v);
 /* Bounded copy (truncates; always terminated when n > 0). */
 void lk_copy_str(char *dst, size_t n, const char *src);
 /* "table step 12 env 3 agent OPEN" (or "table <col0> N", or "table rowid N"). */
@@ -108,5 +112,15 @@ int lk_verify_open(lk_reader *R, const struct lake_verify_opts *opts, struct lak
 int lk_verified(const char *path, const struct lake_verify_opts *opts, struct lake_verify_report *rep,
                 unsigned char (**hashes)[LK_HASH_LEN], int (*then)(lk_reader *R, void *ctx, ms_err *e),
                 void (*undo)(void *ctx), void *ctx, ms_err *e);
+
+/* On a verified reader: the snapshots of the last evaluation whose decision
+ * is 'baseline' or 'promoted', one per agent name (lake_read_policy's
+ * outcomes, verify.h); out[] released on failure. signed_size >= 0: that
+ * evaluation and its snapshots must lie within the first signed_size
+ * ledger entries (what a trusted key signed), else MS_ECHECK; -1: no such
+ * requirement (no trusted key, or one already known to cover everything). */
+struct lake_policy_blob;
+int lk_read_promoted(lk_reader *R, const char *const *agents, int nagents, int64_t signed_size,
+                     struct lake_policy_blob *out, ms_err *e);
 
 #endif

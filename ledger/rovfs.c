@@ -349,3 +349,11 @@ int lk_rovfs(const char **name, ms_err *e)
     *name = RO_NAME;
     return MS_OK;
 }
+
+int lk_sqlite_name(const char *path, char *out, size_t n, ms_err *e)
+{
+    const char *pre = strncmp(path, "file:", 5) ? "" : "./";
+    if ((size_t)snprintf(out, n, "%s%s", pre, path) >= n)
+        return ms_fail(e, MS_EINPUT, "%s: path too long", path);
+    return MS_OK;
+}

@@ -40,6 +40,13 @@
 /* Registers the VFS (once) and returns its name for sqlite3_open_v2. */
 int lk_rovfs(const char **name, ms_err *e);
 
+/* A name for path that SQLite never reads as a URI (Debian's SQLite is
+ * built with URI filenames on: "file:x.db?vfs=unix" would name another
+ * file or VFS): path itself, or "./" + path when it starts with "file:".
+ * MS_EINPUT when it does not fit in n bytes. Every sqlite3_open_v2 of a
+ * user-supplied path goes through this (the reader uses the realpath). */
+int lk_sqlite_name(const char *path, char *out, size_t n, ms_err *e);
+
 /* fstat of the file a connection on this VFS actually reads: the main
  * database (wal = 0) or its WAL (wal = 1). 0, or -1 when there is none
  * (no WAL on disk) or db is not on this VFS. Lets a reader prove that what

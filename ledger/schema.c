@@ -89,7 +89,7 @@ static const lk_column c_evaluations[] = {
 static const lk_column c_snapshots[] = {
     {"snapshot_id", I, 0, "snapshot number"},
     {"eval_id", I, 1, "evaluation that promoted it (NULL when none)"},
-    {"update_id", I, 1, "last update included (NULL for the initial policy)"},
+    {"update_id", I, 1, "last update included (0 for the initial policy, the baseline)"},
     {"agent", T, 0, "GET | OPEN | BIN"},
     {"sha256", T, 0, "SHA-256(params) as 64 lowercase hex digits; re-derived by verify and eval"},
     {"params", B, 0, "the parameters, in nn/'s serialisation"},
@@ -107,8 +107,8 @@ static const lk_column c_keys[] = {
     {"key_id", T, 0, "key id as used in pseudonyms (<key_id>:<hex>)"},
     {"purpose", T, 0, "what the key is for (pseudonym, broadcast_mac, ...)"},
     {"fingerprint", T, 0, "public fingerprint of the key (never the key)"},
-    {"first_step", I, 1, "first env-step the key was used"},
-    {"last_step", I, 1, "last env-step the key was used"},
+    {"first_step", I, 1, "first simulation step the key was used"},
+    {"last_step", I, 1, "last simulation step the key was used"},
 };
 static const lk_column c_poison[] = {
     {"step", I, 0, "simulation step"},
@@ -128,8 +128,8 @@ static const lk_column c_surveillance[] = {
     {"detail", T, 1, "human-readable detail"},
 };
 static const lk_column c_aggregates[] = {
-    {"window_start", I, 0, "first env-step of the window"},
-    {"window_steps", I, 0, "env-steps in the window"},
+    {"window_start", I, 0, "first simulation step of the window (every mailbox takes one message per step)"},
+    {"window_steps", I, 0, "simulation steps in the window"},
     {"agent", T, 0, "GET | OPEN | BIN"},
     {"class", T, 0, "true message class"},
     {"samples", I, 0, "samples aggregated"},
@@ -137,6 +137,24 @@ static const lk_column c_aggregates[] = {
     {"effective_1", I, 0, "samples where action 1 was effective after the rules"},
     {"reward_sum", R, 0, "sum of the global reward"},
     {"credit_sum", R, 0, "sum of the routed credit"},
+};
+
+static const lk_column c_tombstones[] = {
+    {"purge_id", I, 0, "the purge that removed the entry's payload (purges.purge_id); 0: an export removed it (runs.exported_class; no ledger entry covers such a row)"},
+    {"seq", I, 0, "the ledger entry whose rows (and salt) were removed"},
+    {"tbl", T, 0, "its table"},
+    {"step", I, 0, "its step label (ledger.step: the simulation step)"},
+    {"first_rowid", I, 0, "first removed rowid of tbl"},
+    {"n_rows", I, 0, "rows removed: rowids first_rowid .. first_rowid + n_rows - 1"},
+    {"commitment", B, 0, "the entry's commitment (= ledger.commitment, 32 bytes): SHA-256([salt ||] the removed rows' bytes); without the salt it cannot be tested against guesses"},
+};
+static const lk_column c_purges[] = {
+    {"purge_id", I, 0, "1, 2, 3, ... in chain order"},
+    {"class", T, 0, "operational | security | behavioural: the class whose payloads it removed"},
+    {"before_step", I, 0, "it removed the payloads of that class's entries with step < before_step"},
+    {"policy", T, 0, "how it was asked for: --class C --before-step N, or the retention key and config it came from"},
+    {"entries", I, 0, "ledger entries whose payloads it removed (its tombstones)"},
+    {"rows", I, 0, "rows it removed"},
 };
 
 #undef I
@@ -179,6 +197,12 @@ const lk_table lk_tables[LKT_COUNT] = {
     {"behaviour_aggregates", LK_BEHAVIOURAL,
      "per-window aggregates of behavioural data (telemetry level = aggregate)",
      COLS(c_aggregates), -1, -1, 2, -1, -1, 0},
+    {"tombstones", LK_SECURITY,
+     "what purges (and exports) removed: one row per ledger entry whose rows and salt\n"
+     "are gone, with the commitment the chain still checks; never purged",
+     COLS(c_tombstones), -1, -1, -1, -1, -1, 0},
+    {"purges", LK_OPERATIONAL, "one row per purge: class, cut-off step, how it was asked for, what it removed; never purged",
+     COLS(c_purges), -1, -1, -1, -1, -1, 0},
 };
 
 const lk_column lk_runs_columns[LKR_NCOLS] = {
@@ -198,9 +222,10 @@ const lk_column lk_runs_columns[LKR_NCOLS] = {
     {"ledger_rows", LK_INT, 0, "ledger entries committed"},
     {"row_counts", LK_TEXT, 0, "JSON object: event table -> rows committed"},
     {"env_steps", LK_INT, 0, "env-steps taken"},
-    {"eval_reward_per_step", LK_REAL, 1, "final greedy evaluation reward per env-step"},
+    {"eval_reward_per_step", LK_REAL, 1, "the run's final figure: mean reward per env-step on the report episodes (a completed run: sealed in the chain; otherwise the incumbent's gate score, never hashed)"},
     {"started_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
     {"finished_at", LK_TEXT, 1, "wall clock, UTC (never hashed)"},
+    {"exported_class", LK_TEXT, 1, "NULL, or the class an export (`marlsim export`) kept: the other classes' payloads are replaced by tombstones (purge_id 0) (never hashed)"},
 };
 
 static const int identity_cols[] = {LKR_RUN_ID, LKR_NAME, LKR_SEED, LKR_CONFIG_SHA256, LKR_VERSION, LKR_KEY_IDS,
@@ -234,6 +259,16 @@ size_t lk_row_counts_json(const int64_t rows[LKT_COUNT], char *out, size_t n)
     k += (size_t)snprintf(out + k, ROOM, "}");
 #undef ROOM
     return k;
+}
+
+int lk_class_find(const char *name, size_t len)
+{
+    if (!name)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        if (strlen(lk_class_names[k]) == len && memcmp(lk_class_names[k], name, len) == 0)
+            return k;
+    return -1;
 }
 
 int lk_table_find(const char *name, size_t len)
@@ -333,6 +368,11 @@ static const char lake_overview[] =
     "completed run ends with a seal entry (status, env_steps, final reward).\n"
     "checkpoints holds signed RFC 6962 tree heads over the ledger entries (C2SP\n"
     "signed notes): statements about the chain, not entries in it.\n"
+    "A purge removes the rows (and salt) of whole ledger entries of one class,\n"
+    "leaves one tombstones row per entry (its commitment, which the chain still\n"
+    "checks), and appends itself as two chained entries (tombstones, purges) and\n"
+    "a new signed checkpoint. An export (exported_class set) is a copy holding\n"
+    "one class's payloads, tombstones (purge_id 0) for the rest.\n"
     "`marlsim verify RUN.db` re-derives every hash; byte layout: ledger/canon.h.\n"
     "\n"
     "Tables and their telemetry class: SELECT * FROM v_table_classes.\n"
@@ -341,24 +381,44 @@ static const char lake_overview[] =
     "\n"
     "This row:";
 
+/* Under [telemetry] level = aggregate the behavioural tables stay empty;
+ * the views over them then say so in one row instead of returning nothing. */
+#define AGGREGATE_NOTE(tbl)                                                                                      \
+    "'(empty: telemetry level = aggregate keeps no " tbl " rows; see behaviour_aggregates)'"
+#define WHEN_AGGREGATE(tbl)                                                                                      \
+    " WHERE NOT EXISTS (SELECT 1 FROM " tbl ")\n"                                                                \
+    "    AND (SELECT config_text FROM runs) LIKE '%' || char(10) || 'level = aggregate' || char(10) || '%'\n"
+
 static const char views_sql[] =
     "CREATE VIEW v_learning_curve AS -- per update and agent: samples it consumed, mean reward,\n"
     "  -- mean credit, share of samples that really changed the parameters\n"
     "  SELECT update_id, agent, COUNT(*) AS samples, AVG(reward) AS mean_reward,\n"
     "         AVG(credit) AS mean_credit, AVG(policy_updated) AS share_policy_updated\n"
     "  FROM di_credit_assignment WHERE update_id IS NOT NULL\n"
-    "  GROUP BY update_id, agent ORDER BY update_id, agent;\n"
+    "  GROUP BY update_id, agent\n"
+    "  UNION ALL SELECT NULL, " AGGREGATE_NOTE("di_credit_assignment") ", NULL, NULL, NULL, NULL\n"
+    WHEN_AGGREGATE("di_credit_assignment")
+    "  ORDER BY update_id, agent;\n"
     "CREATE VIEW v_rule_hits AS -- how often each safety rule fired\n"
     "  SELECT r.value AS rule, COUNT(*) AS hits\n"
     "  FROM joint_actions AS j, json_each(j.rules) AS r\n"
-    "  GROUP BY r.value ORDER BY hits DESC, rule;\n"
+    "  GROUP BY r.value\n"
+    "  UNION ALL SELECT " AGGREGATE_NOTE("joint_actions") ", NULL\n"
+    WHEN_AGGREGATE("joint_actions")
+    "  ORDER BY hits DESC, rule;\n"
     "CREATE VIEW v_credit_by_class AS -- credit and reward per agent per message class\n"
     "  SELECT agent, class, COUNT(*) AS samples, AVG(credit) AS mean_credit,\n"
     "         AVG(reward) AS mean_reward\n"
-    "  FROM di_credit_assignment GROUP BY agent, class ORDER BY agent, class;\n"
+    "  FROM di_credit_assignment GROUP BY agent, class\n"
+    "  UNION ALL SELECT " AGGREGATE_NOTE("di_credit_assignment") ", NULL, NULL, NULL, NULL\n"
+    WHEN_AGGREGATE("di_credit_assignment")
+    "  ORDER BY agent, class;\n"
     "CREATE VIEW v_outcomes AS -- outcome counts per message class\n"
     "  SELECT class, outcome, COUNT(*) AS n FROM joint_actions\n"
-    "  GROUP BY class, outcome ORDER BY class, outcome;\n"
+    "  GROUP BY class, outcome\n"
+    "  UNION ALL SELECT " AGGREGATE_NOTE("joint_actions") ", NULL, NULL\n"
+    WHEN_AGGREGATE("joint_actions")
+    "  ORDER BY class, outcome;\n"
     "CREATE VIEW v_gate_decisions AS -- every gate evaluation and what it decided\n"
     "  SELECT eval_id, update_id, env_steps, candidate_score, best_score, tolerance,\n"
     "         candidate_score - best_score AS margin, decision, undone_first, undone_last\n"
@@ -392,6 +452,7 @@ int lk_schema_script(char **sql, ms_err *e)
     const char *runs_extra[LKR_NCOLS] = {0};
     runs_extra[LKR_RUN_ID] = " PRIMARY KEY";
     runs_extra[LKR_STATUS] = " CHECK (status IN ('running','completed','interrupted','failed'))";
+    runs_extra[LKR_EXPORTED_CLASS] = " CHECK (exported_class IN ('operational','security','behavioural'))";
     sb_add(&b, "CREATE TABLE runs ( -- [operational]\n");
     sb_doc(&b, "  ", lake_overview);
     sb_columns(&b, lk_runs_columns, LKR_NCOLS, runs_extra);

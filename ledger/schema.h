@@ -1,4 +1,4 @@
-/* schema.h — the telemetry lake's schema, version 1 (SPEC §5).
+/* schema.h — the telemetry lake's schema, version 2 (SPEC §5).
  *
  * One static description of every table, shared by the writer (lake.c), the
  * verifier (verify.c) and the canonical encoding (canon.c), so the three can
@@ -50,6 +50,17 @@
  *                         value, threshold, action, detail
  *   behaviour_aggregates  window_start, window_steps, agent, class, samples,
  *                         chose_1, effective_1, reward_sum, credit_sum
+ *   tombstones            purge_id, seq, tbl, step, first_rowid, n_rows,
+ *                         commitment
+ *   purges                purge_id, class, before_step, policy, entries, rows
+ *
+ * tombstones and purges are written by `marlsim purge` only (ledger/
+ * lifecycle.h): one tombstone per ledger entry whose rows (and salt) a purge
+ * removed, naming the entry and repeating its commitment, and one purges
+ * row per purge; both are chained like every event table and never purged
+ * themselves (lk_table_purgeable). An export (lake_export) adds tombstones
+ * with purge_id 0 that no ledger entry covers; runs.exported_class says it
+ * is one.
  *
  * Which columns may be NULL is in lk_tables[] (`nullable`); the generated
  * CREATE text says NOT NULL for the others. Two columns are digests that the
@@ -90,6 +101,8 @@ enum {
     LKT_POISON_TRUTH,
     LKT_SURVEILLANCE_EVENTS,
     LKT_BEHAVIOUR_AGGREGATES,
+    LKT_TOMBSTONES,
+    LKT_PURGES,
     LKT_COUNT
 };
 
@@ -123,7 +136,7 @@ enum {
     LKR_VERSION, LKR_BUILD_FACTS, LKR_KEY_IDS, LKR_DEV_KEY, LKR_ORIGIN,
     LKR_STATUS, LKR_GENESIS, LKR_HEAD_HASH, LKR_LEDGER_ROWS, LKR_ROW_COUNTS,
     LKR_ENV_STEPS, LKR_EVAL_REWARD, LKR_STARTED_AT, LKR_FINISHED_AT,
-    LKR_NCOLS
+    LKR_EXPORTED_CLASS, LKR_NCOLS
 };
 extern const lk_column lk_runs_columns[LKR_NCOLS];
 
@@ -143,6 +156,11 @@ int lk_runs_entry_find(const char *name, size_t len);
 
 /* Behavioural tables' entries are salted commitments (ledger/canon.h). */
 static inline int lk_table_salted(int t) { return t >= 0 && t < LKT_COUNT && lk_tables[t].tclass == LK_BEHAVIOURAL; }
+/* Every event table but tombstones and purges (what keeps a purged lake
+ * verifiable) may have its payloads purged. */
+static inline int lk_table_purgeable(int t) { return t >= 0 && t < LKT_TOMBSTONES; }
+/* 1 for the tables of the entries a purge appends. */
+static inline int lk_table_is_purge(int t) { return t == LKT_TOMBSTONES || t == LKT_PURGES; }
 
 /* "{"environment_states":N,...}": the runs.row_counts text for these
  * counts, the one rendering the writer stores and the verifier compares.
@@ -151,6 +169,8 @@ size_t lk_row_counts_json(const int64_t rows[LKT_COUNT], char *out, size_t n);
 
 /* Telemetry class names: "operational", "security", "behavioural". */
 extern const char *const lk_class_names[3];
+/* The class called exactly name[0..len), or -1. */
+int lk_class_find(const char *name, size_t len);
 
 /* Index of the event table called exactly name[0..len) (no NUL needed), or
  * -1. Safe on hostile input. */

@@ -17,6 +17,18 @@
  * entry of a billion-entry lake would exceed it; marlsim writes one per
  * checkpoint_every entries). */
 #define MAX_CHECKPOINTS (1 << 22)
+/* Bound on tombstones and purges rows read into memory (at most one
+ * tombstone per ledger entry). */
+#define MAX_TOMBSTONES (1 << 26)
+#define MAX_PURGES (1 << 20)
+
+/* A tombstones row, as read (hostile until matched with the chain). */
+typedef struct tomb_info {
+    int64_t rowid, purge_id, seq, step, first, n;
+    int t;                            /* its table */
+    unsigned char commit[LK_HASH_LEN];
+    int used;                         /* matched a ledger entry */
+} tomb_info;
 
 typedef struct cp_info {
     int64_t size;
@@ -39,6 +51,16 @@ typedef struct walk_state {
     int ext_match;            /* 1 once the lake's root at ext_size matched */
     unsigned char (*hashes)[LK_HASH_LEN];
     int64_t hcap;
+    /* purges */
+    tomb_info *tomb;          /* every tombstones row, sorted by seq */
+    int64_t ntomb;
+    int64_t purged[LKT_COUNT];/* rows whose entries a tombstone names */
+    int64_t purged_entries;
+    int in_purges;            /* a purge entry was walked: only purge entries follow */
+    int64_t purge_entries;    /* entries of purges (tombstones, purges) */
+    int prev_tombstones;      /* the previous entry was a tombstones entry */
+    int last_opt_purged;      /* the last optimizer_steps entry's rows were purged */
+    int xcls;                 /* runs.exported_class (-1: not an export) */
 } walk_state;
 
 static int fail_at(lake_verify_report *rep, const char *table, int64_t seq, ms_err *e, int status,
@@ -162,6 +184,124 @@ static int keep_hash(walk_state *w, const unsigned char hash[LK_HASH_LEN], ms_er
     return MS_OK;
 }
 
+static int tomb_cmp(const void *a, const void *b)
+{
+    const tomb_info *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : (x->rowid > y->rowid) - (x->rowid < y->rowid);
+}
+
+/* The tombstone naming entry seq, or NULL. */
+static tomb_info *tomb_find(walk_state *w, int64_t seq)
+{
+    int64_t lo = 0, hi = w->ntomb;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (w->tomb[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < w->ntomb && w->tomb[lo].seq == seq ? &w->tomb[lo] : NULL;
+}
+
+/* Reads every tombstones row: well-formed, one per ledger entry. They are
+ * matched with the chain while it is walked (and the chained ones re-hashed
+ * as rows of their own entries). */
+static int load_tombstones(lk_reader *R, walk_state *w, lake_verify_report *rep, ms_err *e)
+{
+    int64_t cnt = 0;
+    int rc = lk_query_int(R, "SELECT COUNT(*) FROM tombstones", &cnt, e);
+    if (rc)
+        return rc;
+    if (cnt > MAX_TOMBSTONES)
+        return fail_at(rep, "tombstones", 0, e, MS_ECHECK, "tombstones: more than %d rows", MAX_TOMBSTONES);
+    if (!cnt)
+        return MS_OK;
+    w->tomb = calloc((size_t)cnt, sizeof *w->tomb);
+    if (!w->tomb)
+        return ms_fail(e, MS_EIO, "%s: out of memory for %" PRId64 " tombstones", R->path, cnt);
+    sqlite3_stmt *st;
+    if ((rc = lk_prep(R, "SELECT rowid, purge_id, seq, tbl, step, first_rowid, n_rows, commitment FROM tombstones",
+                      &st, e)))
+        return rc;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        lk_value c[8];
+        for (int k = 0; k < 8; k++)
+            if (lk_col_value(st, k, &c[k])) {
+                sqlite3_finalize(st);
+                return ms_fail(e, MS_EIO, "%s: out of memory", R->path);
+            }
+        int t = c[3].type == LK_TEXT ? lk_table_find(c[3].p, c[3].n) : -1;
+        if (w->ntomb >= cnt || c[0].type != LK_INT || c[1].type != LK_INT || c[2].type != LK_INT || t < 0 ||
+            c[4].type != LK_INT || c[5].type != LK_INT || c[6].type != LK_INT || c[7].type != LK_BLOB ||
+            c[7].n != LK_HASH_LEN || c[1].i < 0 || c[6].i < 1) {
+            sqlite3_finalize(st);
+            return fail_at(rep, "tombstones", 0, e, MS_ECHECK, "tombstones rowid %" PRId64 ": malformed row",
+                           c[0].type == LK_INT ? c[0].i : -1);
+        }
+        tomb_info *x = &w->tomb[w->ntomb++];
+        x->rowid = c[0].i;
+        x->purge_id = c[1].i;
+        x->seq = c[2].i;
+        x->t = t;
+        x->step = c[4].i;
+        x->first = c[5].i;
+        x->n = c[6].i;
+        memcpy(x->commit, c[7].p, LK_HASH_LEN);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return lk_sqlerr(R, s, "tombstones", e);
+    qsort(w->tomb, (size_t)w->ntomb, sizeof *w->tomb, tomb_cmp);
+    for (int64_t k = 1; k < w->ntomb; k++)
+        if (w->tomb[k].seq == w->tomb[k - 1].seq)
+            return fail_at(rep, "tombstones", w->tomb[k].seq, e, MS_ECHECK,
+                           "tombstones: two rows name ledger seq %" PRId64 " (rowids %" PRId64 " and %" PRId64 ")",
+                           w->tomb[k].seq, w->tomb[k - 1].rowid, w->tomb[k].rowid);
+    return MS_OK;
+}
+
+/* An entry a tombstone names: its rows and salt must be gone, the
+ * tombstone must repeat the entry (table, step, rowids, commitment). */
+static int check_purged(lk_reader *R, sqlite3_stmt *salt_st, tomb_info *tb, int t, int64_t seq, int64_t step,
+                        int64_t first, int64_t n, const lk_value *commit, lake_verify_report *rep, ms_err *e)
+{
+    const char *tn = lk_tables[t].name;
+    if (tb->t != t || tb->step != step || tb->first != first || tb->n != n ||
+        memcmp(tb->commit, commit->p, LK_HASH_LEN) != 0 || !lk_table_purgeable(t))
+        return fail_at(rep, "tombstones", seq, e, MS_ECHECK,
+                       "tombstones rowid %" PRId64 " names ledger seq %" PRId64 " (%s step %" PRId64 ", rowids %" PRId64
+                       "..%" PRId64 ") but does not repeat its table, step, rowids and commitment%s",
+                       tb->rowid, seq, tn, step, first, first + n - 1,
+                       lk_table_purgeable(t) ? "" : " (and that table is never purged)");
+    char q[160];
+    int64_t left = 0;
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM %s WHERE rowid BETWEEN %" PRId64 " AND %" PRId64, tn, first,
+             first + n - 1);
+    int rc = lk_query_int(R, q, &left, e);
+    if (rc)
+        return rc;
+    if (left)
+        return fail_at(rep, tn, seq, e, MS_ECHECK,
+                       "ledger seq %" PRId64 " (%s step %" PRId64 "): a tombstone says purge %" PRId64
+                       " removed its %" PRId64 " rows, but %" PRId64 " of them are there",
+                       seq, tn, step, tb->purge_id, n, left);
+    if (lk_table_salted(t)) {
+        sqlite3_reset(salt_st);
+        sqlite3_bind_int64(salt_st, 1, seq);
+        int ss = sqlite3_step(salt_st);
+        if (ss == SQLITE_ROW)
+            return fail_at(rep, "salts", seq, e, MS_ECHECK,
+                           "ledger seq %" PRId64 " (%s step %" PRId64 "): purged, but its salt is still there", seq,
+                           tn, step);
+        if (ss != SQLITE_DONE)
+            return lk_sqlerr(R, ss, "salts", e);
+    }
+    tb->used = 1;
+    return MS_OK;
+}
+
 static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int keep, lake_verify_report *rep,
                        ms_err *e)
 {
@@ -198,11 +338,6 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
         }
         char tname[40];
         lk_safe_text(tname, sizeof tname, &c[1]);
-        if (w->sealed) {
-            rc = fail_at(rep, "ledger", expect, e, MS_ECHECK,
-                         "ledger seq %" PRId64 " (%s) follows the seal of the completed run", expect, tname);
-            goto out;
-        }
         int64_t step = c[2].i, first = c[3].i, n = c[4].i;
         int kind = lk_runs_entry_find(c[1].p, c[1].n);
         int t = kind >= 0 ? -1 : lk_table_find(c[1].p, c[1].n);
@@ -211,6 +346,24 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                          tname);
             goto out;
         }
+        /* The run's entries, then (a finished run only) purges: pairs of a
+         * tombstones and a purges entry, and nothing else after them. */
+        int is_purge = lk_table_is_purge(t);
+        if (!is_purge && (w->sealed || w->in_purges)) {
+            rc = fail_at(rep, "ledger", expect, e, MS_ECHECK, "ledger seq %" PRId64 " (%s) follows the %s", expect,
+                         tname, w->in_purges ? "lake's purges: only purges may follow the end of a run"
+                                             : "seal of the completed run");
+            goto out;
+        }
+        if ((t == LKT_PURGES) != w->prev_tombstones) {
+            rc = fail_at(rep, "ledger", expect, e, MS_ECHECK,
+                         "ledger seq %" PRId64 " (%s): a purge appends a tombstones entry and then a purges entry, "
+                         "nothing in between", expect, tname);
+            goto out;
+        }
+        w->prev_tombstones = t == LKT_TOMBSTONES;
+        w->in_purges |= is_purge;
+        w->purge_entries += is_purge != 0;
         /* The runs entries have fixed places: identity first, build second,
          * the seal (if any) last. */
         int want_kind = expect == 1 ? LK_RUNS_IDENTITY : expect == 2 ? LK_RUNS_BUILD : -1;
@@ -238,6 +391,7 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
             goto out;
         }
         /* prev || header || body */
+        tomb_info *tb = NULL;
         unsigned char hdr[96];
         const char *tbl = kind >= 0 ? lk_runs_entries[kind].tbl : lk_tables[t].name;
         uint32_t ncols = kind >= 0 ? (uint32_t)lk_runs_entries[kind].ncols : (uint32_t)lk_tables[t].ncols;
@@ -253,6 +407,19 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                 sv[k] = run->v[RE->cols[k]];
             if ((rc = lk_put_row(&R->buf, sv, RE->ncols, e)) || (rc = lk_hash_add(&R->h, R->buf.p, R->buf.len, e)))
                 goto out;
+        } else if ((tb = tomb_find(w, expect)) != NULL) {
+            /* purged: the chain checks through the stored commitment */
+            if ((rc = check_purged(R, salt_st, tb, t, expect, step, first, n, &c[5], rep, e)) ||
+                (rc = lk_hash_add(&R->h, c[5].p, LK_HASH_LEN, e)))
+                goto out;
+            w->purged[t] += n;
+            w->purged_entries++;
+        } else if (w->xcls >= 0 && lk_table_purgeable(t) && lk_tables[t].tclass != w->xcls) {
+            rc = fail_at(rep, tname, expect, e, MS_ECHECK,
+                         "ledger seq %" PRId64 " (%s step %" PRId64 "): the lake says it is an export of class %s, but "
+                         "it holds this %s payload", expect, tname, step, lk_class_names[w->xcls],
+                         lk_class_names[lk_tables[t].tclass]);
+            goto out;
         } else {
             lk_value salt = lk_null();
             if (salted) {
@@ -286,7 +453,24 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
             }
             if ((rc = lk_hash_add(&R->h, c[5].p, LK_HASH_LEN, e)))
                 goto out;
+            /* A chained tombstone names an earlier entry, removed by a purge. */
+            if (t == LKT_TOMBSTONES) {
+                char q[200];
+                int64_t bad = 0;
+                snprintf(q, sizeof q, "SELECT COUNT(*) FROM tombstones WHERE rowid BETWEEN %" PRId64 " AND %" PRId64
+                         " AND (seq >= %" PRId64 " OR purge_id < 1)", first, first + n - 1, expect);
+                if ((rc = lk_query_int(R, q, &bad, e)))
+                    goto out;
+                if (bad) {
+                    rc = fail_at(rep, "tombstones", expect, e, MS_ECHECK,
+                                 "ledger seq %" PRId64 " (tombstones): %" PRId64 " of its rows name no earlier entry "
+                                 "or no purge", expect, bad);
+                    goto out;
+                }
+            }
         }
+        if (t == LKT_OPTIMIZER_STEPS)
+            w->last_opt_purged = tb != NULL;
         unsigned char hash[LK_HASH_LEN];
         if ((rc = lk_hash_end(&R->h, hash, e)))
             goto out;
@@ -331,20 +515,129 @@ out:
     return rc;
 }
 
+typedef struct purge_row {
+    int64_t before, entries, rows, seen_entries, seen_rows;
+    int cls;
+} purge_row;
+
+/* After the walk: the purges table, every tombstone's purge (or export),
+ * and the report's purge figures. */
+static int check_purges(lk_reader *R, const lk_runs_row *run, walk_state *w, lake_verify_report *rep, ms_err *e)
+{
+    int xcls = -1;
+    const lk_value *xv = &run->v[LKR_EXPORTED_CLASS];
+    if (xv->type == LK_TEXT) {
+        if ((xcls = lk_class_find(xv->p, xv->n)) < 0)
+            return fail_at(rep, "runs", 0, e, MS_ECHECK, "runs: exported_class is not a telemetry class");
+        lk_copy_str(rep->exported_class, sizeof rep->exported_class, lk_class_names[xcls]);
+    }
+    if (w->prev_tombstones)
+        return fail_at(rep, "ledger", w->entries, e, MS_ECHECK,
+                       "ledger: the last entry is a purge's tombstones without its purges entry");
+    int64_t np = 0;
+    int rc = lk_query_int(R, "SELECT COUNT(*) FROM purges", &np, e);
+    if (rc)
+        return rc;
+    if (np > MAX_PURGES)
+        return fail_at(rep, "purges", 0, e, MS_ECHECK, "purges: more than %d rows", MAX_PURGES);
+    purge_row *P = calloc((size_t)(np ? np : 1), sizeof *P);
+    if (!P)
+        return ms_fail(e, MS_EIO, "%s: out of memory", R->path);
+    sqlite3_stmt *st;
+    if ((rc = lk_prep(R, "SELECT purge_id, class, before_step, entries, rows FROM purges ORDER BY rowid", &st, e))) {
+        free(P);
+        return rc;
+    }
+    int64_t k = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        lk_value c[5];
+        for (int j = 0; j < 5; j++)
+            if (lk_col_value(st, j, &c[j]))
+                rc = ms_fail(e, MS_EIO, "%s: out of memory", R->path);
+        int cls = !rc && c[1].type == LK_TEXT ? lk_class_find(c[1].p, c[1].n) : -1;
+        if (!rc && (k >= np || c[0].type != LK_INT || c[0].i != k + 1 || cls < 0 || c[2].type != LK_INT ||
+                    c[3].type != LK_INT || c[4].type != LK_INT))
+            rc = fail_at(rep, "purges", k + 1, e, MS_ECHECK,
+                         "purges: row %" PRId64 " is malformed (purge ids run 1, 2, 3, ...; class one of "
+                         "operational, security, behavioural)", k + 1);
+        if (rc)
+            break;
+        P[k] = (purge_row){.before = c[2].i, .entries = c[3].i, .rows = c[4].i, .cls = cls};
+        if (k < LAKE_VERIFY_MAX_PURGES) {
+            lake_purge_info *pi = &rep->purges[k];
+            pi->purge_id = k + 1;
+            pi->before_step = c[2].i;
+            pi->entries = c[3].i;
+            pi->rows = c[4].i;
+            lk_copy_str(pi->cls, sizeof pi->cls, lk_class_names[cls]);
+        }
+        k++;
+    }
+    sqlite3_finalize(st);
+    if (!rc && s != SQLITE_DONE)
+        rc = lk_sqlerr(R, s, "purges", e);
+    rep->npurges = k;
+    for (int64_t i = 0; !rc && i < w->ntomb; i++) {
+        const tomb_info *tb = &w->tomb[i];
+        const lk_table *T = &lk_tables[tb->t];
+        if (!tb->used) {
+            rc = fail_at(rep, "tombstones", tb->seq, e, MS_ECHECK,
+                         "tombstones rowid %" PRId64 " names ledger seq %" PRId64 ", which is not an entry of %s",
+                         tb->rowid, tb->seq, T->name);
+        } else if (tb->rowid <= w->covered[LKT_TOMBSTONES]) { /* chained: a purge's */
+            purge_row *p = tb->purge_id >= 1 && tb->purge_id <= k ? &P[tb->purge_id - 1] : NULL;
+            if (!p)
+                rc = fail_at(rep, "tombstones", tb->seq, e, MS_ECHECK,
+                             "tombstones rowid %" PRId64 " names purge %" PRId64 ", which the purges table does not "
+                             "record", tb->rowid, tb->purge_id);
+            else if (T->tclass != p->cls || tb->step >= p->before)
+                rc = fail_at(rep, "tombstones", tb->seq, e, MS_ECHECK,
+                             "tombstones rowid %" PRId64 " (%s, %s, step %" PRId64 ") is not what purge %" PRId64
+                             " removes (class %s, steps before %" PRId64 ")", tb->rowid, T->name,
+                             lk_class_names[T->tclass], tb->step, tb->purge_id, lk_class_names[p->cls], p->before);
+            else {
+                p->seen_entries++;
+                p->seen_rows += tb->n;
+            }
+        } else if (xcls < 0 || tb->purge_id != 0 || T->tclass == xcls) {
+            rc = fail_at(rep, "tombstones", tb->seq, e, MS_ECHECK,
+                         "tombstones rowid %" PRId64 " (ledger seq %" PRId64 ", %s): no ledger entry covers it, and it "
+                         "is not an export's (purge id 0, runs.exported_class set, a table of another class)",
+                         tb->rowid, tb->seq, T->name);
+        } else {
+            rep->export_entries++;
+            rep->export_rows += tb->n;
+        }
+    }
+    for (int64_t i = 0; !rc && i < k; i++)
+        if (P[i].seen_entries != P[i].entries || P[i].seen_rows != P[i].rows)
+            rc = fail_at(rep, "purges", i + 1, e, MS_ECHECK,
+                         "purges: purge %" PRId64 " says it removed %" PRId64 " entries (%" PRId64 " rows); its "
+                         "tombstones say %" PRId64 " (%" PRId64 ")", i + 1, P[i].entries, P[i].rows,
+                         P[i].seen_entries, P[i].seen_rows);
+    free(P);
+    return rc;
+}
+
 /* COUNT(*) of every event table vs coverage, then the runs summary. */
 static int check_totals(lk_reader *R, const lk_runs_row *run, const walk_state *w, lake_verify_report *rep,
                         ms_err *e)
 {
     char q[160];
     int rc;
+    int64_t present[LKT_COUNT];
     for (int t = 0; t < LKT_COUNT; t++) {
-        int64_t cnt = 0;
+        int64_t cnt = 0, want = w->covered[t] - w->purged[t] + (t == LKT_TOMBSTONES ? rep->export_entries : 0);
+        present[t] = want;
         snprintf(q, sizeof q, "SELECT COUNT(*) FROM %s", lk_tables[t].name);
         if ((rc = lk_query_int(R, q, &cnt, e)))
             return rc;
-        if (cnt != w->covered[t])
-            return fail_at(rep, lk_tables[t].name, 0, e, MS_ECHECK, "%s: %" PRId64 " rows, ledger covers %" PRId64 "%s",
-                           lk_tables[t].name, cnt, w->covered[t], cnt > w->covered[t] ? " (rows were inserted)" : "");
+        if (cnt != want)
+            return fail_at(rep, lk_tables[t].name, 0, e, MS_ECHECK,
+                           "%s: %" PRId64 " rows, ledger covers %" PRId64 "%s%s", lk_tables[t].name, cnt,
+                           want, w->purged[t] ? " that no purge removed" : "",
+                           cnt > want ? " (rows were inserted)" : "");
     }
     int64_t nsalts = 0;
     if ((rc = lk_query_int(R, "SELECT COUNT(*) FROM salts", &nsalts, e)))
@@ -367,11 +660,12 @@ static int check_totals(lk_reader *R, const lk_runs_row *run, const walk_state *
                        "): the ledger tail was removed or rewritten",
                        w->entries);
     char want[1024];
-    lk_row_counts_json(w->covered, want, sizeof want);
+    lk_row_counts_json(present, want, sizeof want);
     if (!lk_vtext_is(&v[LKR_ROW_COUNTS], want))
         return fail_at(rep, "runs", 0, e, MS_ECHECK, "runs: row_counts is not the counts the tables hold (%s)", want);
-    /* An unsealed run's progress is unchained: it must be the last update's. */
-    if (!w->sealed) {
+    /* An unsealed run's progress is unchained: it must be the last update's
+     * (unless a purge removed that update's row). */
+    if (!w->sealed && !w->last_opt_purged) {
         int64_t last = 0;
         if ((rc = lk_query_int(R, "SELECT COALESCE(MAX(env_steps), 0) FROM optimizer_steps", &last, e)))
             return rc;
@@ -682,7 +976,8 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         }
         w.ext_match = 1;
     }
-    if ((rc = walk_ledger(R, &run, &w, hashes != NULL, rep, e)))
+    w.xcls = v[LKR_EXPORTED_CLASS].type == LK_TEXT ? lk_class_find(v[LKR_EXPORTED_CLASS].p, v[LKR_EXPORTED_CLASS].n) : -1;
+    if ((rc = load_tombstones(R, &w, rep, e)) || (rc = walk_ledger(R, &run, &w, hashes != NULL, rep, e)))
         goto out;
     if (w.next < w.nwant) {
         rc = fail_at(rep, "checkpoints", w.next + 1, e, MS_ECHECK,
@@ -707,7 +1002,12 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
                      "completed)", statuses[st]);
         goto out;
     }
-    if ((rc = check_totals(R, &run, &w, rep, e)))
+    if (w.in_purges && st == 0) {
+        rc = fail_at(rep, "runs", w.entries, e, MS_ECHECK,
+                     "runs: status is 'running', but the ledger holds purges (a purge only follows the end of a run)");
+        goto out;
+    }
+    if ((rc = check_purges(R, &run, &w, rep, e)) || (rc = check_totals(R, &run, &w, rep, e)))
         goto out;
 
     /* What the newest checkpoint says about how the run ended. */
@@ -717,7 +1017,12 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         snprintf(rep->cp_status, sizeof rep->cp_status, "%s", cps[ncp - 1].status);
     }
     rep->checkpoints = ncp;
-    int final_ok = st == 0 ? rep->cp_status[0] == 0
+    /* A running lake's newest checkpoint states no end — or an earlier
+     * interruption the run was resumed from (run --resume): then entries
+     * follow it, committed with the status turned back to running. */
+    int resumed_from = (!strcmp(rep->cp_status, "interrupted") || !strcmp(rep->cp_status, "failed")) &&
+                       rep->cp_size < w.entries;
+    int final_ok = st == 0 ? rep->cp_status[0] == 0 || resumed_from
                            : rep->cp_size == w.entries && !strcmp(rep->cp_status, statuses[st]);
     if (ncp && !final_ok && st != 0) {
         rc = fail_at(rep, "runs", w.entries, e, MS_ECHECK,
@@ -730,6 +1035,36 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         rc = fail_at(rep, "runs", w.entries, e, MS_ECHECK,
                      "runs: status is 'running', but the newest checkpoint states the run %s", rep->cp_status);
         goto out;
+    }
+    /* Periodic checkpoints (no status) stand exactly at every
+     * checkpoint_every-th entry of the run, none missing, none repeated: the
+     * writer signs each in the transaction of the entry that reaches it, so
+     * any committed prefix holds all of its own. Checkpoints with a status
+     * (an end, an interruption, a purge) may stand anywhere. */
+    if (ncp) {
+        int64_t every = stored_checkpoint_every(&v[LKR_CONFIG_TEXT]);
+        for (int64_t k = 0; k < ncp && every == INT64_MAX; k++)
+            if (!cps[k].status[0])
+                every = cps[k].size; /* a config that does not say (lake_create's callers other than runs) */
+        int64_t want = every, run_entries = w.entries - w.purge_entries;
+        for (int64_t k = 0; k < ncp; k++) {
+            if (cps[k].status[0])
+                continue;
+            if (cps[k].size != want) {
+                rc = fail_at(rep, "checkpoints", k + 1, e, MS_ECHECK,
+                             "checkpoint %" PRId64 " (tree size %" PRId64 ") is not where the run signs its periodic "
+                             "checkpoints (the next is due at %" PRId64 ", every %" PRId64 " entries): checkpoints "
+                             "were removed, repeated or added", k + 1, cps[k].size, want, every);
+                goto out;
+            }
+            want += every;
+        }
+        if (every != INT64_MAX && want <= run_entries) {
+            rc = fail_at(rep, "checkpoints", 0, e, MS_ECHECK,
+                         "the checkpoint at tree size %" PRId64 " is missing (the run signs one every %" PRId64
+                         " entries and holds %" PRId64 "): it was removed", want, every, run_entries);
+            goto out;
+        }
     }
     if (o && o->trusted) {
         if (rep->dev_key) {
@@ -753,8 +1088,16 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
         } else if (st != 0 && !final_ok) {
             rc = fail_at(rep, "checkpoints", ncp, e, MS_ECHECK, "the newest checkpoint does not state the run's end");
             goto out;
+        } else if (rep->cp_size < w.entries) {
+            /* A running (or killed) run: the trusted key vouches for the
+             * signed prefix only; the tail could be anyone's. */
+            rep->signed_size = rep->cp_size;
+            snprintf(rep->unsigned_why, sizeof rep->unsigned_why,
+                     "entries %lld to %lld come after the newest signed checkpoint (the run is running, or was "
+                     "killed)", (long long)rep->cp_size + 1, (long long)w.entries);
         } else {
             rep->authenticated = 1;
+            rep->signed_size = w.entries;
         }
     }
     if (o && o->check_key_id && !rep->dev_key) {
@@ -776,9 +1119,11 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
     }
 
     for (int t = 0; t < LKT_COUNT; t++) {
-        rep->rows[t] = w.covered[t];
-        rep->total_rows += w.covered[t];
+        rep->rows[t] = w.covered[t] - w.purged[t] + (t == LKT_TOMBSTONES ? rep->export_entries : 0);
+        rep->total_rows += rep->rows[t];
+        rep->purged_rows[t] = w.purged[t];
     }
+    rep->purged_entries = w.purged_entries;
     rep->entries = w.entries;
     rep->env_steps = v[LKR_ENV_STEPS].i;
     rep->sealed = w.sealed;
@@ -792,6 +1137,7 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
     }
 out:
     free(w.hashes);
+    free(w.tomb);
     free(cps);
     free(run.store);
     return rc;

@@ -45,9 +45,23 @@ typedef struct lake_verify_opts {
     void *check_ctx;
 } lake_verify_opts;
 
+/* One purge as the verified lake records it (purges table). */
+typedef struct lake_purge_info {
+    int64_t purge_id, before_step, entries, rows;
+    char cls[16];            /* its class */
+} lake_purge_info;
+#define LAKE_VERIFY_MAX_PURGES 32
+
 typedef struct lake_verify_report {
-    int64_t rows[LKT_COUNT]; /* rows per event table (each ledger-covered) */
+    int64_t rows[LKT_COUNT]; /* rows per event table that the lake holds */
     int64_t total_rows;      /* sum of rows[] */
+    /* Purges (SPEC §5): what they removed, checked through the tombstones. */
+    int64_t purged_rows[LKT_COUNT]; /* rows removed per table (purges and an export) */
+    int64_t purged_entries;  /* ledger entries whose rows were removed (tombstones) */
+    int64_t npurges;         /* purges recorded; the first LAKE_VERIFY_MAX_PURGES in purges[] */
+    lake_purge_info purges[LAKE_VERIFY_MAX_PURGES];
+    char exported_class[16]; /* "" unless the lake is an export (runs.exported_class) */
+    int64_t export_entries, export_rows; /* removed by the export (tombstones of purge id 0) */
     int64_t entries;         /* ledger entries */
     int64_t env_steps;       /* runs.env_steps */
     char status[16];         /* runs.status */
@@ -62,10 +76,15 @@ typedef struct lake_verify_report {
     int64_t checkpoints;     /* rows in the checkpoints table (all checked
                                 against the chain: origin, size, root) */
     int authenticated;       /* 1: a trusted key verified every checkpoint
-                                and the newest covers the status (below) */
+                                and the newest covers every entry and the
+                                status (below) */
+    int64_t signed_size;     /* with a trusted key: the ledger entries its
+                                checkpoints vouch for (all of them when
+                                authenticated; the prefix up to the newest
+                                checkpoint of a running or killed run; 0) */
     char unsigned_why[160];  /* with a trusted key but not authenticated: why
                                 (a development-key lake; a run killed before
-                                its first checkpoint) */
+                                its first checkpoint; an unsigned tail) */
     int foreign;             /* on MS_ECHECK: a checkpoint is signed, but not
                                 by the trusted key (another keyring's lake,
                                 or a forgery) */
@@ -87,16 +106,32 @@ typedef struct lake_verify_report {
  *     the genesis of (run_id, config_text, seed); origin is marlsim/<run_id>
  *     or marlsim/<run_id>/reproduce;
  *   - ledger seq runs 1..N without gaps; entry 1 is runs.identity, entry 2
- *     runs.build, runs.seal only last and present iff the status is
- *     'completed'; every other entry names an event table and covers its
- *     rowids 1, 2, 3, ... contiguously; every covered row exists;
+ *     runs.build, runs.seal present iff the status is 'completed' and
+ *     followed by purge entries only; every other entry names an event
+ *     table and covers its rowids 1, 2, 3, ... contiguously; every covered
+ *     row exists, unless a tombstone names the entry (below);
  *     environment_states.sha256 and policy_snapshots.sha256 re-derived per
- *     row; a behavioural entry's commitment re-derived from its salt and
- *     rows (both present, or both purged); every entry hash recomputes;
- *   - COUNT(*) of every event table = rows the ledger covers =
- *     runs.row_counts; runs.ledger_rows = N; runs.head_hash = the last
- *     entry's hash; salts holds exactly the behavioural entries; an
- *     unsealed run's env_steps is that of its last update (0 before one);
+ *     row; an event entry's commitment re-derived from its [salt and] rows;
+ *     every entry hash recomputes;
+ *   - purges (ledger/lifecycle.h): an entry whose rows are gone must have
+ *     exactly one tombstone matching its seq, table, step, rowid range and
+ *     stored commitment, none of its rows and no salt left (some rows
+ *     missing is tampering); the chain then checks through the stored
+ *     commitment. Purge entries come in pairs (tombstones, then purges),
+ *     only after every entry of the run (nothing else follows them) and
+ *     only in a finished lake; a chained tombstone names an earlier entry
+ *     and a purge the purges table records, whose entries and rows are its
+ *     tombstones', whose class is their tables' and whose cut-off is above
+ *     their steps; purge ids run 1, 2, 3, ... Tombstones no entry covers
+ *     are an export's: purge id 0, runs.exported_class set, naming tables
+ *     of other classes only; an export holds no payload of another class
+ *     (tombstones and purges aside); rep->exported_class says so;
+ *   - COUNT(*) of every event table = rows the ledger covers, less those
+ *     purged, plus an export's tombstones = runs.row_counts; runs.ledger_rows
+ *     = N; runs.head_hash = the last entry's hash; salts holds exactly the
+ *     salted entries not purged; an unsealed run's env_steps is that of its
+ *     last update (0 before one; not checked once that update's entry is
+ *     purged);
  *   - every checkpoint row: a well-formed signed note whose body's origin is
  *     runs.origin, whose size and status are the row's, sizes increasing,
  *     size <= N, and whose root is the RFC 6962 root of the first `size`
@@ -134,8 +169,10 @@ typedef struct lake_diff_report {
                                counted as divergence) */
     char build_what[200];
     int64_t entries_a, entries_b;
-    int64_t purged_a;       /* a's entries whose rows were purged (compared
-                               through their commitments only) */
+    int64_t purged_a, purged_b; /* entries whose rows a (b) purged: compared
+                               through their commitments only */
+    int64_t purge_entries_a, purge_entries_b; /* the purges' own entries at the
+                               end of a (b): not part of the run, not compared */
     /* The first difference (when !identical): */
     int64_t seq;            /* ledger entry */
     char table[32];         /* table of a's entry (or runs.*) */
@@ -151,8 +188,11 @@ typedef struct lake_diff_report {
  * count. Compares what the ledgers cover, not the hashes; run lake_verify on
  * each to trust them. The build entry and the identity's version are not
  * compared as divergence (the same run on another build is still the same
- * run) but reported in build_differs. Entries whose rows a has purged are
- * compared by commitment (equal salts and rows give equal commitments).
+ * run) but reported in build_differs. Entries whose rows a (or b) has
+ * purged are compared by header and commitment (equal salts and rows give
+ * equal commitments; counted in purged_a / purged_b), and the purges' own
+ * entries at the end of a lake are not part of its run (counted in
+ * purge_entries_a / _b, never compared).
  * With LAKE_DIFF_PREFIX in flags, a may be an unfinished run: a ending
  * before b is not a difference (d->prefix = 1). Returns MS_OK with d filled
  * (identical or not), an opening error, or MS_ECHECK when a lake's ledger is
@@ -193,10 +233,24 @@ typedef struct lake_policy_blob {
  * 'baseline' or 'promoted' — the incumbent the run left. MS_OK and out[i]
  * filled (release with lake_policy_release); the lake_verify outcomes
  * (rep filled); MS_EINPUT when no evaluation promoted a policy (the run
- * stopped before its baseline); MS_ECHECK when the verified chain does not
- * record exactly one snapshot per agent for it. */
+ * stopped before its baseline) or a purge removed the evaluations or the
+ * snapshot; MS_ECHECK when the verified chain does not record exactly one
+ * snapshot per agent for it. */
 int lake_read_policy(const char *path, const lake_verify_opts *opts, const char *const *agents, int nagents,
                      lake_policy_blob *out, lake_verify_report *rep, ms_err *e);
+
+/* lake_verify with opts, then, in the same read snapshot (so nothing can
+ * replace the file between the verdict and the reads): the runs row into
+ * m (when m is not NULL; release it), the promoted policy as
+ * lake_read_policy (when out is not NULL) and the entry hashes as
+ * lake_read_entry_hashes (when hashes is not NULL; free it). With a trusted key in opts the
+ * promoting evaluation and its snapshots must lie within the entries its
+ * checkpoints sign (rep->signed_size), else MS_ECHECK: the unsigned tail
+ * of a running or killed lake is anyone's. The outcomes of lake_verify and
+ * lake_read_policy; on failure nothing is left to release. */
+int lake_read_verified(const char *path, const lake_verify_opts *opts, lake_run_meta *m, const char *const *agents,
+                       int nagents, lake_policy_blob *out, unsigned char (**hashes)[32], lake_verify_report *rep,
+                       ms_err *e);
 void lake_policy_release(lake_policy_blob *p, int n);
 
 /* The ledger's entry hashes, after verification (lake_verify with opts, in

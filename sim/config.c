@@ -11,6 +11,8 @@
 #include <ini.h>
 #include <openssl/evp.h>
 
+#include "nn/blascore.h"
+
 const char *const ms_class_names[MS_NCLASS] = {"benign", "spam", "phishing", "malware"};
 const char *const ms_poison_names[MS_NPOISON] = {"bad_mac", "replay", "truncated", "extra_field"};
 
@@ -34,6 +36,7 @@ typedef enum {
     K_PRIORS, /* 4 reals summing to 1 */
     K_HIDDEN, /* 1..MS_MAX_HIDDEN layer widths */
     K_KINDS,  /* "all" or a list of poison kind names */
+    K_RETAIN, /* "keep" (MS_RETAIN_KEEP) or an int64 in [lo, hi] */
 } ktype;
 
 typedef struct kspec {
@@ -58,7 +61,7 @@ static const kspec keys[] = {
     {"run", "name", K_NAME, OFF(name), 0, 0, 0, 0, NULL, "default", "experiment name, used in the output file name", 1},
     {"run", "seed", K_U64, OFF(seed), 0, 9223372036854775807.0, 0, 0, NULL, "1", "master seed of every training stream", 1},
     {"run", "env_steps", K_I64, OFF(env_steps), 1, 1e12, 0, 0, NULL, "262144", "total env-steps summed over all mailboxes (rounded up to whole rollouts)", 1},
-    {"run", "out", K_PATH, OFF(out), 0, 0, 0, 0, NULL, "", "output lake path; empty = runs/<name>-s<seed>.db", 0},
+    {"run", "out", K_PATH, OFF(out), 0, 0, 0, 0, NULL, "", "output lake path; empty = runs/<name>-s<seed>-<first 8 hex digits of the config hash>.db", 0},
     {"sim", "envs", K_INT, OFF(envs), 1, 4096, 0, 0, NULL, "64", "parallel mailboxes", 1},
     {"sim", "episode_len", K_INT, OFF(episode_len), 1, 100000, 0, 0, NULL, "64", "messages per episode (the time limit; a truncation)", 1},
     {"sim", "priors", K_PRIORS, OFF(priors), 0, 1, 0, 0, NULL, "0.70, 0.18, 0.08, 0.04", "class priors: benign, spam, phishing, malware; sum to 1", 1},
@@ -83,6 +86,7 @@ static const kspec keys[] = {
     {"train", "grad_clip", K_REAL, OFF(grad_clip), 0, 1e6, 1, 0, NULL, "0.5", "global gradient-norm clip", 1},
     {"train", "credit", K_ENUM, OFF(credit), 0, 0, 0, 0, ms_credit_names, "difference", "credit routing: difference, global or rules", 1},
     {"train", "blas_threads", K_INT, OFF(blas_threads), 1, 64, 0, 0, NULL, "1", "OpenBLAS threads (results are pinned to this)", 1},
+    {"train", "blas_core", K_ENUM, OFF(blas_core), 0, 0, 0, 0, nn_blas_core_names, "auto", "OpenBLAS kernel: auto (the fastest the CPU supports, from a fixed table over its features) or a core name; the run stops when OpenBLAS does not take it; results are pinned to it", 1},
     {"train", "defence", K_ENUM, OFF(defence), 0, 0, 0, 0, onoff_names, "on", "detectors of poisoned samples (reward against evidence, per-link history); flagged samples never train", 1},
     {"rules", "reward_clip", K_REAL, OFF(reward_clip), 0, 1000, 1, 0, NULL, "8.0", "global reward clipped to +-this", 1},
     RW(0, 0, "benign_delivered", "1.0"), RW(0, 1, "benign_previewed", "0.5"),
@@ -110,7 +114,11 @@ static const kspec keys[] = {
     {"telemetry", "level", K_ENUM, OFF(level), 0, 0, 0, 0, level_names, "full", "behavioural data: full, sampled or aggregate", 1},
     {"telemetry", "sample_every", K_INT, OFF(sample_every), 1, 1000000, 0, 0, NULL, "16", "sampled: keep every n-th step; aggregate: window length", 1},
     {"telemetry", "synchronous", K_ENUM, OFF(synchronous), 0, 0, 0, 0, sync_names, "normal", "SQLite synchronous: off, normal, full or extra", 1},
+    {"telemetry", "writer_threads", K_INT, OFF(writer_threads), 0, 1, 0, 0, NULL, "1", "threads writing the lake: 1 = the lake's work (encoding, hashing, SQLite) overlaps learning on another core, 0 = none; the lake is the same either way (never hashed, never read from a lake)", 0},
     {"telemetry", "checkpoint_every", K_INT, OFF(checkpoint_every), 1, 1000000000, 0, 0, NULL, "1024", "ledger entries between signed checkpoints (also one at the end and at an interrupt)", 1},
+    {"telemetry", "retention_behavioural", K_RETAIN, OFF(retention_behavioural), 0, 1e12, 0, 0, NULL, "keep", "purge --policy-from removes behavioural payloads (states, observations, actions, credit, aggregates) except the run's last N simulation steps; 0 removes all", 1},
+    {"telemetry", "retention_security", K_RETAIN, OFF(retention_security), 0, 1e12, 0, 0, NULL, "keep", "the same for security payloads (anomalies, key fingerprints, poisoning ground truth; never tombstones)", 1},
+    {"telemetry", "retention_operational", K_RETAIN, OFF(retention_operational), 0, 1e12, 0, 0, NULL, "keep", "the same for operational payloads (optimizer steps, evaluations, policy snapshots; never purges)", 1},
     {"keys", "keyring", K_PATH, OFF(keyring), 0, 0, 0, 0, NULL, "", "keyring: a path, dev (development key derived from the seed) or cmd:COMMAND; empty = --keyring, MARLSIM_KEYRING or the per-user keyring (never hashed, never read from a lake)", 0},
     {"keys", "rotate_every_episodes", K_INT, OFF(rotate_every_episodes), 0, 1000000000, 0, 0, NULL, "0", "rotate the pseudonym key every n episodes; 0 = never", 1},
 };
@@ -154,6 +162,9 @@ static void allowed(const kspec *k, char *buf, size_t n)
         break;
     case K_KINDS:
         snprintf(buf, n, "all, or a comma-separated list of: bad_mac, replay, truncated, extra_field");
+        break;
+    case K_RETAIN:
+        snprintf(buf, n, "keep, or the steps to keep: an integer in [%.0f, %.0f]", k->lo, k->hi);
         break;
     }
 }
@@ -297,6 +308,12 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         *(uint64_t *)field = v;
         return NULL;
     }
+    case K_RETAIN:
+        if (!strcmp(value, "keep")) {
+            *(int64_t *)field = MS_RETAIN_KEEP;
+            return NULL;
+        }
+        __attribute__((fallthrough)); /* a number of steps */
     case K_I64: case K_INT: {
         long long v;
         const char *err = parse_int(value, &v);
@@ -307,7 +324,7 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         if (k->type == K_INT)
             *(int *)field = (int)v;
         else
-            *(int64_t *)field = v;
+            *(int64_t *)field = v; /* K_I64, K_RETAIN */
         return NULL;
     }
     case K_REAL: {
@@ -331,7 +348,7 @@ static const char *set_value(ms_config *c, const kspec *k, const char *value, ch
         char tmp[512];
         if (strlen(value) >= sizeof tmp)
             return "is too long";
-        strcpy(tmp, value);
+        memcpy(tmp, value, strlen(value) + 1);
         char *items[MS_NPOISON + MS_NCLASS + 1];
         int max = k->type == K_PRIORS ? MS_NCLASS : k->type == K_HIDDEN ? MS_MAX_HIDDEN : MS_NPOISON;
         int n = split_list(tmp, items, max);
@@ -744,7 +761,7 @@ static void fmt_real(double v, char *buf, size_t n)
             break;
     }
     if (!strchr(buf, '.') && !strchr(buf, 'e') && strlen(buf) + 2 < n)
-        strcat(buf, ".0");
+        memcpy(buf + strlen(buf), ".0", 3);
 }
 
 static size_t render_value(const ms_config *c, const kspec *k, char *buf, size_t n)
@@ -757,6 +774,10 @@ static size_t render_value(const ms_config *c, const kspec *k, char *buf, size_t
     case K_U64:
         return (size_t)snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)field);
     case K_I64:
+        return (size_t)snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
+    case K_RETAIN:
+        if (*(const int64_t *)field == MS_RETAIN_KEEP)
+            return (size_t)snprintf(buf, n, "keep");
         return (size_t)snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
     case K_INT:
         return (size_t)snprintf(buf, n, "%d", *(const int *)field);

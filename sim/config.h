@@ -49,6 +49,7 @@ enum {
 };
 
 #define MS_MAX_HIDDEN 4
+#define MS_RETAIN_KEEP (-1) /* [telemetry] retention_* = keep */
 #define MS_CONFIG_MAX_KEYS 96 /* room for the key table */
 #define MS_MAX_KEY_GENERATIONS 4096 /* pseudonym keys one run may rotate through */
 #define MS_NAME_MAX 64
@@ -77,6 +78,8 @@ typedef struct ms_config {
     int epochs, minibatch, rollout;
     double entropy, value_coef, grad_clip;
     int credit, blas_threads, defence;
+    int blas_core;              /* index into nn_blas_core_names (nn/blascore.h); 0 = auto */
+    int writer_threads;         /* [telemetry] writer_threads: 0 or 1 (not hashed) */
     /* [rules] */
     double reward_clip;
     double reward[MS_NCLASS][MS_NOUTCOME_REWARD]; /* business reward table */
@@ -93,7 +96,9 @@ typedef struct ms_config {
     double entropy_floor, drift_tolerance;
     /* [telemetry] */
     int level, sample_every, synchronous, checkpoint_every;
-    /* retention per class (SPEC §3) comes with purge: not a key yet */
+    /* retention per class (SPEC §3): steps `purge --policy-from` keeps, the
+     * run's last N simulation steps; MS_RETAIN_KEEP = keep everything */
+    int64_t retention_behavioural, retention_security, retention_operational;
     /* [keys] */
     char keyring[MS_PATH_MAX + 1];
     int rotate_every_episodes;

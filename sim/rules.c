@@ -1,6 +1,7 @@
 #include "sim/rules.h"
 
 const char *const ms_agent_names[MS_NAGENT] = {"GET", "OPEN", "BIN"};
+const char *const ms_action_names[MS_NAGENT] = {"GET", "OPEN_SAFE_PREVIEW", "QUARANTINE"};
 const char *const ms_rule_names[MS_NRULE] = {
     "broadcast_rejected_hold", "threat_intel_block", "preview_requires_fetch",
     "quarantine_supersedes_preview", "compromised_lockdown"};

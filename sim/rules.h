@@ -26,6 +26,8 @@
 
 enum { MS_AGENT_GET, MS_AGENT_OPEN, MS_AGENT_BIN, MS_NAGENT };
 extern const char *const ms_agent_names[MS_NAGENT];
+/* What action 1 of each agent is (action 0 is DO_NOTHING for all). */
+extern const char *const ms_action_names[MS_NAGENT];
 
 enum {
     MS_RULE_REJECTED_HOLD,

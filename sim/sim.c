@@ -9,6 +9,18 @@ const int ms_modality_dim[MS_NAGENT] = {MS_N_HEADER + MS_N_SHARED, MS_N_CONTENT 
 static const int modality_first[MS_NAGENT] = {MS_F_HEADER0, MS_F_CONTENT0, MS_F_SECURITY0};
 static const int modality_len[MS_NAGENT] = {MS_N_HEADER, MS_N_CONTENT, MS_N_SECURITY};
 
+int ms_obs_feature(int agent, int observe, int k)
+{
+    if (agent < 0 || agent >= MS_NAGENT || k < 0)
+        return -1;
+    if (observe == MS_OBSERVE_ALL)
+        for (agent = 0; agent < MS_NAGENT && k >= ms_modality_dim[agent]; agent++)
+            k -= ms_modality_dim[agent];
+    if (agent >= MS_NAGENT || k >= ms_modality_dim[agent])
+        return -1;
+    return k < modality_len[agent] ? modality_first[agent] + k : MS_F_SHARED0 + (k - modality_len[agent]);
+}
+
 /* Moves to the run's key generation `index`: pseudonyms, broadcast MACs
  * and every mailbox's personal stream. */
 static int set_keys(ms_sim *sim, int index, ms_err *e)

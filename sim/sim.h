@@ -35,6 +35,13 @@
 #define MS_OBS_MAX 27 /* observe = all: 9 + 8 + 10 */
 extern const int ms_modality_dim[MS_NAGENT]; /* 9, 8, 10 */
 
+/* The feature (MS_F_*, ms_feature_names) at position k of agent a's
+ * observation under `observe` (MS_OBSERVE_*), as ms_sim_observe fills it:
+ * the agent's modality, then the shared features; with observe = all every
+ * agent's block in agent order (the shared features once per block). -1
+ * when a or k is out of range. */
+int ms_obs_feature(int agent, int observe, int k);
+
 /* One vector step, structure-of-arrays over mailboxes. */
 typedef struct ms_step {
     int64_t step;             /* vector steps taken by this sim before this one */

@@ -238,9 +238,9 @@ check "heuristic mean reward per step in [0.9, 1.1]" t_heuristic_band
 
 t_ordering() {
     local r h o
-    expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy random --set gate.eval_episodes=20 --json && r=$(json_num mean_reward_per_step) &&
-        expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy heuristic --set gate.eval_episodes=20 --json && h=$(json_num mean_reward_per_step) &&
-        expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy oracle --set gate.eval_episodes=20 --json && o=$(json_num mean_reward_per_step) &&
+    expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy random --json && r=$(json_num mean_reward_per_step) &&
+        expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy heuristic --json && h=$(json_num mean_reward_per_step) &&
+        expect_exit 0 "$MARLSIM" eval "$DEFAULT" --policy oracle --json && o=$(json_num mean_reward_per_step) &&
         num_gt "$o" "$h" && num_gt "$h" "$r" || { echo "    oracle ${o:-?} heuristic ${h:-?} random ${r:-?}"; return 1; }
 }
 check "oracle > heuristic > random over 20 episodes" t_ordering

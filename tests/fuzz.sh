@@ -192,16 +192,22 @@ verify_iteration() { # BASE NAME ITERATION
 
 SMALL="--set run.env_steps=2048 --set sim.envs=16 --set gate.every=2 --quiet"
 if [ "$NV" -gt 0 ] && [ "${ONLY%%:*}" != config ]; then
-    # Two small lakes: full telemetry with poisoning (anomalies, poison truth)
-    # and key rotation (several key rows); aggregate telemetry.
+    # Three small lakes: full telemetry with poisoning (anomalies, poison
+    # truth) and key rotation (several key rows); aggregate telemetry; the
+    # first one purged twice.
     "$M" run "$CFG" $SMALL --set sim.poison_rate=0.05 --set sim.episode_len=16 \
         --set keys.rotate_every_episodes=2 --out full.db >"$T/out" 2>&1
     check "fuzz base lake (full, poisoned, rotated keys) verifies" quiet "$M" verify full.db
     "$M" run "$CFG" $SMALL --set telemetry.level=aggregate --out agg.db >"$T/out" 2>&1
     check "fuzz base lake (aggregate) verifies" quiet "$M" verify agg.db
+    # A purged copy of the full lake (tombstones, purges, their chained
+    # entries and a later checkpoint).
+    cp full.db purged.db && "$M" purge purged.db --class behavioural --before-step 40 >"$T/out" 2>&1 &&
+        "$M" purge purged.db --class security --before-step 60 >"$T/out" 2>&1
+    check "fuzz base lake (purged twice) verifies" quiet "$M" verify purged.db
     # Where sqlite_schema lives (dbstat of the stock sqlite3 shell), so the
     # schema-page mutations land in its cells rather than in free space.
-    for name in full agg; do
+    for name in full agg purged; do
         SCHEMA[$name]=$(sqlite3 "file:$T/$name.db?immutable=1" \
             "select group_concat(pageno || ':' || (pgsize - unused), ' ') from dbstat where name = 'sqlite_schema' and pagetype = 'leaf'" 2>/dev/null)
         echo "  $name.db: $(stat -c %s "$T/$name.db") bytes, sqlite_schema leaf pages (page:used bytes): ${SCHEMA[$name]:-unknown, using page 1}"
@@ -210,7 +216,11 @@ if [ "$NV" -gt 0 ] && [ "${ONLY%%:*}" != config ]; then
     while [ $i -lt "$NV" ]; do
         i=$((i + 1))
         want verify $i || continue
-        if [ $((i % 3)) = 0 ]; then verify_iteration "$T/agg.db" agg $i; else verify_iteration "$T/full.db" full $i; fi
+        case $((i % 3)) in
+        0) verify_iteration "$T/agg.db" agg $i ;;
+        1) verify_iteration "$T/full.db" full $i ;;
+        *) verify_iteration "$T/purged.db" purged $i ;;
+        esac
     done
     tot0=0 tot1=0 tot2=0 totn=0
     for cls in header-bytes header-field page-header cell-pointers schema-page bit-flips overwrite truncate truncate-page append zero-page copy-page mixed; do

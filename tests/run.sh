@@ -2,8 +2,8 @@
 # tests/run.sh UNIT_BINARY MARLSIM_BINARY — the whole test suite.
 #
 # Runs the unit-test binary (from the repository root: unit tests read
-# configs/default.ini), then tests/cli.sh and tests/lake.sh against the
-# marlsim binary, then the fuzz replay and the quick fault sweep, and
+# configs/default.ini), then the shell suites against the marlsim binary
+# (listed below), then the fuzz replay and the quick fault sweep, and
 # prints the summed "N passed, N failed" as the last line. Exits non-zero if
 # anything failed, including a binary that crashed before its summary line
 # (counted as one failed test).
@@ -55,9 +55,16 @@ read -r unit_pass unit_fail < <(tally unit "$unit_rc")
 # Each shell suite runs against the marlsim binary and ends with
 # "NAME: N passed, N failed". lake.sh runs a 20-crash kill -9 loop; trust.sh
 # the attacks on the trust anchors (needs $MARLSIM_TOOLS/lake_attack);
-# learning.sh poisoning, the defence and surveillance on real runs.
+# learning.sh poisoning, the defence and surveillance on real runs;
+# lifecycle.sh purge and export, with a 20-crash kill -9 loop during purges;
+# resume.sh run --resume, with 20 kills while running and resuming;
+# gov.sh audit, model cards and four-eyes release (needs lake_attack);
+# lint.sh the compliance lint on the tree and on planted copies;
+# docs.sh the shipped documentation against the code (needs
+# $MARLSIM_TOOLS/docgen and man). The Python package's tests and the
+# install test are `make pytest` and `make installcheck` (CI runs both).
 total_pass=$unit_pass total_fail=$unit_fail
-for suite in cli lake trust learning; do
+for suite in cli lake trust learning lifecycle resume gov lint docs; do
     if [ -x "$MARLSIM" ]; then
         "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
         rc=${PIPESTATUS[0]}

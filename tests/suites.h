@@ -1,9 +1,12 @@
 /* One line per test file: SUITE(suite_name). Keep sorted. */
+SUITE(suite_api)
 SUITE(suite_bcast)
 SUITE(suite_config)
 SUITE(suite_exp)
+SUITE(suite_gov)
 SUITE(suite_keyring)
 SUITE(suite_ledger)
+SUITE(suite_lifecycle)
 SUITE(suite_merkle)
 SUITE(suite_note)
 SUITE(suite_nn)

@@ -153,7 +153,7 @@ static void test_bcast_canonical_bytes(void)
           "mac field: %s", fx.base + n);
     /* The MAC is HMAC-SHA256(broadcast key, bytes before ,"mac":). */
     char copy[BUF];
-    strcpy(copy, fx.base);
+    snprintf(copy, sizeof copy, "%s", fx.base);
     remac_with(copy, fx.sim.keys.broadcast_key);
     CHECK(!strcmp(copy, fx.base), "MAC is not HMAC(broadcast key, prefix)");
 
@@ -348,7 +348,7 @@ static void test_bcast_hostile_corpus(void)
     int checked = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[BUF];
-        strcpy(buf, fx.base);
+        snprintf(buf, sizeof buf, "%s", fx.base);
         int found = replace1(buf, cases[i].old, cases[i].new_);
         CHECK(found, "[%s] '%s' not in the base message", cases[i].name, cases[i].old);
         if (!found)
@@ -408,18 +408,18 @@ static void test_bcast_hostile_corpus(void)
 
     /* MAC problems. */
     char buf[BUF];
-    strcpy(buf, fx.base);
+    snprintf(buf, sizeof buf, "%s", fx.base);
     remac_with(buf, fx.sim.keys.key); /* the pseudonym key, not the broadcast key */
     CHECK(validate(buf, strlen(buf), &x, NULL, NULL) == MS_BCAST_BAD_MAC, "MAC under the wrong key");
-    strcpy(buf, fx.base);
+    snprintf(buf, sizeof buf, "%s", fx.base);
     for (char *p = buf + fx.n - 66; p < buf + fx.n - 2; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 'a' + 'A');
     CHECK(strcmp(buf, fx.base) == 0 || validate(buf, strlen(buf), &x, NULL, NULL) == MS_BCAST_BAD_MAC, "uppercase MAC hex");
-    strcpy(buf, fx.base);
+    snprintf(buf, sizeof buf, "%s", fx.base);
     memmove(buf + fx.n - 3, buf + fx.n - 2, 3); /* drop one hex digit */
     CHECK(validate(buf, strlen(buf), &x, NULL, NULL) == MS_BCAST_BAD_MAC, "63-digit MAC");
-    strcpy(buf, fx.base);
+    snprintf(buf, sizeof buf, "%s", fx.base);
     memset(buf + fx.n - 66, '0', 64);
     CHECK(validate(buf, strlen(buf), &x, NULL, NULL) == MS_BCAST_BAD_MAC, "zero MAC");
 
@@ -440,7 +440,7 @@ static void test_bcast_hostile_corpus(void)
     CHECK(validate("{}", 2, &x, NULL, NULL) != MS_BCAST_OK, "{}");
     CHECK(validate("[]", 2, &x, NULL, NULL) == MS_BCAST_MALFORMED, "[]");
     char big[BUF];
-    strcpy(big, fx.base);
+    snprintf(big, sizeof big, "%s", fx.base);
     char pad[2048];
     memset(pad, 'a', sizeof pad);
     snprintf(buf, sizeof buf, ",\"pad\":\"%.*s\",\"shared\":", (int)(2048 - fx.n - 12), pad);

@@ -187,7 +187,8 @@ static void test_config_every_key_has_allowed_hint(void)
     CHECK(n < sizeof doc, "documented text fits (%zu)", n);
     char section[64] = "";
     int keys = 0;
-    for (char *line = strtok(doc, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(doc, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[') {
             snprintf(section, sizeof section, "%.*s", (int)(strcspn(line + 1, "]")), line + 1);
             continue;
@@ -336,6 +337,9 @@ static void test_config_set(void)
         {"agents.activation=sigmoid", "one of: tanh, relu"},
         {"run.name=a/b", "file name"},
         {"run.seed=-3", "negative"},
+        {"telemetry.retention_security=-1", "[telemetry] retention_security: value '-1' is out of range; allowed: keep, or the steps to keep"},
+        {"telemetry.retention_behavioural=forever", "is not an integer"},
+        {"telemetry.retention_operational=Keep", "allowed: keep, or the steps to keep: an integer in [0, 1000000000000]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ms_config c, before;
@@ -584,7 +588,8 @@ static void test_config_default_ini_matches_table(void)
     char section[64] = "";
     int keys = 0;
     char *copy = strdup(doc);
-    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[') {
             snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
             continue;
@@ -623,7 +628,9 @@ static void test_config_default_ini_matches_table(void)
         "train.epochs", "train.minibatch", "train.rollout", "train.entropy", "train.value_coef",
         "train.grad_clip", "train.credit", "rules.reward_clip", "gate.every", "gate.eval_episodes",
         "gate.tolerance", "gate.eval_seed", "telemetry.level", "telemetry.sample_every",
-        "telemetry.synchronous", "keys.keyring", "keys.rotate_every_episodes",
+        "telemetry.synchronous", "telemetry.checkpoint_every", "telemetry.retention_behavioural",
+        "telemetry.retention_security", "telemetry.retention_operational", "keys.keyring",
+        "keys.rotate_every_episodes",
     };
     for (size_t i = 0; i < sizeof spec_keys / sizeof spec_keys[0]; i++) {
         const char *dot = strchr(spec_keys[i], '.');
@@ -632,6 +639,36 @@ static void test_config_default_ini_matches_table(void)
         CHECK(strstr(file, needle) != NULL, "SPEC §3 key %s missing from default.ini", spec_keys[i]);
     }
     free(file);
+}
+
+/* [telemetry] retention_*: keep (the default) or a number of steps; both
+ * are hashed (part of the experiment) and round-trip through the
+ * canonical text. */
+static void test_config_retention(void)
+{
+    ms_config c, d;
+    ms_err e;
+    char t0[MS_CONFIG_TEXT_MAX], t1[MS_CONFIG_TEXT_MAX], h0[65], h1[65];
+    ms_config_defaults(&c);
+    CHECK(c.retention_behavioural == MS_RETAIN_KEEP && c.retention_security == MS_RETAIN_KEEP &&
+              c.retention_operational == MS_RETAIN_KEEP, "keep by default");
+    ms_config_render(&c, t0, sizeof t0);
+    ms_config_hash(&c, h0);
+    CHECK(strstr(t0, "\nretention_behavioural = keep\nretention_security = keep\nretention_operational = keep\n") != NULL,
+          "the canonical text spells keep");
+    CHECK(ms_config_set(&c, "telemetry.retention_behavioural=100", &e) == MS_OK &&
+              ms_config_set(&c, "telemetry.retention_security=0", &e) == MS_OK &&
+              ms_config_set(&c, "telemetry.retention_operational=keep", &e) == MS_OK, "set: %s", e.msg);
+    CHECK(c.retention_behavioural == 100 && c.retention_security == 0 && c.retention_operational == MS_RETAIN_KEEP,
+          "values");
+    ms_config_render(&c, t1, sizeof t1);
+    ms_config_hash(&c, h1);
+    CHECK(strcmp(h0, h1) != 0 && strstr(t1, "\nretention_behavioural = 100\nretention_security = 0\n"),
+          "a retention policy is part of the hashed config");
+    ms_config_defaults(&d);
+    CHECK(ms_config_load_string(&d, t1, "t1", &e) == MS_OK && d.retention_behavioural == 100 &&
+              d.retention_security == 0 && d.retention_operational == MS_RETAIN_KEEP,
+          "the canonical text loads back: %s", e.msg);
 }
 
 void suite_config(void)
@@ -647,4 +684,5 @@ void suite_config(void)
     RUN(test_config_hash_invariance);
     RUN(test_config_render_round_trip);
     RUN(test_config_default_ini_matches_table);
+    RUN(test_config_retention);
 }

@@ -164,7 +164,7 @@ static void sha256_3(const void *a, size_t na, const void *b, size_t nb, const v
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     for (size_t k = 0; k < n; k++)
-        sprintf(out + 2 * k, "%02x", in[k]);
+        snprintf(out + 2 * k, 3, "%02x", in[k]);
 }
 
 static int unhex(const char *h, unsigned char *out, size_t n)
@@ -1061,7 +1061,8 @@ static void ledger_schema_matches_spec(void)
     char counts[1024];
     size_t n = lk_row_counts_json(rows, counts, sizeof counts);
     CHECK(n == strlen(counts) && counts[0] == '{' && strstr(counts, "\"environment_states\":0,") &&
-              strstr(counts, "\"poison_truth\":3,") && strstr(counts, "\"behaviour_aggregates\":0}"),
+              strstr(counts, "\"poison_truth\":3,") && strstr(counts, "\"behaviour_aggregates\":0,") &&
+              strstr(counts, "\"tombstones\":0,\"purges\":0}"),
           "row_counts: %s", counts);
     sqlite3_close(db);
     free(sql);
@@ -1450,14 +1451,24 @@ static void ledger_triggers_refuse(void)
     build_opts o = signed_defaults();
     o.surveil = 1; /* every table holds rows */
     CHECK(build(db, &o, NULL, &e) == MS_OK, "%s", e.msg);
+    /* tombstones and purges are empty until a purge: a copy gets a row of
+     * each (an insert is allowed) so that the triggers have something to
+     * refuse. */
+    char db2[128];
+    path_in(db2, sizeof db2, dir, "t2.db");
+    CHECK(copy_lake(db, db2) == 0, "copy");
+    CHECK(raw_exec(db2, "INSERT INTO tombstones VALUES (1, 3, 'hmac_keys', 0, 1, 1, zeroblob(32));"
+                        "INSERT INTO purges VALUES (1, 'security', 1, 'test', 1, 1)", msg, sizeof msg) == SQLITE_OK,
+          "insert: %s", msg);
     for (int t = 0; t < LKT_COUNT; t++) {
         char q[160];
+        const char *p = lk_table_is_purge(t) ? db2 : db;
         snprintf(q, sizeof q, "UPDATE %s SET rowid = rowid", lk_tables[t].name);
-        int rc = raw_exec(db, q, msg, sizeof msg);
+        int rc = raw_exec(p, q, msg, sizeof msg);
         CHECK(rc == SQLITE_CONSTRAINT && strstr(msg, "append-only"), "%s update: %d %s",
               lk_tables[t].name, rc, msg);
         snprintf(q, sizeof q, "DELETE FROM %s", lk_tables[t].name);
-        rc = raw_exec(db, q, msg, sizeof msg);
+        rc = raw_exec(p, q, msg, sizeof msg);
         CHECK(rc == SQLITE_CONSTRAINT && strstr(msg, lk_tables[t].name), "%s delete: %d %s",
               lk_tables[t].name, rc, msg);
     }
@@ -1590,7 +1601,7 @@ static void ledger_tampering(void)
         {"add a second runs row", NULL,
          "INSERT INTO runs SELECT 'run-x', name, seed, config_text, config_sha256, version, build_facts, key_ids, "
          "dev_key, origin, status, genesis, head_hash, ledger_rows, row_counts, env_steps, eval_reward_per_step, "
-         "started_at, finished_at FROM runs",
+         "started_at, finished_at, exported_class FROM runs",
          MS_ECHECK, "more than one row", NULL},
     };
     char dir[64], base[128], db[128];
@@ -2481,7 +2492,12 @@ static void ledger_rechain_attack(void)
     CHECK(rc == MS_OK && !r.authenticated && strstr(r.unsigned_why, "first signed checkpoint") &&
               !strcmp(r.status, "running"),
           "(v) running: %d %s / %s", rc, e.msg, r.unsigned_why);
-    CHECK(lake_verify(killed, &trusted, &r, &e) == MS_OK && r.authenticated, "the killed lake itself: %s", e.msg);
+    /* The killed lake itself: its signed prefix is vouched for, the entries
+     * after its newest checkpoint are not (anyone could have written them). */
+    CHECK(lake_verify(killed, &trusted, &r, &e) == MS_OK && !r.authenticated && r.signed_size == r.cp_size &&
+              r.cp_size > 0 && r.cp_size < r.entries && strstr(r.unsigned_why, "after the newest signed checkpoint"),
+          "the killed lake itself: auth %d, signed %lld of %lld (%s)", r.authenticated, (long long)r.signed_size,
+          (long long)r.entries, r.unsigned_why);
     tdir_rm(dir);
 }
 
@@ -2647,8 +2663,8 @@ static void ledger_status_vs_checkpoint(void)
 
     /* A killed writer: status running, the newest checkpoint periodic. */
     rc = lake_verify(killed, &vo, &r, &e);
-    CHECK(rc == MS_OK && !r.complete && !r.sealed && !strcmp(r.status, "running") && r.authenticated &&
-              r.cp_status[0] == 0 && r.entries == BASE_ENTRIES - 1 && r.cp_size == 42,
+    CHECK(rc == MS_OK && !r.complete && !r.sealed && !strcmp(r.status, "running") && !r.authenticated &&
+              r.signed_size == 42 && r.cp_status[0] == 0 && r.entries == BASE_ENTRIES - 1 && r.cp_size == 42,
           "killed: %d %s (%lld entries, checkpoint at %lld)", rc, e.msg, (long long)r.entries, (long long)r.cp_size);
     copy_lake(killed, db);
     CHECK(raw_exec(db, "UPDATE runs SET status = 'interrupted'", NULL, 0) == 0, "edit");

@@ -85,7 +85,7 @@ static void h32(const char *s, unsigned char out[32])
 static void tohex(const unsigned char *in, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", in[i]);
+        snprintf(out + 2 * i, 3, "%02x", in[i]);
     out[2 * n] = 0;
 }
 
@@ -902,20 +902,20 @@ static void shape_of(const hash32 *lh, uint64_t have, int cons, uint64_t m, uint
 {
     static nproof p;
     if (cons ? (m == 0 || m > n) : m >= n) {
-        strcpy(out, "!");
+        memcpy(out, "!", 2);
         return;
     }
     if (n > have)
         abort(); /* a probe beyond the leaves we have: a bug in this file */
     if (cons && m == n) {
-        strcpy(out, "=");
+        memcpy(out, "=", 2);
         return;
     }
     if (cons)
         naive_consistency(lh, n, m, &p);
     else
         naive_inclusion(lh, n, m, &p);
-    strcpy(out, p.tag);
+    memcpy(out, p.tag, strlen(p.tag) + 1);
 }
 
 static void shaped_probe(tally *t, const hash32 *lh, uint64_t have, int cons, uint64_t m0, uint64_t n0,

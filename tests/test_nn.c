@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "nn/adam.h"
+#include "nn/blascore.h"
 #include "nn/mlp.h"
 #include "base/rng.h"
 #include "tests/check.h"
@@ -674,6 +675,31 @@ static void test_nn_blob_rejects_corruption(void)
     mlp_release(&a);
 }
 
+/* The core table: auto is the first supported core of the fastest-first
+ * table (Zen aside), indices name the table's cores, unknown names are
+ * refused. */
+static void test_nn_blas_core_table(void)
+{
+    const char *a = nn_blas_core_auto();
+    CHECK(nn_blas_core_supported(a), "auto picks %s, which the CPU supports", a);
+    CHECK(!strcmp(nn_blas_core_wanted(0), a), "index 0 is auto");
+    int first = 0, n = 0;
+    for (int k = 1; nn_blas_core_names[k]; k++, n++) {
+        if (!first && strcmp(nn_blas_core_names[k], "Zen") && nn_blas_core_supported(nn_blas_core_names[k])) {
+            first = k;
+            CHECK(!strcmp(nn_blas_core_names[k], a), "auto is the first supported core (%s), not %s",
+                  nn_blas_core_names[k], a);
+        }
+        CHECK(!strcmp(nn_blas_core_wanted(k), nn_blas_core_names[k]), "index %d names %s", k, nn_blas_core_names[k]);
+    }
+    CHECK(n == 8 && !strcmp(nn_blas_core_names[0], "auto") && !strcmp(nn_blas_core_names[n], "Prescott"),
+          "auto, then 8 cores ending with the baseline Prescott");
+    CHECK(nn_blas_core_supported("Prescott"), "every x86-64 CPU marlsim runs on has SSE3");
+    CHECK(!nn_blas_core_supported("auto") && !nn_blas_core_supported("Pentium") && !nn_blas_core_supported("haswell"),
+          "auto, unknown and misspelt names are no core");
+    CHECK(nn_blas_core_current() && nn_blas_core_current()[0], "OpenBLAS names its core");
+}
+
 void suite_nn(void)
 {
     RUN(test_nn_linear_naive_vs_blas);
@@ -689,4 +715,5 @@ void suite_nn(void)
     RUN(test_nn_adam_snapshot);
     RUN(test_nn_blob_roundtrip);
     RUN(test_nn_blob_rejects_corruption);
+    RUN(test_nn_blas_core_table);
 }

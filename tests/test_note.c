@@ -1473,7 +1473,7 @@ static void note_checkpoint_rejects(void)
     noncanon[42] = 'J'; /* 'I' = 8 has its two unused bits clear, 'J' = 9 does not */
     char hexroot[65];
     for (int i = 0; i < 32; i++)
-        sprintf(hexroot + 2 * i, "%02x", r32[i]);
+        snprintf(hexroot + 2 * i, 3, "%02x", r32[i]);
     char spaced[64], urlsafe[64], nopad[64], inner_pad[64];
     snprintf(spaced, sizeof spaced, " %.43s", root);
     snprintf(urlsafe, sizeof urlsafe, "%s", root);

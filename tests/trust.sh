@@ -213,6 +213,57 @@ expect_exit "prove --check of the consistency proof" 0 "$M" prove --check p4.txt
 expect_exit "prove of a leaf beyond the ledger: exit 2" 2 "$M" prove a.db --entry "$n"
 
 
+# --- the review's attacks on unfinished lakes, JSON and reproduce ----------------------------
+# (2) A completed lake turned back into a running one: seal and final
+# checkpoint removed, the newest promoted snapshot swapped for the initial
+# policy, everything re-chained; the periodic checkpoints stay (a forger
+# cannot re-sign, and deleting them is caught next).
+last=$(q a.db "select max(snapshot_id) from policy_snapshots where agent = 'GET'")
+cp a.db u1.db && tamper u1.db "delete from ledger where tbl = 'runs.seal'; delete from checkpoints where status is not null;
+ update runs set status = 'running';
+ update policy_snapshots set params = (select params from policy_snapshots p where p.snapshot_id = 1),
+   sha256 = (select sha256 from policy_snapshots p where p.snapshot_id = 1) where snapshot_id = $last" && "$ATTACK" rechain u1.db >/dev/null
+"$M" verify u1.db --allow-incomplete >"$T/out" 2>&1; rc=$?
+check "(2) a forged tail after the newest checkpoint: never OK (INCOMPLETE or TAMPERED)" sh -c "! grep -q '^OK' '$T/out' && { grep -q '^TAMPERED' '$T/out' || grep -q '^UNSIGNED TAIL' '$T/out'; }"
+"$M" eval --policy u1.db >"$T/out" 2>&1; rc=$?
+check "(2) eval --policy of it evaluates nothing: exit 1" sh -c "[ $rc = 1 ] && grep -q 'nothing was evaluated' '$T/out'"
+"$M" verify u1.db --allow-incomplete --json >"$T/out" 2>&1
+check "(2) verify --json: not authenticated, signed entries short of the ledger" python3 -c "
+import json; d = json.load(open('$T/out'))
+assert d['verdict'] != 'OK' and d.get('authenticated') is not True and (d['verdict'] == 'TAMPERED' or d['signed_entries'] < d['entries'])"
+cp a.db u3.db && tamper u3.db "delete from ledger where tbl = 'runs.seal'; delete from checkpoints where cp_id >= 2;
+ update runs set status = 'running'" && "$ATTACK" rechain u3.db >/dev/null
+expect_exit "(2) periodic checkpoints removed from a running lake: TAMPERED, exit 1" 1 "$M" verify u3.db --allow-incomplete
+check "... naming the missing checkpoint" grep -q 'is missing\|not where the run signs' "$T/out"
+cp a.db u4.db && tamper u4.db "insert into checkpoints select cp_id + 100, tree_size, status, note from checkpoints where cp_id = 2"
+expect_exit "(9) a periodic checkpoint repeated: TAMPERED, exit 1" 1 "$M" verify u4.db
+# (10) proofs with a trusted key stay within what it signed
+cp n.db u8.db && tamper u8.db "delete from ledger where tbl = 'runs.seal'; delete from checkpoints where status is not null;
+ update runs set status = 'running'" && "$ATTACK" rechain u8.db >/dev/null
+n8=$(q u8.db "select count(*) from ledger"); s8=$(q u8.db "select max(tree_size) from checkpoints")
+expect_exit "(10) a running lake: verify --allow-incomplete is INCOMPLETE, exit 0" 0 "$M" verify u8.db --allow-incomplete
+check "... with an UNSIGNED TAIL after entry $s8" sh -c "grep -q '^INCOMPLETE' '$T/out' && grep -q 'vouches for entries 1 to $s8 only' '$T/out'"
+expect_exit "(10) prove --entry in the unsigned tail with a trusted key: exit 1" 1 "$M" prove u8.db --entry $((n8 - 1))
+expect_exit "(10) prove --entry within the signed prefix: exit 0" 0 "$M" prove u8.db --entry 3
+check "... over the signed tree (size $s8)" grep -q "^tree_size $s8\$" "$T/out"
+# (3) a development-key lake made of a signed one: eval with a trusted key refuses it
+cp a.db u5.db && tamper u5.db "update runs set dev_key = 1;
+ update policy_snapshots set params = (select params from policy_snapshots p where p.snapshot_id = 1),
+   sha256 = (select sha256 from policy_snapshots p where p.snapshot_id = 1) where snapshot_id = $last" && "$ATTACK" rechain u5.db --drop-checkpoints >/dev/null
+expect_exit "(3) eval --policy --pubkey of an unsigned forgery: exit 1, nothing evaluated" 1 "$M" eval --policy u5.db --pubkey "$PUB_A"
+check "... saying UNSIGNED" grep -q '^UNSIGNED' "$T/out"
+# (4) JSON injection through the run id
+RID='x","verdict":"OK","authenticated":true,"z":"'
+cp a.db u6.db && tamper u6.db "update runs set run_id = '$RID', origin = 'marlsim/$RID', dev_key = 1" && "$ATTACK" rechain u6.db --drop-checkpoints >/dev/null
+"$M" verify u6.db --json >"$T/out" 2>/dev/null
+check "(4) verify --json escapes the run id: one object, the run id as stored, the verdict not OK" python3 -c "
+import json; d = json.load(open('$T/out'))
+assert d['run_id'] == '$RID' and d['verdict'] != 'OK' and d['authenticated'] is False"
+# (6) reproduce of a lake that does not verify: it shows where, but signs and keeps nothing
+cp n.db u7.db && tamper u7.db "update joint_actions set reward = reward + 1 where rowid = 5" && "$ATTACK" rechain u7.db --drop-checkpoints >/dev/null
+expect_exit "(6) reproduce of a re-chained forgery: exit 1" 1 "$M" reproduce u7.db --out u7r.db
+check "... names where it diverges, and keeps no (signed) reproduction" sh -c "grep -q '^DIVERGENT' '$T/out' && [ ! -e u7r.db ] && [ ! -e u7r.db.checkpoint ]"
+
 # --- the file verify reads is the file it was named (review findings) -----------------------
 mkdir names && cp a.db names/x.db && cp a.db 'names/file:y.db' && printf 'not a lake\n' > names/y.db
 (cd names && "$M" verify 'file:y.db' >"$T/out" 2>&1); rc=$?
@@ -223,6 +274,10 @@ check "verify 'file:x.db' (a text file) is not a lake, though x.db is one: exit 
 cp a.db 'names/file:z.db?vfs=unix'
 (cd names && "$M" verify 'file:z.db?vfs=unix' >"$T/out" 2>&1); rc=$?
 check "a ?vfs= query in the name selects no VFS: OK, and no -shm or -wal is created" sh -c "[ $rc = 0 ] && [ -z \"\$(ls names | grep -e '-shm' -e '-wal')\" ]"
+(cd names && "$M" run "$CFG" $SMALL --out 'file:o.db?vfs=unix' >"$T/out" 2>&1); rc=$?
+check "run --out 'file:o.db?vfs=unix' writes the file of exactly that name" sh -c "[ $rc = 0 ] && [ -s 'names/file:o.db?vfs=unix' ] && [ ! -e names/o.db ]"
+(cd names && "$M" export 'file:o.db?vfs=unix' --class security --out 'file:e.db' >"$T/out" 2>&1); rc=$?
+check "export between 'file:' names reads and writes the files of those names" sh -c "[ $rc = 0 ] && [ -s 'names/file:e.db' ] && [ ! -e names/e.db ]"
 (cd names && "$M" eval --policy 'file:y.db' >"$T/out" 2>&1); rc=$?
 check "eval --policy 'file:y.db' evaluates the file of that name" [ "$rc" = 0 ]
 cp a.db fifo.db && mkfifo fifo.db-wal
