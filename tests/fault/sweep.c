@@ -35,16 +35,20 @@
  *   verify      lake_verify of the fault-free run's lake with the trusted
  *               key: MS_OK with the fault-free report, or an error that is
  *               not MS_ECHECK; the directory unchanged;
- *   purge       not yet: ledger/lifecycle.h (purge) is not on main. When it
- *               lands, add an op_purge beside op_checkpoint (purge a copy of
- *               the run's lake; reported committed = the purge's outcome)
- *               and a row in ops[].
+ *   purge       lake_purge (ledger/lifecycle.h) of a copy of the fault-free
+ *               run's lake and its PATH.checkpoint (copied before anything
+ *               is armed): behavioural payloads before step 16 and
+ *               operational ones before step 8, re-signed with the trusted
+ *               key. The lake afterwards must verify (also against the
+ *               PATH.checkpoint beside it) and be either the old lake or
+ *               the fault-free purge's (their heads), the purged one when
+ *               the purge reported success; nothing else left behind.
  *
  * usage: fault_sweep [--cases N] [--quick] [--only OP] [--kind KIND] [-v]
  *   --cases N  at most N values of N per operation, kind and flavour
  *              (default 60; 10 N for verify, which is cheap); --quick =
  *              --cases 3; --only / --kind: one
- *              operation (run, checkpoint, verify) / one kind (read, write,
+ *              operation (run, checkpoint, verify, purge) / one kind (read, write,
  *              fsync, truncate, alloc); -v: a line per passing case too
  * Prints the table kind x operation: injected, survived, data lost; the
  * last line is "faults: N passed, N failed" (one test per case). */
@@ -61,6 +65,7 @@
 #include "exp/experiment.h"
 #include "keys/keyring.h"
 #include "ledger/lake.h"
+#include "ledger/lifecycle.h"
 #include "ledger/note.h"
 #include "ledger/verify.h"
 #include "tests/fault/fault.h"
@@ -80,6 +85,7 @@ typedef struct outcome {
 typedef struct op {
     const char *name;
     void (*run)(const char *dir, outcome *out);
+    void (*prep)(const char *dir); /* in the child, before anything is armed (or NULL) */
     char ref[512];         /* the fault-free lake (run, checkpoint) */
     int weight;            /* cases = weight x the budget (verify is cheap) */
 } op;
@@ -209,6 +215,115 @@ static void op_checkpoint(const char *dir, outcome *out)
 
 static char verify_target[512]; /* the fault-free run's lake */
 
+/* ---- purge ---------------------------------------------------------------- */
+
+static int copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb");
+    if (!in)
+        return -1;
+    FILE *out = fopen(dst, "wb");
+    if (!out) {
+        fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    int bad = 0;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        bad = fwrite(buf, 1, n, out) != n;
+    bad |= ferror(in);
+    fclose(in);
+    bad |= fclose(out) != 0;
+    return bad ? -1 : 0;
+}
+
+/* The fault-free run's lake (a closed lake: no -wal) and its checkpoint. */
+static void prep_purge(const char *dir)
+{
+    static const char *const sfx[] = {"", ".checkpoint"};
+    for (int i = 0; i < 2; i++) {
+        char src[600], dst[600];
+        snprintf(src, sizeof src, "%.500s%s", verify_target, sfx[i]);
+        snprintf(dst, sizeof dst, "%.500s/lake.db%s", dir, sfx[i]);
+        if (copy_file(src, dst))
+            die("purge: copy", src);
+    }
+}
+
+static char purge_old_head[65]; /* the run's lake before the purge */
+
+static void op_purge(const char *dir, outcome *out)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%.500s/lake.db", dir);
+    ms_note_signer s = {trusted.name, {0}, sign_cb, kr};
+    memcpy(s.key_id, trusted.key_id, 4);
+    lake_purge_opts o = {.before = {8, -1, 16},
+                         .policy = {"fault sweep", NULL, "fault sweep"},
+                         .trusted = &trusted,
+                         .signer = &s};
+    lake_purge_report r;
+    ms_err e;
+    e.msg[0] = 0;
+    memset(&r, 0, sizeof r);
+    out->rc = lake_purge(path, &o, &r, &e);
+    snprintf(out->msg, sizeof out->msg, "%.255s", e.msg);
+    snprintf(out->status, sizeof out->status, "completed"); /* a purge keeps the run's status */
+    if (!out->rc)
+        snprintf(out->head, sizeof out->head, "%s", r.head);
+}
+
+/* The purge's checks: the lake verifies (with PATH.checkpoint too), it is
+ * the old one or the fault-free purge's (the purged one when reported so). */
+static int check_purge(const op *o, const char *dir, const outcome *r, char *why, size_t wn)
+{
+    char path[600], cp[620];
+    snprintf(path, sizeof path, "%.500s/lake.db", dir);
+    snprintf(cp, sizeof cp, "%s.checkpoint", path);
+    lake_verify_opts vo = {.trusted = &trusted};
+    lake_verify_report rep, ref;
+    ms_err e;
+    int rc = lake_verify(path, &vo, &rep, &e);
+    if (rc) {
+        snprintf(why, wn, "the lake does not verify (%d): %.300s", rc, e.msg);
+        return -1;
+    }
+    if (lake_verify(o->ref, &vo, &ref, &e)) {
+        snprintf(why, wn, "the fault-free purge's lake does not verify: %.300s", e.msg);
+        return -1;
+    }
+    int is_old = !strcmp(rep.head, purge_old_head), is_new = !strcmp(rep.head, ref.head);
+    if (!is_old && !is_new) {
+        snprintf(why, wn, "the lake is neither the old one nor the purged one (head %.16s...)", rep.head);
+        return -1;
+    }
+    if (r->rc == MS_OK && (!is_new || strcmp(r->head, rep.head))) {
+        snprintf(why, wn, "the purge reported success, but the lake is not the purged one");
+        return -1;
+    }
+    if (strcmp(rep.status, r->status)) {
+        snprintf(why, wn, "the lake says '%s' after a purge of a '%s' run", rep.status, r->status);
+        return -1;
+    }
+    size_t cn = 0;
+    FILE *f = fopen(cp, "rb");
+    if (!f) {
+        snprintf(why, wn, "PATH.checkpoint is gone");
+        return -1;
+    }
+    static char buf[MS_NOTE_MAX + 1];
+    cn = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    lake_verify_opts co = {.trusted = &trusted, .checkpoint = buf, .checkpoint_len = cn};
+    rc = lake_verify(path, &co, &rep, &e);
+    if (rc) {
+        snprintf(why, wn, "PATH.checkpoint does not verify against the lake (%d): %.300s", rc, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static void op_verify(const char *dir, outcome *out)
 {
     (void)dir;
@@ -226,9 +341,10 @@ static void op_verify(const char *dir, outcome *out)
 }
 
 static op ops[] = {
-    {"run", op_run, "", 1},
-    {"checkpoint", op_checkpoint, "", 1},
-    {"verify", op_verify, "", 10},
+    {"run", op_run, NULL, "", 1},
+    {"checkpoint", op_checkpoint, NULL, "", 1},
+    {"verify", op_verify, NULL, "", 10},
+    {"purge", op_purge, prep_purge, "", 1},
 };
 #define NOPS (int)(sizeof ops / sizeof ops[0])
 
@@ -280,6 +396,8 @@ static int run_case(const op *o, const char *dir, int kind, int64_t nth, int fla
         alarm(60);
         outcome r;
         memset(&r, 0, sizeof r);
+        if (o->prep)
+            o->prep(dir);
         fault_arm(kind, nth, flavor, flavor == FF_ENOSPC);
         o->run(dir, &r);
         fault_disarm();
@@ -346,6 +464,8 @@ static int check_lake(const op *o, const char *dir, const outcome *r, char *why,
         return 0; /* checked by the caller against the reference report */
     if (leftovers(dir, why, wn))
         return -1;
+    if (o->run == op_purge)
+        return check_purge(o, dir, r, why, wn);
     struct stat sb;
     if (stat(path, &sb) != 0) {
         if (r->status[0] || r->rc == MS_OK) {
@@ -488,6 +608,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < NOPS; i++) {
         if (ops[i].run == op_verify)
             continue;
+        if (ops[i].run == op_purge) /* purges a copy of the run's lake */
+            snprintf(verify_target, sizeof verify_target, "%s", ops[0].ref);
         char d[600], why[256];
         snprintf(d, sizeof d, "%s/ref-%s", top, ops[i].name);
         if (mkdir(d, 0700))
@@ -503,6 +625,12 @@ int main(int argc, char **argv)
         lake_verify_opts vo = {.trusted = &trusted};
         if (lake_verify(ops[0].ref, &vo, &ref_rep, &e) || !ref_rep.authenticated || !ref_rep.complete)
             die("reference run", e.msg);
+        snprintf(purge_old_head, sizeof purge_old_head, "%s", ref_rep.head);
+        lake_verify_report pr;
+        for (int i = 0; i < NOPS; i++)
+            if (ops[i].run == op_purge &&
+                (lake_verify(ops[i].ref, &vo, &pr, &e) || !strcmp(pr.head, purge_old_head)))
+                die("reference purge", "it removed nothing, or its lake does not verify");
     }
 
     static cell cells[FK_COUNT][8];
@@ -588,7 +716,6 @@ int main(int argc, char **argv)
             printf("%-9s %-10s %6d %8d %8d %9d %5d  %d / %d\n", fault_kind_names[k], ops[oi].name, ce->cases,
                    ce->injected, ce->survived, ce->lost, ce->by_status[0], ce->by_status[3], ce->by_status[1]);
         }
-    printf("(purge: not swept, ledger/lifecycle.h is not on main yet; see tests/fault/sweep.c)\n");
     printf("faults: %d passed, %d failed\n", passed, failed);
     ms_keyring_free(kr);
     return failed ? 1 : 0;

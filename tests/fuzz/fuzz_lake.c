@@ -284,6 +284,7 @@ static void tiny(ms_config *c)
     c->checkpoint_every = 8;
     c->hidden[0] = 8;
     c->n_hidden = 1;
+    c->writer_threads = 0; /* copy_running copies a quiescent lake: no writer thread behind it */
 }
 
 /* Base 2: the files of a running lake, copied at its second update. */
