@@ -2,6 +2,7 @@
 #include "tests/fault/fault.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -13,14 +14,19 @@
 const char *const fault_kind_names[FK_COUNT] = {"read", "write", "fsync", "truncate", "alloc"};
 const char *const fault_flavor_names[FF_COUNT] = {"EIO", "ENOSPC", "short", "NULL"};
 
-static int64_t counts[FK_COUNT];
+/* Atomic: the run under test has the lake writer thread beside the
+ * trainer's ([telemetry] writer_threads = 1, the default), and both reach
+ * the wrapped calls. The arming itself is set before the operation starts. */
+static _Atomic int64_t counts[FK_COUNT];
 static int armed_kind = -1, armed_flavor, armed_sticky;
-static int64_t armed_nth, injected;
+static int64_t armed_nth;
+static _Atomic int64_t injected;
 
 void fault_arm(int kind, int64_t nth, int flavor, int sticky)
 {
-    memset(counts, 0, sizeof counts);
-    injected = 0;
+    for (int k = 0; k < FK_COUNT; k++)
+        atomic_store(&counts[k], 0);
+    atomic_store(&injected, 0);
     armed_kind = nth > 0 ? kind : -1;
     armed_nth = nth;
     armed_flavor = flavor;
@@ -34,21 +40,21 @@ void fault_disarm(void)
 
 int64_t fault_count(int kind)
 {
-    return kind >= 0 && kind < FK_COUNT ? counts[kind] : 0;
+    return kind >= 0 && kind < FK_COUNT ? atomic_load(&counts[kind]) : 0;
 }
 
 int64_t fault_injected(void)
 {
-    return injected;
+    return atomic_load(&injected);
 }
 
 /* Counts one operation of kind; returns 1 when it must fail. */
 static int hit(int kind)
 {
-    int64_t n = ++counts[kind];
+    int64_t n = atomic_fetch_add(&counts[kind], 1) + 1;
     if (kind != armed_kind || (n != armed_nth && !(armed_sticky && n > armed_nth)))
         return 0;
-    injected++;
+    atomic_fetch_add(&injected, 1);
     return 1;
 }
 

@@ -35,8 +35,11 @@
  * Usage: fault_install() first thing in main (libcrypto's hook only takes
  * before its first allocation; SQLite's before sqlite3_initialize), then
  * fault_arm / fault_disarm around the operation under test, typically in a
- * forked child. Not thread-safe: the operations under test run in one
- * thread (OpenBLAS's threads never call the wrapped functions). */
+ * forked child. The counters are atomic: a run's lake writer thread
+ * ([telemetry] writer_threads = 1) counts beside the trainer's, so which
+ * operation is the Nth may differ from one run to the next (OpenBLAS's
+ * threads never call the wrapped functions). Arm and disarm from one
+ * thread, with no operation under way. */
 #ifndef MS_TESTS_FAULT_H
 #define MS_TESTS_FAULT_H
 

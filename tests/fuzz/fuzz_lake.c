@@ -351,7 +351,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         lake_verify_opts vo = {.trusted = b == 3 ? NULL : &trusted};
         lake_verify_report rep;
         FUZZ_REQUIRE(lake_verify(p, &vo, &rep, &e) == MS_OK, "setup: base %d does not verify: %s", b, e.msg);
-        FUZZ_REQUIRE(b == 3 || rep.authenticated, "setup: base %d not authenticated", b);
+        /* Base 3 has the development key; base 2 is a running lake copied
+         * between two checkpoints, intact but not authenticated (its last
+         * entries follow the newest signed checkpoint: ledger/verify.h). */
+        FUZZ_REQUIRE(b >= 2 || rep.authenticated, "setup: base %d not authenticated: %s", b, rep.unsigned_why);
         if (b < 2) {
             char cp[600];
             snprintf(cp, sizeof cp, "%s.checkpoint", p);
