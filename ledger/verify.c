@@ -700,7 +700,7 @@ static int quick_check_once(lk_reader *R, int *transient, ms_err *e)
              * read (I/O error, out of memory), which says nothing about the
              * file (the fault sweep's failed reads were called malformed). */
             const char *ec = strstr((const char *)t, "error code=");
-            int code = ec ? atoi(ec + 11) & 0xff : 0;
+            int code = ec ? (int)(strtol(ec + 11, NULL, 10) & 0xff) : 0; /* no digits: 0, no code */
             /* Other reports carry no code ("Failed to read ptrmap key=N":
              * the fault sweep's failed read during a purge's verification):
              * a read the VFS saw fail says the same. */

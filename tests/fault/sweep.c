@@ -568,8 +568,15 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             budget = 3;
-        else if (!strcmp(argv[i], "--cases") && i + 1 < argc)
-            budget = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--cases") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            budget = strtoll(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || budget < 1) {
+                fprintf(stderr, "fault_sweep: --cases %s: not a positive number\n", argv[i]);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
