@@ -201,17 +201,22 @@ static int check_value(const char *tbl, int row, const lk_column *col, const lk_
     return MS_OK;
 }
 
-static int is_json(lake *L, const char *s)
+/* MS_OK when s is valid JSON, MS_EINPUT (e says which field) when it is
+ * not, MS_EIO when SQLite could not tell (out of memory: the fault sweep's
+ * failed allocation here was reported as "not valid JSON", bad input). */
+static int check_json(lake *L, const char *s, const char *field, ms_err *e)
 {
     sqlite3_stmt *st;
-    int ok = 0;
     if (sqlite3_prepare_v2(L->db, "SELECT json_valid(?1)", -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        ok = sqlite3_column_int(st, 0) == 1;
+        return sqlfail(L, e, "prepare json_valid");
+    int known = sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+                sqlite3_column_type(st, 0) == SQLITE_INTEGER;
+    int valid = known && sqlite3_column_int(st, 0) == 1;
+    int rc = !known  ? sqlfail(L, e, "json_valid")
+             : valid ? MS_OK
+                     : ms_fail(e, MS_EINPUT, "lake: %s is not valid JSON", field);
     sqlite3_finalize(st);
-    return ok;
+    return rc;
 }
 
 /* ---- transactions ------------------------------------------------------ */
@@ -848,10 +853,8 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
         return ms_fail(e, MS_EIO, "lake: %s: SQLite refused journal_mode=WAL", tmp);
     sqlite3_stmt *st;
 
-    if (!is_json(L, in->build_facts))
-        return ms_fail(e, MS_EINPUT, "lake: build_facts is not valid JSON");
-    if (!is_json(L, in->key_ids))
-        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
+    if ((rc = check_json(L, in->build_facts, "build_facts", e)) || (rc = check_json(L, in->key_ids, "key_ids", e)))
+        return rc;
 
     char *sql = NULL;
     if ((rc = lk_schema_script(&sql, e)))

@@ -140,12 +140,22 @@ while [ $kills -lt "$KILLS" ] && [ $rounds -lt $((KILLS * 3)) ]; do
     [ "$(q k.db "select status from runs")" = completed ] && break
     checked=$((checked + 1))
     "$M" verify k.db --allow-incomplete >"$T/kout" 2>&1; rc=$?
-    if { [ $rc = 0 ] && grep -q '^INCOMPLETE' "$T/kout"; } ||
-       { [ $rc = 1 ] && grep -q '^UNSIGNED' "$T/kout" && grep -q 'before its first signed checkpoint' "$T/kout"; }; then
-        intact=$((intact + 1)); else cat "$T/kout"; fi
+    if [ $rc = 0 ] && grep -q '^INCOMPLETE' "$T/kout"; then
+        intact=$((intact + 1))
+    elif [ $rc = 1 ] && grep -q '^UNSIGNED' "$T/kout" && grep -q 'before its first signed checkpoint' "$T/kout"; then
+        # Killed before its first signed checkpoint (a short sleep on a
+        # loaded machine): intact, but resume rightly refuses what the key
+        # never vouched for, so the loop starts the run again.
+        intact=$((intact + 1))
+        rm -f k.db k.db-wal k.db-shm k.db.checkpoint
+    else
+        cat "$T/kout"
+    fi
 done
 check "kill -9 x $kills (while running and while resuming, $resumes resumes): every lake left verifies as an intact prefix ($intact/$checked)" [ "$intact" = "$checked" ] && [ "$kills" -ge "$((KILLS / 2))" ]
-if [ "$(q k.db "select status from runs")" != completed ]; then
+if [ ! -e k.db ]; then
+    expect_exit "the last run completes it" 0 "$M" run "$CFG" $SMALL --out k.db
+elif [ "$(q k.db "select status from runs")" != completed ]; then
     expect_exit "the last resume completes it" 0 "$M" run --resume k.db
 fi
 check "... with the uninterrupted run's head after $kills kills" [ "$(head_of k.db)" = "$H" ]
