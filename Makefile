@@ -157,9 +157,10 @@ fuzz-cli:
 	@$(ASAN_ENV) tests/fuzz.sh build-asan/marlsim
 
 # Injected faults (CI runs it): the Nth read, write, fsync, truncate or
-# allocation fails during a small run, a checkpointing run and a verify;
-# every case must end in a clear error and leave a lake that verifies as a
-# prefix holding all that was reported committed (tests/fault/sweep.c).
+# allocation fails during a small full-telemetry run, a checkpointing lake
+# writer, a verify and a purge; every case must end in a clear error and
+# leave a lake that verifies as a prefix holding all that was reported
+# committed (a purge: the old lake or the purged one) (tests/fault/sweep.c).
 # FAULT_CASES bounds the cases per kind and operation.
 FAULT_CASES ?= 60
 faults: $(BUILD)/fault_sweep
