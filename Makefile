@@ -20,7 +20,7 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 
 # The library (every layer but the commands) and the command layer.
-LIB_SRC  = $(wildcard base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c gov/*.c api/*.c)
+LIB_SRC  = $(wildcard base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c gov/*.c report/*.c api/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  = $(wildcard cli/*.c)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -28,7 +28,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all deps test asan bench curves clean install run soak fuzz fuzz-cli fuzz-seeds faults interop lib pytest installcheck docs lint
+.PHONY: all deps test asan bench curves clean install run soak fuzz fuzz-cli fuzz-seeds faults interop lib pytest installcheck docs lint report-shot
 all: marlsim
 
 # Installs what is missing, only as root; otherwise says what to install.
@@ -181,6 +181,14 @@ interop: marlsim
 	@mkdir -p $(BUILD)/gocache
 	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache go build -o $(BUILD)/notecheck tests/interop/notecheck.go
 	@tests/interop.sh ./marlsim $(BUILD)/notecheck
+
+# The HTML report as a browser draws it (CI): headless Chromium screenshots a
+# report of the default run and a check finds its charts in the pixels
+# (tests/report_shot.sh; keeps $(BUILD)/report-shot.png and .html). Installs
+# chromium (test-only) as root.
+report-shot: marlsim
+	@$(MAKE) --no-print-directory DEB_PKGS="chromium" deps
+	@tests/report_shot.sh ./marlsim $(BUILD)
 
 # Learning curves (3 seeds x observe = modality / all, 0.5M env-steps each).
 curves: marlsim

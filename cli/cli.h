@@ -24,6 +24,8 @@ int cmd_audit(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* The options of every command; which ones a command accepts is a set of
  * CLI_OPT_* bits. Every option with a value takes it as `--opt value` or
@@ -38,7 +40,7 @@ enum {
     CLI_OPT_APPROVAL = 1 << 23, CLI_OPT_RELEASE = 1 << 24, CLI_OPT_RESUME = 1 << 25
 };
 #define CLI_MAX_SETS 256
-#define CLI_MAX_POS 4
+#define CLI_MAX_POS 16 /* compare takes up to 16 lakes */
 #define CLI_MAX_APPROVALS 8 /* --approval may repeat (release needs exactly two) */
 typedef struct cli_args {
     const char *file;  /* the first positional argument */
@@ -111,6 +113,12 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);
+/* On stdout, the members (no braces) of an approval's statement: run id,
+ * checkpoint, evaluation, config hash, snapshots, run key (approve, release). */
+struct gov_statement;
+void cli_statement_json(const struct gov_statement *st);
+/* On stdout, {"file", "outcome": "refused", "why"} (approve, release). */
+void cli_refused_json(const char *file, const char *why);
 
 /* ---- keys ---- */
 struct ms_note_verifier;
@@ -132,6 +140,13 @@ int cli_keyring(const char *opt, const char *cfg, uint64_t dev_seed, int mode, s
  * (caller frees). Prints errors; returns the exit code. */
 int cli_trusted_key(const char *pubkey, const char *keyring, struct ms_note_verifier *v, int *have,
                     struct ms_keyring **kr_out);
+struct lake_verify_opts;
+/* For commands that read lakes (report, compare): the trusted key of
+ * --pubkey or --keyring (refusing both, with usage) through cli_trusted_key
+ * into *trusted, and *vo = {trusted, or NULL when there is none: the
+ * verdict says UNAUTHENTICATED}. Prints errors; returns the exit code. */
+int cli_lake_trust(const cli_args *a, const char *usage, struct ms_note_verifier *trusted,
+                   struct lake_verify_opts *vo);
 /* Reads a whole small file (at most max bytes) into a malloc'd,
  * NUL-terminated buffer. Prints errors; returns the exit code. */
 int cli_read_file(const char *path, size_t max, char **out, size_t *n);

@@ -7,9 +7,9 @@
 #include "ledger/proof.h"
 
 static const char usage[] =
-    "usage: marlsim prove RUN.db --entry I [--size N] [--pubkey KEY | --keyring K]\n"
-    "       marlsim prove RUN.db --from N1 --to N2 [--pubkey KEY | --keyring K]\n"
-    "       marlsim prove --check PROOF [--checkpoint FILE (--pubkey KEY | --keyring K)]\n"
+    "usage: marlsim prove RUN.db --entry I [--size N] [--pubkey KEY | --keyring K] [--json]\n"
+    "       marlsim prove RUN.db --from N1 --to N2 [--pubkey KEY | --keyring K] [--json]\n"
+    "       marlsim prove --check PROOF [--checkpoint FILE (--pubkey KEY | --keyring K)] [--json]\n"
     "\n"
     "Leaves are the ledger's entries (leaf I = ledger seq I+1, from 0 as in RFC\n"
     "6962; leaf hash SHA-256(0x00 || entry hash)). The first form prints the\n"
@@ -18,7 +18,9 @@ static const char usage[] =
     "consistency proof between the trees of sizes N1 and N2. Proofs are made\n"
     "from a verified lake (with the trusted key when there is one) and printed\n"
     "as text. --check checks a proof on its own, and with --checkpoint also that\n"
-    "it is about that signed checkpoint (signed by the trusted key).\n"
+    "it is about that signed checkpoint (signed by the trusted key). --json\n"
+    "prints one JSON object: the proof text and whether the lake verified with\n"
+    "a trusted key; of --check, valid, the kind, sizes, root and origin.\n"
     "Exit 0 proof printed or valid, 1 the lake does not verify or the proof does\n"
     "not check out, 2 bad usage or input.\n";
 
@@ -67,9 +69,36 @@ static int check(const cli_args *a)
     lake_proof_info info;
     rc = lake_proof_check(text, n, a->checkpoint ? &cpb : NULL, &info, &e);
     free(text);
+    if (rc && a->json) {
+        printf("{\"proof\": ");
+        cli_json_string(stdout, a->check);
+        printf(", \"valid\": false, \"why\": ");
+        cli_json_string(stdout, e.msg);
+        printf("}\n");
+        return cli_exit_for(rc);
+    }
     if (rc) {
         printf("INVALID %s: %s\n", a->check, e.msg);
         return cli_exit_for(rc);
+    }
+    if (a->json) {
+        printf("{\"proof\": ");
+        cli_json_string(stdout, a->check);
+        printf(", \"valid\": true, \"kind\": \"%s\", \"size\": %lld, ", info.consistency ? "consistency" : "inclusion",
+               (long long)info.size);
+        if (info.consistency)
+            printf("\"old_size\": %lld", (long long)info.old_size);
+        else
+            printf("\"leaf\": %lld, \"entry\": %lld", (long long)info.index, (long long)info.index + 1);
+        printf(", \"root\": ");
+        cli_json_string(stdout, info.root);
+        printf(", \"origin\": ");
+        cli_json_string(stdout, info.origin);
+        if (a->checkpoint)
+            printf(", \"checkpoint_size\": %lld}\n", (long long)cpb.size);
+        else
+            printf(", \"checkpoint_size\": null}\n");
+        return EXIT_OK;
     }
     if (info.consistency)
         printf("OK: the tree of size %lld is a prefix of the tree of size %lld (root %s) of %s", (long long)info.old_size,
@@ -89,7 +118,7 @@ int cmd_prove(int argc, char **argv)
 {
     cli_args a;
     int rc = cli_parse(argc, argv, CLI_OPT_ENTRY | CLI_OPT_SIZE | CLI_OPT_FROM | CLI_OPT_TO | CLI_OPT_CHECK |
-                       CLI_OPT_CHECKPOINT | CLI_OPT_PUBKEY | CLI_OPT_KEYRING, usage, "RUN.db", 0, 1, &a);
+                       CLI_OPT_CHECKPOINT | CLI_OPT_PUBKEY | CLI_OPT_KEYRING | CLI_OPT_JSON, usage, "RUN.db", 0, 1, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (a.pubkey && a.keyring)
@@ -127,13 +156,26 @@ int cmd_prove(int argc, char **argv)
         rc = lake_prove_consistency(a.file, &o, x, y, &text, &e);
     }
     if (rc) {
-        if (rc == MS_ECHECK)
+        if (rc == MS_ECHECK && a.json) {
+            printf("{\"file\": ");
+            cli_json_string(stdout, a.file);
+            printf(", \"verdict\": \"tampered\", \"why\": ");
+            cli_json_string(stdout, e.msg);
+            printf(", \"proof\": null}\n");
+        } else if (rc == MS_ECHECK)
             printf("TAMPERED %s\n%s\n", a.file, e.msg);
         else
             cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
-    fputs(text, stdout);
+    if (a.json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, a.file);
+        printf(", \"verdict\": \"%s\", \"proof\": ", have ? "authenticated" : "unauthenticated");
+        cli_json_string(stdout, text);
+        printf("}\n");
+    } else
+        fputs(text, stdout);
     free(text);
     if (!have)
         cli_notice("the lake verified UNAUTHENTICATED (no trusted key): the proof is about its chain as it stands");

@@ -8,7 +8,7 @@
 #include "gov/release.h"
 
 static const char usage[] =
-    "usage: marlsim release RUN.db --approvers FILE --approval A --approval B [--pubkey RUNKEY] [--out FILE]\n"
+    "usage: marlsim release RUN.db --approvers FILE --approval A --approval B [--pubkey RUNKEY] [--out FILE] [--json]\n"
     "\n"
     "Checks two approvals (marlsim approve) against the allow-list FILE — one\n"
     "approver a line, NAME VERIFIER-KEY with the full key as `marlsim keys\n"
@@ -22,14 +22,15 @@ static const char usage[] =
     "does not verify, approvals of another run, checkpoint or snapshot, and a lake\n"
     "that does not verify against the run key the approvals name (--pubkey, when\n"
     "given, must be that key) or is not authenticated by it.\n"
-    "--out FILE (default RUN.db.release) is written atomically.\n"
+    "--out FILE (default RUN.db.release) is written atomically. --json prints\n"
+    "the outcome (released or refused, and what was released) as one JSON object.\n"
     "Exit 0 released; 1 refused; 2 bad usage, a file that cannot be read or\n"
     "written, a malformed allow-list or approval.\n";
 
 int cmd_release(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, CLI_OPT_APPROVERS | CLI_OPT_APPROVAL | CLI_OPT_PUBKEY | CLI_OPT_OUT, usage,
+    int rc = cli_parse_args(argc, argv, CLI_OPT_APPROVERS | CLI_OPT_APPROVAL | CLI_OPT_PUBKEY | CLI_OPT_OUT | CLI_OPT_JSON, usage,
                             "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
@@ -66,13 +67,27 @@ int cmd_release(int argc, char **argv)
         int s = gov_release_make(a.file, list, aa, an, have ? &trusted : NULL, &rel, &rn, &r, NULL, &e);
         if (s == MS_OK)
             s = ms_write_atomic(out, rel, rn, 0644, 1, &e);
-        if (s == MS_ECHECK)
+        if (s == MS_ECHECK && a.json)
+            cli_refused_json(a.file, e.msg);
+        else if (s == MS_ECHECK)
             printf("REFUSED %s\n%s\n", a.file, e.msg);
         else if (s)
             cli_error("%s", e.msg);
         rc = cli_exit_for(s);
     }
-    if (!rc) {
+    if (!rc && a.json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, a.file);
+        printf(", \"outcome\": \"released\", \"approvers\": [");
+        cli_json_string(stdout, r.approver[0]);
+        printf(", ");
+        cli_json_string(stdout, r.approver[1]);
+        printf("], ");
+        cli_statement_json(&r.st);
+        printf(", \"release\": ");
+        cli_json_string(stdout, out);
+        printf("}\n");
+    } else if (!rc) {
         printf("released run %s: evaluation %lld, checkpoint %llu (root %s)\n", r.st.run_id, (long long)r.st.eval_id,
                (unsigned long long)r.st.cp_size, r.st.cp_root);
         for (int k = 0; k < MS_NAGENT; k++)

@@ -12,7 +12,7 @@
 #include "nn/blascore.h"
 
 static const char usage[] =
-    "usage: marlsim reproduce RUN.db [--out PATH.db] [--force] [--keyring K]\n"
+    "usage: marlsim reproduce RUN.db [--out PATH.db] [--force] [--keyring K] [--json]\n"
     "\n"
     "Verifies RUN.db (with your keyring's signing key when it has one), re-runs\n"
     "the canonical config and seed stored in it with the same key material (the\n"
@@ -32,8 +32,60 @@ static const char usage[] =
     "A destroyed key generation (keys destroy, crypto-shredding) cannot be\n"
     "used again: a run that used it can no longer be reproduced (exit 2), while\n"
     "its lake still verifies and its pseudonyms stay unlinkable.\n"
+    "--json prints the outcome as one JSON object (verdict identical,\n"
+    "identical_prefix, divergent or tampered; the entries compared, the first\n"
+    "divergence, the purged entries, where the reproduction went).\n"
     "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not\n"
     "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n";
+
+/* A lake that does not verify, before anything was re-run: its message. */
+static int say_tampered(int json, const char *db, const char *msg)
+{
+    if (!json) {
+        printf("TAMPERED %s\n%s\n", db, msg);
+        return EXIT_CHECK;
+    }
+    printf("{\"file\": ");
+    cli_json_string(stdout, db);
+    printf(", \"verdict\": \"tampered\", \"why\": ");
+    cli_json_string(stdout, msg);
+    printf(", \"reproduction\": null}\n");
+    return EXIT_CHECK;
+}
+
+/* The outcome of a comparison as one JSON object (the text lines' facts);
+ * tampered is the verify message of a lake that does not verify, or "". */
+static void print_json(const char *db, const lake_diff_report *d, const char *tampered, const char *head,
+                       const char *orig_head, const char *kept)
+{
+    const char *verdict = *tampered ? "tampered" : !d->identical ? "divergent" : d->prefix ? "identical_prefix"
+                                                                                          : "identical";
+    printf("{\"file\": ");
+    cli_json_string(stdout, db);
+    printf(", \"verdict\": \"%s\", \"entries\": %lld, \"reproduced_entries\": %lld, \"head_hash\": \"%s\", "
+           "\"original_head_hash\": \"%s\"",
+           verdict, (long long)d->entries_a, (long long)d->entries_b, head, orig_head);
+    if (*tampered) {
+        printf(", \"why\": ");
+        cli_json_string(stdout, tampered);
+    }
+    if (!d->identical) {
+        printf(", \"divergence\": {\"seq\": %lld, \"table\": ", (long long)d->seq);
+        cli_json_string(stdout, d->table);
+        printf(", \"step\": %lld, \"env\": %lld, \"agent\": ", (long long)d->step, (long long)d->env);
+        cli_json_string(stdout, d->agent);
+        printf(", \"what\": ");
+        cli_json_string(stdout, d->what);
+        printf("}");
+    }
+    printf(", \"purged_entries\": %lld, \"purge_entries\": %lld, \"reproduction\": ", (long long)d->purged_a,
+           (long long)d->purge_entries_a);
+    if (kept)
+        cli_json_string(stdout, kept);
+    else
+        printf("null");
+    printf("}\n");
+}
 
 /* Removes a reproduction and its checkpoint file (absent ones are fine). */
 static void remove_reproduction(const char *path)
@@ -47,7 +99,7 @@ static void remove_reproduction(const char *path)
 int cmd_reproduce(int argc, char **argv)
 {
     cli_args a;
-    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_FORCE | CLI_OPT_KEYRING, usage, "RUN.db", &a);
+    int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_FORCE | CLI_OPT_KEYRING | CLI_OPT_JSON, usage, "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     const char *db = a.file, *out = a.out;
@@ -56,16 +108,14 @@ int cmd_reproduce(int argc, char **argv)
     lake_run_meta m;
     if ((rc = lake_read_run(db, &m, &e))) {
         if (rc == MS_ECHECK)
-            printf("TAMPERED %s\n%s\n", db, e.msg);
-        else
-            cli_error("%s", e.msg);
+            return say_tampered(a.json, db, e.msg);
+        cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
     int dev = 0, first = exp_first_generation(m.key_ids, &dev);
     if (first < 0 || dev != m.dev_key) {
-        printf("TAMPERED %s\nruns.key_ids is not a list of key ids marlsim writes\n", db);
         lake_run_meta_release(&m);
-        return EXIT_CHECK;
+        return say_tampered(a.json, db, "runs.key_ids is not a list of key ids marlsim writes");
     }
     ms_keyring *kr = NULL;
     if (m.dev_key) {
@@ -123,8 +173,12 @@ int cmd_reproduce(int argc, char **argv)
      * their name. Such a reproduction only says where the lake diverges,
      * and is not kept. */
     int vouched = !rc && (m.dev_key || (vo.trusted && v.signed_size > 0));
-    if (tampered)
+    char tampered_why[sizeof e.msg];
+    snprintf(tampered_why, sizeof tampered_why, "%s", tampered ? e.msg : "");
+    if (tampered && !a.json)
         printf("TAMPERED %s: %s\n", db, e.msg);
+    else if (tampered)
+        cli_notice("TAMPERED %s: %s", db, e.msg);
     else if (!rc && !vouched)
         cli_notice("%s: %s: the reproduction signs nothing and is not kept", db,
                    vo.trusted ? v.unsigned_why : "no signing key to vouch for the lake");
@@ -239,9 +293,14 @@ int cmd_reproduce(int argc, char **argv)
     }
     if (d.build_differs)
         cli_notice("note: %s (the build, not the run: not counted as divergence)", d.build_what);
-    int keep = out != NULL;
+    int keep = (out != NULL || !d.identical) && vouched && !(d.identical && tampered);
+    if (!keep)
+        remove_reproduction(path); /* identical: nothing in it the original lacks; or unsigned */
+    if (a.json) {
+        print_json(db, &d, tampered_why, res.head_hash, head, keep ? path : NULL);
+        return d.identical && !tampered ? EXIT_OK : EXIT_CHECK;
+    }
     if (d.identical && tampered) {
-        remove_reproduction(path);
         printf("the rows of %s are identical to the reproduction in %s, but its chain does not verify (see above)\n",
                db, path);
         return EXIT_CHECK;
@@ -264,19 +323,16 @@ int cmd_reproduce(int argc, char **argv)
         if (d.agent[0])
             printf(", agent %s", d.agent);
         printf("\n%s\n", d.what);
-        keep = 1;
     }
     /* A purged original: what could not be compared row by row. */
     if (d.purged_a || d.purge_entries_a)
         printf("purged: %lld of the %lld ledger entries of %s had their rows purged and were compared through their "
                "commitments only, not row by row; its %lld purge entries are not part of the run (not compared)\n",
                (long long)d.purged_a, (long long)d.entries_a, db, (long long)d.purge_entries_a);
-    if (keep && vouched) {
+    if (keep)
         printf("reproduction: %s\n", path);
-    } else {
-        remove_reproduction(path); /* identical: nothing in it the original lacks; or unsigned */
+    else
         printf(vouched ? "reproduction removed (identical; --out PATH keeps it)\n"
                        : "reproduction removed (unsigned: the original does not verify with the trusted key)\n");
-    }
     return d.identical ? EXIT_OK : EXIT_CHECK;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -20,10 +21,15 @@ static const char usage[] =
     "\n"
     "Trains GET, OPEN and BIN with PPO for [run] env_steps env-steps and records\n"
     "every broadcast, observation, action and credit assignment in a hash-chained\n"
-    "SQLite lake (default runs/<name>-s<seed>.db), with signed checkpoints (RFC\n"
+    "SQLite lake (default runs/<name>-s<seed>-<first 8 hex digits of the config\n"
+    "hash>.db), with signed checkpoints (RFC\n"
     "6962 tree heads) every [telemetry] checkpoint_every ledger entries and at the\n"
     "end; the newest is also written to PATH.db.checkpoint: keep it elsewhere.\n"
-    "An existing lake is never overwritten unless --force is given.\n"
+    "An existing lake is never overwritten unless --force is given. Before it\n"
+    "starts, the run estimates the lake's size (about 1,100 bytes per env-step\n"
+    "at full telemetry, 1,100 / sample_every + 8 at sampled, 8 at aggregate),\n"
+    "says it when it is 1 GB or more, and refuses (exit 2) when the file system\n"
+    "lacks room for it.\n"
     "\n"
     "Keys: --keyring K, else [keys] keyring, else $MARLSIM_KEYRING, else your\n"
     "keyring ${XDG_DATA_HOME:-~/.local/share}/marlsim/keyring (created on first\n"
@@ -31,8 +37,7 @@ static const char usage[] =
     "development key derived from the seed: nothing signed, lake marked dev_key).\n"
     "\n"
     "Progress goes to stderr: a bar on a terminal, else a line every 10 %% or\n"
-    "30 s (--quiet silences both); the summary\n"
-    "goes to stdout, as JSON with --json. SIGINT/SIGTERM stop at the next\n"
+    "30 s (--quiet silences both); the summary goes to stdout, as JSON with --json. SIGINT/SIGTERM stop at the next\n"
     "rollout boundary; the lake is marked interrupted (exit 130 / 143).\n"
     "\n"
     "--resume RUN.db continues an interrupted, failed or killed run: the lake is\n"
@@ -95,10 +100,48 @@ int cli_progress_mode(int quiet)
     return quiet ? CLI_PROGRESS_NONE : isatty(2) ? CLI_PROGRESS_BAR : CLI_PROGRESS_LINES;
 }
 
+/* SPEC §2: the lake's size estimated before a run starts, said when it is
+ * large, and the run refused (exit 2) when the file system holding path has
+ * less room (a resumed lake counts what it already holds). A directory that
+ * cannot be examined is left to the lake's own errors. */
+static int check_room(const ms_config *c, const char *path, int quiet)
+{
+    char dir[MS_PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0'; /* "/x.db" keeps "/" */
+    struct statvfs fs;
+    if (statvfs(dir, &fs) != 0)
+        return EXIT_OK;
+    double need = exp_estimate_lake_bytes(c), room = (double)fs.f_bavail * (double)fs.f_frsize;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        room += (double)st.st_size; /* replaced (--force) or continued (--resume) */
+    static const char *const level[] = {"full", "sampled", "aggregate"};
+    const double gb = 1e9;
+    if (need > room) {
+        cli_error("not enough room for the lake: at %s telemetry this run needs about %.1f GB, and the file system "
+                  "holding %s has %.1f GB free; lower [telemetry] level (sampled, aggregate) or [run] env_steps, or "
+                  "write elsewhere with --out", level[c->level], need / gb, dir, room / gb);
+        return EXIT_USAGE;
+    }
+    if (!quiet && need >= gb)
+        cli_notice("the lake will need about %.1f GB (%s telemetry); %.1f GB free in %s", need / gb, level[c->level],
+                   room / gb, dir);
+    return EXIT_OK;
+}
+
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
                        const ms_keyring *kr, int first_gen, int reproduce, const exp_resume_info *resume,
                        exp_result *res)
 {
+    memset(res, 0, sizeof *res);
+    int room = check_room(c, path, show_progress == CLI_PROGRESS_NONE);
+    if (room)
+        return room;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

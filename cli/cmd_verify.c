@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "keys/keyring.h"
+#include "ledger/summary.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
@@ -158,8 +159,7 @@ int cmd_verify(int argc, char **argv)
      * verdict covers its signed prefix only. */
     int unsigned_ = have && !rep.signed_size;
     int incomplete = !rep.complete;
-    const char *verdict = unsigned_ ? "UNSIGNED" : incomplete ? "INCOMPLETE" : rep.authenticated ? "OK"
-                                                                                                   : "UNAUTHENTICATED";
+    const char *verdict = lake_verdict(&rep, have);
     int exit_code = unsigned_ || (incomplete && !a.allow_incomplete) ? EXIT_CHECK : EXIT_OK;
     if (a.json) {
         print_json(db, verdict, &rep, NULL);

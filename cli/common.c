@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gov/release.h"
 #include "keys/keyring.h"
 #include "nn/blascore.h"
 #include "ledger/note.h"
+#include "ledger/verify.h"
 
 static void vprint(const char *fmt, va_list ap)
 {
@@ -191,6 +193,32 @@ void cli_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void cli_statement_json(const struct gov_statement *st)
+{
+    printf("\"run_id\": ");
+    cli_json_string(stdout, st->run_id);
+    printf(", \"checkpoint\": {\"size\": %llu, \"root\": ", (unsigned long long)st->cp_size);
+    cli_json_string(stdout, st->cp_root);
+    printf("}, \"evaluation\": %lld, \"config_sha256\": ", (long long)st->eval_id);
+    cli_json_string(stdout, st->config_sha256);
+    printf(", \"snapshots\": {");
+    for (int k = 0; k < MS_NAGENT; k++) {
+        printf("%s\"%s\": ", k ? ", " : "", ms_agent_names[k]);
+        cli_json_string(stdout, st->snapshot[k]);
+    }
+    printf("}, \"run_key\": ");
+    cli_json_string(stdout, st->run_key);
+}
+
+void cli_refused_json(const char *file, const char *why)
+{
+    printf("{\"file\": ");
+    cli_json_string(stdout, file);
+    printf(", \"outcome\": \"refused\", \"why\": ");
+    cli_json_string(stdout, why);
+    printf("}\n");
+}
+
 int cli_keyring(const char *opt, const char *cfg, uint64_t dev_seed, int mode, ms_keyring **kr)
 {
     ms_err e;
@@ -309,6 +337,16 @@ int cli_trusted_key(const char *pubkey, const char *keyring, ms_note_verifier *v
     else
         ms_keyring_free(kr);
     return EXIT_OK;
+}
+
+int cli_lake_trust(const cli_args *a, const char *usage, ms_note_verifier *trusted, lake_verify_opts *vo)
+{
+    if (a->pubkey && a->keyring)
+        return cli_usage(usage, "--pubkey and --keyring both name a trusted key; give one");
+    int have = 0, rc = cli_trusted_key(a->pubkey, a->keyring, trusted, &have, NULL);
+    memset(vo, 0, sizeof *vo);
+    vo->trusted = have ? trusted : NULL;
+    return rc;
 }
 
 char **cli_argv;

@@ -31,6 +31,10 @@ static const char usage[] =
     "                       sign an approval of the run's promoted policy\n"
     "  release RUN.db --approvers FILE --approval A --approval B [--pubkey RUNKEY] [--out FILE]\n"
     "                       bundle the policy with two approvals (four eyes)\n"
+    "  report RUN.db [--out FILE.html] [--pubkey KEY | --keyring K] [--json]\n"
+    "                       one self-contained HTML file: learning curve, outcomes, rules, credit, ...\n"
+    "  compare A.db B.db [C.db ...] [--pubkey KEY | --keyring K] [--json]\n"
+    "                       runs side by side: config keys that differ, scores, curves, rule hits, speed\n"
     "\n"
     "  marlsim help COMMAND | marlsim COMMAND --help   details of one command\n"
     "  marlsim --version\n"
@@ -46,7 +50,8 @@ typedef struct command {
 static const command commands[] = {{"run", cmd_run},       {"eval", cmd_eval}, {"verify", cmd_verify},
                                    {"reproduce", cmd_reproduce}, {"keys", cmd_keys}, {"prove", cmd_prove},
                                    {"purge", cmd_purge},     {"export", cmd_export}, {"audit", cmd_audit},
-                                   {"card", cmd_card},       {"approve", cmd_approve}, {"release", cmd_release}};
+                                   {"card", cmd_card},       {"approve", cmd_approve}, {"release", cmd_release},
+                                   {"report", cmd_report},   {"compare", cmd_compare}};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 int main(int argc, char **argv)

@@ -351,6 +351,17 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     return MS_OK;
 }
 
+double exp_estimate_lake_bytes(const ms_config *c)
+{
+    double per_step = c->level == MS_LEVEL_FULL      ? EXP_BYTES_FULL
+                      : c->level == MS_LEVEL_SAMPLED ? (double)EXP_BYTES_FULL / (c->sample_every > 0 ? c->sample_every : 1) +
+                                                           EXP_BYTES_AGGREGATE
+                                                     : EXP_BYTES_AGGREGATE;
+    double steps = (double)ms_config_run_steps(c);
+    double wal = steps * per_step < EXP_BYTES_WAL ? steps * per_step : EXP_BYTES_WAL;
+    return steps * per_step + wal + EXP_BYTES_FIXED;
+}
+
 int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, ms_err *e)
 {
     if (out) {

@@ -143,4 +143,18 @@ void exp_build_facts(const ms_config *c, char *buf, size_t n);
  * runs/). MS_OK or MS_EIO. */
 int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, ms_err *e);
 
+/* An upper estimate of the bytes a run of c leaves in its lake (file, WAL
+ * and checkpoint file together, at their largest), for the disk check
+ * before a run starts: per env-step EXP_BYTES_FULL at level full (measured
+ * 967-971 on configs/default.ini), EXP_BYTES_FULL / sample_every +
+ * EXP_BYTES_AGGREGATE at sampled, EXP_BYTES_AGGREGATE at aggregate
+ * (measured 6.2), plus EXP_BYTES_FIXED (schema, snapshots, checkpoints of a
+ * short run), plus one WAL of EXP_BYTES_WAL (the lake's autocheckpoint
+ * bound) beside the file. A model, not a promise: README says what each
+ * level costs. */
+enum { EXP_BYTES_FULL = 1100, EXP_BYTES_AGGREGATE = 8 };
+#define EXP_BYTES_FIXED (4.0 * 1024 * 1024)
+#define EXP_BYTES_WAL (64.0 * 1024 * 1024)
+double exp_estimate_lake_bytes(const ms_config *c);
+
 #endif

@@ -245,5 +245,11 @@ t_ordering() {
 }
 check "oracle > heuristic > random over 20 episodes" t_ordering
 
+t_no_room() {
+    in_scratch expect_exit 2 "$MARLSIM" run "$DEFAULT" --keyring dev --set run.env_steps=1000000000000 --out big.db || return 1
+    err_has 'not enough room for the lake' && err_has 'full telemetry' && scratch_empty
+}
+check "run refuses a lake the file system has no room for (10^12 env-steps at full: ~1 PB): exit 2, nothing written" t_no_room
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

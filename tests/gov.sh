@@ -26,6 +26,12 @@ expect_exit() {
     "$@" >"$T/out" 2>&1; got=$?
     if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 800 "$T/out")"; fi
 }
+# As expect_exit, with stdout alone in $T/out (a JSON result; stderr in $T/err).
+expect_json() {
+    n=$1 want=$2; shift 2
+    "$@" >"$T/out" 2>"$T/err"; got=$?
+    if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 600 "$T/err")"; fi
+}
 q() { sqlite3 "$1" "$2"; }
 # has PATTERN: the last command's output matches (grep -E)
 has() { grep -Eq -- "$1" "$T/out"; }
@@ -211,7 +217,7 @@ check "an approval is a signed note naming the run, checkpoint and snapshots" sh
   grep -q \"^checkpoint \$(sqlite3 a.db 'select max(tree_size) from checkpoints') \" A && grep -q '^— alice ' A"
 expect_exit "release with alice and bob" 0 "$M" release a.db --approvers approvers --approval A --approval B --out a.rel
 check "the release holds the three snapshots and two approvals" sh -c "[ \$(grep -c '^snapshot ' a.rel) = 3 ] && [ \$(grep -c '^approval ' a.rel) = 2 ] && tail -1 a.rel | grep -qx end"
-expect_exit "eval --policy RELEASE --approvers" 0 "$M" eval --policy a.rel --approvers approvers --json
+expect_json "eval --policy RELEASE --approvers" 0 "$M" eval --policy a.rel --approvers approvers --json
 "$M" eval --policy a.rel --approvers approvers --json >"$T/out" 2>/dev/null
 rel_score=$(python3 -c "import json; print(json.load(open('$T/out'))['mean_reward_per_step'])")
 "$M" eval --policy a.db --json >"$T/out" 2>/dev/null
@@ -230,6 +236,19 @@ expect_exit "release: two names on one key" 1 "$M" release a.db --approvers appr
 check "refused: one key" has 'sign with one key'
 expect_exit "approve with the run's own key: refused" 1 "$M" approve a.db --as dave --keyring keys/a --pubkey "$PUB_A" --out D
 check "refused: the run's signer" sh -c "grep -q \"run's own key\" '$T/out' && [ ! -e D ]"
+expect_json "approve --json as bob" 0 "$M" approve a.db --as bob --keyring keys/bob --pubkey "$PUB_A" --out B2 --json
+check "... one object: approved by bob, the newest checkpoint, three snapshots, the approval file" python3 -c "
+import json, sqlite3; d = json.load(open('$T/out')); db = sqlite3.connect('a.db')
+assert d['outcome'] == 'approved' and d['approver'] == 'bob' and d['approval'] == 'B2'
+assert d['checkpoint']['size'] == db.execute('select max(tree_size) from checkpoints').fetchone()[0]
+assert sorted(d['snapshots']) == ['BIN', 'GET', 'OPEN'] and d['run_id'] == db.execute('select run_id from runs').fetchone()[0]"
+expect_exit "approve --json without --out: usage, exit 2" 2 "$M" approve a.db --as bob --keyring keys/bob --pubkey "$PUB_A" --json
+expect_json "release --json" 0 "$M" release a.db --approvers approvers --approval A --approval B2 --out j.rel --json
+check "... released, approvers alice and bob, the release file" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['outcome'] == 'released' and d['approvers'] == ['alice', 'bob'] and d['release'] == 'j.rel'"
+expect_json "release --json of one approver twice: exit 1" 1 "$M" release a.db --approvers approvers --approval A --approval A --out x.rel --json
+check "... outcome refused, with why" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['outcome'] == 'refused' and 'alice' in d['why']"
 expect_exit "approve as mallory (not listed)" 0 "$M" approve a.db --as mallory --keyring keys/mallory --pubkey "$PUB_A" --out MAL
 expect_exit "release: an approver not on the list" 1 "$M" release a.db --approvers approvers --approval A --approval MAL --out x.rel
 check "refused: not on the allow-list" has 'mallory is not on the allow-list'

@@ -61,10 +61,11 @@ read -r unit_pass unit_fail < <(tally unit "$unit_rc")
 # gov.sh audit, model cards and four-eyes release (needs lake_attack);
 # lint.sh the compliance lint on the tree and on planted copies;
 # docs.sh the shipped documentation against the code (needs
-# $MARLSIM_TOOLS/docgen and man). The Python package's tests and the
+# $MARLSIM_TOOLS/docgen and man); report.sh the HTML report and compare
+# against the lakes they read. The Python package's tests and the
 # install test are `make pytest` and `make installcheck` (CI runs both).
 total_pass=$unit_pass total_fail=$unit_fail
-for suite in cli lake trust learning lifecycle resume gov lint docs; do
+for suite in cli lake trust learning lifecycle resume gov lint docs report; do
     if [ -x "$MARLSIM" ]; then
         "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
         rc=${PIPESTATUS[0]}

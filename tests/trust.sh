@@ -24,7 +24,15 @@ check() { n=$1; shift; if "$@"; then ok "$n"; else ko "$n" "$(head -c 600 "$T/ou
 expect_exit() {
     n=$1 want=$2; shift 2
     "$@" >"$T/out" 2>&1; got=$?
+    # TRUST_TRANSCRIPT=FILE keeps each command and its output (for notes).
+    if [ -n "${TRUST_TRANSCRIPT:-}" ]; then printf '$ %s   # %s\n%s\n(exit %s)\n\n' "$*" "$n" "$(cat "$T/out")" "$got" >>"$TRUST_TRANSCRIPT"; fi
     if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 600 "$T/out")"; fi
+}
+# As expect_exit, with stdout alone in $T/out (a JSON result; stderr in $T/err).
+expect_json() {
+    n=$1 want=$2; shift 2
+    "$@" >"$T/out" 2>"$T/err"; got=$?
+    if [ "$got" = "$want" ]; then ok "$n"; else ko "$n" "exit $got, wanted $want: $(head -c 600 "$T/err")"; fi
 }
 q() { sqlite3 "$1" "$2"; }
 # Runs SQL on a lake with every append-only trigger dropped and then restored
@@ -211,6 +219,15 @@ expect_exit "prove --from 100 --to $n" 0 "$M" prove a.db --from 100 --to "$n"
 cp "$T/out" p4.txt
 expect_exit "prove --check of the consistency proof" 0 "$M" prove --check p4.txt --checkpoint a.cp
 expect_exit "prove of a leaf beyond the ledger: exit 2" 2 "$M" prove a.db --entry "$n"
+expect_json "prove --entry 5 --json" 0 "$M" prove a.db --entry 5 --json
+check "... one object holding the same proof text, verdict authenticated" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['verdict'] == 'authenticated' and d['proof'] == open('p1.txt').read()"
+expect_json "prove --check --json of the proof against the checkpoint" 0 "$M" prove --check p1.txt --checkpoint a.cp --json
+check "... valid, inclusion of leaf 5 (entry 6), the checkpoint's size" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['valid'] is True and d['kind'] == 'inclusion' and d['leaf'] == 5 and d['entry'] == 6 and d['checkpoint_size'] == d['size'] > 5"
+expect_json "prove --check --json of the altered proof: exit 1" 1 "$M" prove --check p3.txt --json
+check "... valid false, with why" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['valid'] is False and d['why']"
 
 
 # --- the review's attacks on unfinished lakes, JSON and reproduce ----------------------------
@@ -263,6 +280,13 @@ assert d['run_id'] == '$RID' and d['verdict'] != 'OK' and d['authenticated'] is 
 cp n.db u7.db && tamper u7.db "update joint_actions set reward = reward + 1 where rowid = 5" && "$ATTACK" rechain u7.db --drop-checkpoints >/dev/null
 expect_exit "(6) reproduce of a re-chained forgery: exit 1" 1 "$M" reproduce u7.db --out u7r.db
 check "... names where it diverges, and keeps no (signed) reproduction" sh -c "grep -q '^DIVERGENT' '$T/out' && [ ! -e u7r.db ] && [ ! -e u7r.db.checkpoint ]"
+expect_json "(6) reproduce --json of it: exit 1" 1 "$M" reproduce u7.db --out u7r.db --json
+check "... one object: verdict tampered, the divergence in joint_actions, no reproduction" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['verdict'] == 'tampered' and d['why'] and d['divergence']['table'] == 'joint_actions' and d['reproduction'] is None"
+expect_json "reproduce --json of the intact run: exit 0" 0 "$M" reproduce n.db --json
+check "... verdict identical, the original's head, reproduction removed (null)" python3 -c "
+import json, sqlite3; d = json.load(open('$T/out')); h = sqlite3.connect('n.db').execute('select head_hash from runs').fetchone()[0]
+assert d['verdict'] == 'identical' and d['head_hash'] == h == d['original_head_hash'] and d['reproduction'] is None and d['entries'] == d['reproduced_entries'] > 0"
 
 # --- the file verify reads is the file it was named (review findings) -----------------------
 mkdir names && cp a.db names/x.db && cp a.db 'names/file:y.db' && printf 'not a lake\n' > names/y.db

@@ -7,8 +7,8 @@
 #      portability and performance checks; each remaining finding suppressed
 #      one by one with its reason in tests/lint/cppcheck-suppressions.xml;
 #   3. GCC's -fanalyzer over the library code (base keys sim nn ledger exp gov
-#      api); each remaining finding suppressed one by one with its reason in
-#      tests/lint/analyzer-suppressions.txt.
+#      report api); each remaining finding suppressed one by one with its
+#      reason in tests/lint/analyzer-suppressions.txt.
 # --fast runs 1 only (tests/lint.sh uses it on scratch copies). Prints the
 # findings, then "lint: N findings"; exit 0 none, 1 findings, 2 a tool missing.
 set -u
@@ -29,14 +29,14 @@ if [ "$fast" = 0 ]; then
     command -v cppcheck >/dev/null || { echo "lint: cppcheck is missing (make lint installs it)" >&2; exit 2; }
     cppcheck --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE -I. --inline-suppr --quiet \
         --suppress-xml=tests/lint/cppcheck-suppressions.xml --template='{file}:{line}: cppcheck {severity} {id}: {message}' \
-        -j2 base keys sim nn ledger exp gov api cli 2>"$OUT/cppcheck"
+        -j2 base keys sim nn ledger exp gov report api cli 2>"$OUT/cppcheck"
     cat "$OUT/cppcheck"
     c=$(grep -c ': cppcheck ' "$OUT/cppcheck")
     n=$((n + c))
     echo "lint: cppcheck: $c findings" >&2
     AFLAGS="-std=c11 -D_GNU_SOURCE -O1 -I. $(pkg-config --cflags openblas inih sqlite3 libcrypto 2>/dev/null) -fanalyzer"
     export AFLAGS OUT
-    ls base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c gov/*.c api/*.c |
+    ls base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c gov/*.c report/*.c api/*.c |
         xargs -P2 -n1 sh -c 'gcc $AFLAGS -c "$0" -o /dev/null 2>"$OUT/an-$(echo "$0" | tr / _)"'
     cat "$OUT"/an-* | grep ': warning: ' >"$OUT/analyzer"
     a=0
