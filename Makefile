@@ -7,14 +7,17 @@
 CC       ?= cc
 BLAS_PC  ?= openblas
 PKGS      = $(BLAS_PC) inih sqlite3 libcrypto
-DEB_PKGS  = libsqlite3-dev libopenblas-dev libssl-dev libinih-dev pkg-config sqlite3
+DEB_PKGS  = libsqlite3-dev libopenblas-dev libssl-dev libinih-dev pkg-config sqlite3 libopenmpi-dev openmpi-bin
+# Open MPI (SPEC §11): only its header at build time; exp/comm.c loads
+# libmpi with dlopen under mpirun, so nothing links it (see exp/comm.h).
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
 # -O2, never -Ofast/-ffast-math: they break NaN checks and bit-determinism.
 # The "cheap" vectoriser cost model lets GCC vectorise the elementwise loops
 # (Adam, activation gradients); it never reassociates floating point, so
 # lakes are bit-identical to a plain -O2 build (same head hash), ~15% faster.
 OPT      ?= -O2 -fvect-cost-model=cheap
 WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MPI_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmvec -lm $(EXTRA_LDFLAGS)
 BUILD    ?= build
 PREFIX   ?= /usr/local

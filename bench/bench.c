@@ -11,8 +11,12 @@
  *   4. verify of that lake;
  *   5. purge of its behavioural data (rows/s, the lake's size before and
  *      after);
- *   6. the poisoning defence on against off (default and poisoned configs).
- * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3 and 6 (default 131072).
+ *   6. the poisoning defence on against off (default and poisoned configs);
+ *   7. MPI (SPEC §11): training, telemetry off, under mpirun with 1 and
+ *      with 2 processes (each a fresh job), and what the gradient exchange
+ *      carries and costs per update (the README's scaling note).
+ * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3, 6 and 7 (default
+ * 131072).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,7 @@
 #include <sqlite3.h>
 
 #include "base/clock.h"
+#include "exp/comm.h"
 #include "exp/experiment.h"
 #include "keys/keyring.h"
 #include "ledger/lifecycle.h"
@@ -367,6 +372,38 @@ static int in_child(phase_fn fn, int64_t steps)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* Runs file with args in a child (OPENBLAS_CORETYPE=core when core is
+ * not NULL) and reads what it prints into buf (NUL-terminated); its exit
+ * status in *status. -1 when no child could be started. */
+static ssize_t child_output(const char *file, char *const args[], const char *core, char *buf, size_t cap,
+                            int *status)
+{
+    int fds[2];
+    buf[0] = 0;
+    if (pipe(fds))
+        return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        if (core)
+            setenv("OPENBLAS_CORETYPE", core, 1);
+        execvp(file, args);
+        _exit(127); /* no such program */
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < cap - 1 && (n = read(fds[0], buf + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(fds[0]);
+    *status = 0;
+    waitpid(pid, status, 0);
+    return (ssize_t)got;
+}
+
 /* 0. The OpenBLAS core: training (telemetry off) under the generic
  * fallback (Prescott) against blas_core = auto, each in a fresh process
  * (OpenBLAS reads OPENBLAS_CORETYPE only when it loads). */
@@ -374,25 +411,10 @@ static int train_under(const char *core, int64_t steps, double *sps)
 {
     char arg[32];
     snprintf(arg, sizeof arg, "%lld", (long long)steps);
-    int fds[2];
-    if (pipe(fds))
-        return 1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        setenv("OPENBLAS_CORETYPE", core, 1);
-        char *args[] = {"bench_marlsim", "--core-phase", arg, NULL};
-        execv("/proc/self/exe", args);
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[256] = "";
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    char *args[] = {"bench_marlsim", "--core-phase", arg, NULL};
+    char buf[256];
+    int status;
+    ssize_t n = child_output("/proc/self/exe", args, core, buf, sizeof buf, &status);
     char got[64];
     if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%63s %lf", got, sps) != 2 ||
         strcmp(got, core)) {
@@ -430,17 +452,121 @@ static int bench_core(int64_t steps)
     return 0;
 }
 
+/* 7. In each process of `mpirun -np N bench_marlsim --mpi-phase STEPS`:
+ * one training run (telemetry off) of the default config split over the
+ * N processes; rank 0 prints "N ENV-STEPS/S UPDATES UPDATE-SECONDS
+ * EXCHANGE-CALLS EXCHANGE-BYTES EXCHANGE-SECONDS" (update: GAE + PPO, the
+ * exchange included; exchange: this process's collectives, all of them). */
+static int mpi_phase(int64_t steps)
+{
+    ms_config c;
+    ms_config_defaults(&c);
+    c.env_steps = steps;
+    ms_err e;
+    ms_comm *comm;
+    if (!comm_launched_by_mpirun() || comm_mpi_init(&comm, &e)) {
+        fprintf(stderr, "bench: --mpi-phase runs under mpirun%s%s\n", comm_launched_by_mpirun() ? ": " : "",
+                comm_launched_by_mpirun() ? e.msg : "");
+        return 1;
+    }
+    ms_keyring *kr = NULL;
+    trainer *tr = NULL;
+    int rc = ms_keyring_dev(c.seed, &kr, &e);
+    ms_key_source ks = {kr, 0, ms_config_key_generations(&c), 0};
+    if (!rc)
+        rc = trainer_init_comm(&tr, &c, NULL, &ks, comm, &e);
+    int interrupted;
+    double t0 = ms_now();
+    if (!rc)
+        rc = trainer_run(tr, NULL, NULL, NULL, &interrupted, &e);
+    double dt = ms_now() - t0;
+    if (rc) {
+        fprintf(stderr, "bench: rank %d: %s\n", comm_rank(comm), e.msg);
+        comm_abort(comm, 1);
+    } else if (comm_rank(comm) == 0) {
+        double calls, bytes, secs;
+        comm_traffic(comm, &calls, &bytes, &secs);
+        const trainer_status *st = trainer_get_status(tr);
+        printf("%d %.1f %lld %.6f %.0f %.0f %.6f\n", comm_size(comm), (double)st->env_steps / dt,
+               (long long)st->updates, trainer_get_times(tr)->update, calls, bytes, secs);
+    }
+    trainer_free(tr);
+    ms_keyring_free(kr);
+    comm_finalize(comm);
+    return rc ? 1 : 0;
+}
+
+/* Runs `mpirun -np ranks` of this binary's --mpi-phase; its figures. */
+typedef struct mpi_figures {
+    int ranks;
+    double sps, updates, update_s, calls, bytes, exchange_s;
+} mpi_figures;
+
+static int mpi_job(int ranks, int64_t steps, mpi_figures *f)
+{
+    char np[16], arg[32], self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0)
+        return 1;
+    self[sl] = 0;
+    snprintf(np, sizeof np, "%d", ranks);
+    snprintf(arg, sizeof arg, "%lld", (long long)steps);
+    /* as root mpirun needs --allow-run-as-root; a loaded 2-core machine
+     * --oversubscribe */
+    char *args[] = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np, self, "--mpi-phase", arg, NULL};
+    char buf[512];
+    int status;
+    ssize_t got = child_output("mpirun", args, NULL, buf, sizeof buf, &status);
+    if (got < 0)
+        return 1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !got)
+        return 127;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) ||
+        sscanf(buf, "%d %lf %lf %lf %lf %lf %lf", &f->ranks, &f->sps, &f->updates, &f->update_s, &f->calls, &f->bytes,
+               &f->exchange_s) != 7) {
+        fprintf(stderr, "bench: mpirun -np %d failed (exit %d: %s)\n", ranks,
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? buf : "no output");
+        return 1;
+    }
+    return 0;
+}
+
+static int bench_mpi(int64_t steps)
+{
+    mpi_figures one, two;
+    int rc = mpi_job(1, steps, &one);
+    if (rc == 127) {
+        printf("7. MPI: no mpirun (install openmpi-bin): skipped\n");
+        return 0;
+    }
+    if (rc || mpi_job(2, steps, &two))
+        return 1;
+    double upd = two.updates > 0 ? two.updates : 1;
+    printf("7. MPI, training, telemetry off, default config (mpirun --oversubscribe, each rank OpenBLAS 1 thread):\n"
+           "   1 rank %.0f env-steps/s, 2 ranks %.0f env-steps/s: %.2fx (aim >= 1.7x on 2 free cores)\n"
+           "   GAE + PPO per update: 1 rank %.2f ms, 2 ranks %.2f ms; all the run's collectives (gradient sums,\n"
+           "   evaluations, checks) per update: %.2f ms in %.0f calls carrying %.0f bytes of each rank's messages\n"
+           "   (%.0f bytes per call)\n",
+           one.sps, two.sps, two.sps / one.sps, 1e3 * one.update_s / (one.updates > 0 ? one.updates : 1),
+           1e3 * two.update_s / upd, 1e3 * two.exchange_s / upd, two.calls / upd, two.bytes / upd,
+           two.calls > 0 ? two.bytes / two.calls : 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *s = getenv("MARLSIM_BENCH_STEPS");
     int64_t steps = s ? strtoll(s, NULL, 10) : 131072;
     if (argc == 3 && !strcmp(argv[1], "--core-phase"))
         return core_phase(strtoll(argv[2], NULL, 10));
+    if (argc == 3 && !strcmp(argv[1], "--mpi-phase"))
+        return mpi_phase(strtoll(argv[2], NULL, 10));
     machine();
     int rc = bench_core(steps);
     rc |= in_child(run_env, 0);
     rc |= in_child(bench_train, steps);
     rc |= in_child(bench_lake, steps);
     rc |= in_child(bench_defence, steps);
+    rc |= bench_mpi(steps);
     return rc;
 }

@@ -110,6 +110,10 @@ struct exp_resume_info;
 int cli_run_experiment(const ms_config *c, const char *path, int force, int show_progress, int64_t interrupt_at,
                        const struct ms_keyring *kr, int first_gen, int reproduce,
                        const struct exp_resume_info *resume, struct exp_result *res);
+/* The processes the next cli_run_experiment runs with (SPEC §11; exp/comm.h)
+ * and the manifest rank 0 then writes; NULL, NULL: one process. */
+struct ms_comm;
+void cli_set_comm(struct ms_comm *comm, const char *manifest);
 
 /* JSON string literal of s on f. */
 void cli_json_string(FILE *f, const char *s);

@@ -6,13 +6,16 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "exp/comm.h"
 #include "exp/experiment.h"
+#include "exp/manifest.h"
 #include "keys/keyring.h"
 #include "ledger/verify.h"
 #include "nn/blascore.h"
 
 static const char usage[] =
     "usage: marlsim reproduce RUN.db [--out PATH.db] [--force] [--keyring K] [--json]\n"
+    "       mpirun -np N marlsim reproduce RUN.manifest [--keyring K] [--json]\n"
     "\n"
     "Verifies RUN.db (with your keyring's signing key when it has one), re-runs\n"
     "the canonical config and seed stored in it with the same key material (the\n"
@@ -36,7 +39,15 @@ static const char usage[] =
     "identical_prefix, divergent or tampered; the entries compared, the first\n"
     "divergence, the purged entries, where the reproduction went).\n"
     "Exit 0 identical, 1 divergent (or RUN.db does not verify), 2 could not\n"
-    "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n";
+    "check (e.g. a key generation the keyring lacks, or one that was destroyed).\n"
+    "\n"
+    "RUN.manifest (a run of N processes, SPEC §11) is replayed by N processes:\n"
+    "marlsim does not launch them itself, it says the mpirun command to run\n"
+    "(exit 2) when it was not started by mpirun with N processes. Each rank K\n"
+    "reproduces and compares its shard RUN.rank-K-of-N.db as above, into\n"
+    "RUN.reproduce.rank-K-of-N.db (kept, with the manifest RUN.reproduce.manifest\n"
+    "rank 0 writes), and prints its own verdict; mpirun exits non-zero when one\n"
+    "rank's shard diverges.\n";
 
 /* A lake that does not verify, before anything was re-run: its message. */
 static int say_tampered(int json, const char *db, const char *msg)
@@ -96,14 +107,81 @@ static void remove_reproduction(const char *path)
     unlink(side);
 }
 
+/* reproduce RUN.manifest: this process's shard (rank K of the manifest's
+ * N, from Open MPI's environment: MPI itself starts only once the OpenBLAS
+ * core is pinned, after which nothing re-executes), its reproduction and
+ * the reproduction's manifest. */
+typedef struct shard_job {
+    int rank, ranks;
+    char shard[MS_PATH_MAX + 160], out[MS_PATH_MAX + 200], manifest[MS_PATH_MAX + 200];
+    ms_comm *comm;
+} shard_job;
+
+static int shard_target(const char *path, const cli_args *a, shard_job *j)
+{
+    manifest_report r;
+    ms_err e;
+    char base[MS_PATH_MAX + 64], rbase[MS_PATH_MAX + 96];
+    if (a->out || a->force)
+        return cli_usage(usage, "a manifest's reproduction goes beside it (RUN.reproduce.*): no --out or --force");
+    int rc = manifest_open(path, NULL, &r, &e);
+    if (rc == MS_ECHECK) {
+        printf("%s %s\n%s\n", r.word, path, e.msg);
+        return EXIT_CHECK;
+    }
+    if (rc) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *rank = getenv("OMPI_COMM_WORLD_RANK");
+    char *end1 = NULL, *end2 = NULL;
+    long n = size ? strtol(size, &end1, 10) : -1, k = rank ? strtol(rank, &end2, 10) : -1;
+    if (!comm_launched_by_mpirun() || !end1 || *end1 || !end2 || *end2 || n != r.ranks || k < 0 || k >= n) {
+        cli_error("%s is a run of %d processes: it is reproduced by as many; run\n  mpirun -np %d %s reproduce %s%s%s",
+                  path, r.ranks, r.ranks, cli_argv && cli_argv[0] ? cli_argv[0] : "marlsim", path,
+                  a->keyring ? " --keyring " : "", a->keyring ? a->keyring : "");
+        return EXIT_USAGE;
+    }
+    j->rank = (int)k;
+    j->ranks = r.ranks;
+    (void)manifest_is_manifest(path, base, sizeof base); /* manifest_open checked the name */
+    snprintf(rbase, sizeof rbase, "%s.reproduce", base);
+    manifest_shard_path(base, j->rank, j->ranks, j->shard, sizeof j->shard);
+    manifest_shard_path(rbase, j->rank, j->ranks, j->out, sizeof j->out);
+    manifest_path(rbase, j->manifest, sizeof j->manifest);
+    return EXIT_OK;
+}
+
+static int reproduce(const cli_args *a, shard_job *j);
+
 int cmd_reproduce(int argc, char **argv)
 {
     cli_args a;
     int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_FORCE | CLI_OPT_KEYRING | CLI_OPT_JSON, usage, "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    const char *db = a.file, *out = a.out;
+    shard_job j = {0};
+    char base[MS_PATH_MAX + 64];
+    if (manifest_is_manifest(a.file, base, sizeof base) && (rc = shard_target(a.file, &a, &j)))
+        return rc;
+    rc = reproduce(&a, j.ranks ? &j : NULL);
+    if (j.comm) {
+        if (rc != EXIT_OK && rc != EXIT_CHECK)
+            comm_abort(j.comm, rc); /* the other ranks may wait in a collective */
+        cli_set_comm(NULL, NULL);
+        comm_finalize(j.comm);
+    }
+    return rc;
+}
+
+static int reproduce(const cli_args *ap, shard_job *j)
+{
+    const cli_args a = *ap;
+    int rc;
+    const char *db = j ? j->shard : a.file, *out = j ? j->out : a.out;
     ms_err e;
+    if (strlen(db) >= MS_PATH_MAX || (out && strlen(out) >= MS_PATH_MAX))
+        return cli_usage(usage, "a path longer than %d bytes", MS_PATH_MAX - 1);
     /* The original's identity first: its key material decides the rest. */
     lake_run_meta m;
     if ((rc = lake_read_run(db, &m, &e))) {
@@ -200,7 +278,7 @@ int cmd_reproduce(int argc, char **argv)
     ms_config c;
     ms_config_defaults(&c);
     char origin[MS_PATH_MAX + 32];
-    snprintf(origin, sizeof origin, "%s:runs.config_text", db);
+    snprintf(origin, sizeof origin, "%.*s:runs.config_text", MS_PATH_MAX, db);
     rc = ms_config_load_stored(&c, m.config_text, origin, &e);
     if (!rc && c.seed != m.seed)
         rc = ms_fail(&e, MS_EINPUT, "%s: runs.seed %llu differs from the stored config's seed %llu", db,
@@ -216,7 +294,11 @@ int cmd_reproduce(int argc, char **argv)
                      "nobody can re-derive or link them, or regenerate the raw values, any more; the lake still "
                      "verifies (its chain needs no key)", db, why);
     }
-    if (!rc && strcmp(id.run_id, run_id)) {
+    char want_id[33];
+    snprintf(want_id, sizeof want_id, "%s", id.run_id);
+    if (!rc && j) /* a shard: its own run id (exp/manifest.h) */
+        rc = manifest_shard_id(id.run_id, j->rank, j->ranks, want_id, &e);
+    if (!rc && strcmp(want_id, run_id)) {
         if (tampered)
             rc = ms_fail(&e, MS_ECHECK, "%s: its stored config and keys do not give its run id: what it stores was "
                          "altered, so there is no run to reproduce", db);
@@ -254,9 +336,9 @@ int cmd_reproduce(int argc, char **argv)
     }
     char path[MS_PATH_MAX + 64];
     if (out)
-        snprintf(path, sizeof path, "%s", out);
+        snprintf(path, sizeof path, "%.*s", MS_PATH_MAX + 63, out);
     else
-        snprintf(path, sizeof path, "%s.reproduce.db", db);
+        snprintf(path, sizeof path, "%.*s.reproduce.db", MS_PATH_MAX, db);
     /* Never the original, nor its -wal / -shm / .checkpoint (by name or by identity). */
     struct stat so;
     int out_exists = stat(path, &so) == 0;
@@ -264,7 +346,7 @@ int cmd_reproduce(int argc, char **argv)
     for (int k = 0; k < 4; k++) {
         char orig[MS_PATH_MAX + 16];
         struct stat sd;
-        snprintf(orig, sizeof orig, "%s%s", db, sides[k]);
+        snprintf(orig, sizeof orig, "%.*s%s", MS_PATH_MAX, db, sides[k]);
         if (!strcmp(orig, path) ||
             (out_exists && stat(orig, &sd) == 0 && sd.st_dev == so.st_dev && sd.st_ino == so.st_ino)) {
             cli_error("--out %s is %s", path, k ? "a side file of the lake being reproduced" : "the lake being reproduced");
@@ -275,7 +357,16 @@ int cmd_reproduce(int argc, char **argv)
     /* The lake refuses a directory, and an existing --out unless --force;
      * the default path is replaced. */
     exp_result res;
-    rc = cli_run_experiment(&c, path, !out || a.force, cli_progress_mode(0), interrupt_at, kr, first,
+    if (j) { /* every process is past its checks: MPI starts */
+        if (comm_mpi_init(&j->comm, &e)) {
+            cli_error("%s", e.msg);
+            ms_keyring_free(kr);
+            return EXIT_USAGE;
+        }
+        cli_set_comm(j->comm, j->manifest);
+    }
+    rc = cli_run_experiment(&c, path, !out || a.force || j, j && j->rank ? CLI_PROGRESS_NONE : cli_progress_mode(0),
+                            interrupt_at, kr, first,
                             CLI_RUN_REPRODUCE | (vouched ? 0 : CLI_RUN_UNSIGNED), NULL, &res);
     ms_keyring_free(kr);
     if (rc)

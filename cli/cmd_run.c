@@ -9,7 +9,9 @@
 
 #include "base/clock.h"
 #include "cli/cli.h"
+#include "exp/comm.h"
 #include "exp/experiment.h"
+#include "exp/manifest.h"
 #include "keys/keyring.h"
 #include "ledger/verify.h"
 #include "nn/blascore.h"
@@ -48,9 +50,27 @@ static const char usage[] =
     "run continued from its last committed step: the finished lake has the\n"
     "ledger (head hash) of a run that was never stopped. A completed, purged or\n"
     "exported lake has nothing to resume (exit 2); so has one another process\n"
-    "holds (its run is still going).\n";
+    "holds (its run is still going).\n"
+    "\n"
+    "Under mpirun (mpirun -np N marlsim run CONFIG.ini, Open MPI; SPEC §11) the N\n"
+    "processes split the mailboxes, combine their gradients in rank order and\n"
+    "keep identical parameters; each writes the shard PATH.rank-K-of-N.db (PATH\n"
+    "without .db) and rank 0 the manifest PATH.manifest, signed, binding every\n"
+    "shard's ledger under one Merkle root: marlsim verify PATH.manifest checks\n"
+    "them all. Every rank must run the same OpenBLAS core (exit 2 otherwise).\n"
+    "With -np 1 the run is the plain one (PATH, no manifest). Only rank 0 prints.\n"
+    "A shard cannot be resumed. Without mpirun, MPI is never started.\n";
 
 static volatile sig_atomic_t stop_requested;
+/* run under mpirun with several processes: the world and the manifest's path */
+static ms_comm *cli_comm;
+static const char *cli_manifest;
+
+void cli_set_comm(ms_comm *comm, const char *manifest)
+{
+    cli_comm = comm;
+    cli_manifest = manifest;
+}
 
 static void on_signal(int sig)
 {
@@ -150,7 +170,8 @@ int cli_run_experiment(const ms_config *c, const char *path, int force, int show
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     progress_ctx pc = {ms_now(), ms_now(), show_progress, 0};
-    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen,
+    exp_options o = {.path = path, .overwrite = force, .kr = kr, .first_gen = first_gen, .comm = cli_comm,
+                     .manifest = cli_manifest,
                      .reproduce = (reproduce & CLI_RUN_REPRODUCE) != 0,
                      .sign_nothing = (reproduce & CLI_RUN_UNSIGNED) != 0, .resume = resume, .interrupt_at = interrupt_at, .stop = &stop_requested, .progress = progress,
                      .progress_ctx = &pc};
@@ -254,6 +275,11 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
             printf("null");
         printf(",\"db\":");
         cli_json_string(stdout, r->db);
+        if (r->ranks > 1) {
+            printf(",\"ranks\":%d,\"manifest\":", r->ranks);
+            cli_json_string(stdout, r->manifest);
+            printf(",\"manifest_root\":\"%s\"", r->manifest_root);
+        }
         printf("}\n");
         return;
     }
@@ -282,6 +308,9 @@ static void print_summary(const ms_config *c, const exp_result *r, int json)
     else
         printf("checkpoint: none (the development key signs nothing)\n");
     printf("db: %s\n", r->db);
+    if (r->ranks > 1)
+        printf("ranks: %d (db, head and checkpoint above are rank 0's shard)\nmanifest: %s (root %s; marlsim verify "
+               "%s checks every shard)\n", r->ranks, r->manifest, r->manifest_root, r->manifest);
 }
 
 /* run --resume RUN.db */
@@ -354,6 +383,49 @@ static int resume(const cli_args *a)
     return rc;
 }
 
+/* run under mpirun (SPEC §11): after the OpenBLAS core is pinned (a
+ * re-exec must come before MPI_Init). */
+static int run_mpi(const ms_config *c, const cli_args *a, const char *out)
+{
+    ms_comm *comm;
+    ms_err e;
+    if (comm_mpi_init(&comm, &e)) {
+        cli_error("%s", e.msg);
+        return EXIT_USAGE;
+    }
+    int rank = comm_rank(comm), ranks = comm_size(comm), rc;
+    char base[MS_PATH_MAX + 64], shard[MS_PATH_MAX + 160], manifest[MS_PATH_MAX + 160];
+    const char *path = out;
+    if (ranks > 1) {
+        if (manifest_base(out, base, sizeof base, &e)) {
+            cli_error("%s", e.msg);
+            comm_finalize(comm);
+            return EXIT_USAGE;
+        }
+        manifest_shard_path(base, rank, ranks, shard, sizeof shard);
+        manifest_path(base, manifest, sizeof manifest);
+        path = shard;
+        cli_set_comm(comm, manifest);
+    }
+    ms_keyring *kr;
+    if ((rc = cli_keyring(a->keyring, c->keyring, c->seed, CLI_KR_CREATE, &kr))) {
+        comm_abort(comm, rc); /* the others may wait for this one */
+        comm_finalize(comm);
+        return rc;
+    }
+    exp_result res;
+    rc = cli_run_experiment(c, path, a->force, rank ? CLI_PROGRESS_NONE : cli_progress_mode(a->quiet), 0, kr, -1, 0,
+                            NULL, &res);
+    ms_keyring_free(kr);
+    if (rc && rc != EXIT_SIGINT && rc != EXIT_SIGTERM && ranks > 1 && res.status[0])
+        comm_abort(comm, rc); /* failed mid-run: the other ranks wait in a collective */
+    if (rank == 0 && res.status[0])
+        print_summary(c, &res, a->json);
+    cli_set_comm(NULL, NULL);
+    comm_finalize(comm);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
     cli_args a;
@@ -382,6 +454,10 @@ int cmd_run(int argc, char **argv)
     if ((rc = cli_keyring(a.keyring, c.keyring, c.seed, CLI_KR_CREATE, &kr)))
         return rc;
     exp_result res;
+    if (comm_launched_by_mpirun()) {
+        ms_keyring_free(kr);
+        return run_mpi(&c, &a, path);
+    }
     rc = cli_run_experiment(&c, path, a.force, cli_progress_mode(a.quiet), 0, kr, -1, 0, NULL, &res);
     ms_keyring_free(kr);
     if (res.status[0])

@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "exp/manifest.h"
 #include "keys/keyring.h"
 #include "ledger/summary.h"
 #include "ledger/verify.h"
 
 static const char usage[] =
     "usage: marlsim verify RUN.db [--checkpoint FILE] [--pubkey KEY | --keyring K] [--allow-incomplete] [--json]\n"
+    "       marlsim verify RUN.manifest [--pubkey KEY | --keyring K] [--allow-incomplete] [--json]\n"
     "\n"
     "Opens the lake read-only (creating and changing nothing, not even a -shm),\n"
     "treats it as hostile, re-hashes every payload from its stored bytes, checks\n"
@@ -36,7 +38,14 @@ static const char usage[] =
     "1 TAMPERED, FOREIGN, UNSIGNED, truncated against the checkpoint, or\n"
     "INCOMPLETE; 2 could not check (missing file, not a marlsim lake,\n"
     "unsupported schema version, a key or checkpoint file that cannot be read,\n"
-    "a key generation the keyring lacks).\n";
+    "a key generation the keyring lacks).\n"
+    "\n"
+    "RUN.manifest (a run of several processes, mpirun -np N marlsim run): checks\n"
+    "the manifest (its signature by the trusted key, its Merkle root over the\n"
+    "shards' ledgers) and every shard RUN.rank-K-of-N.db beside it as above: each\n"
+    "must be there (else MISSING), be this run's shard of rank K (else SWAPPED),\n"
+    "verify, and hold the ledger size and root the manifest binds (else\n"
+    "TAMPERED). The same exit codes.\n";
 
 /* The lake's key generations must be in the keyring (a destroyed one
  * counts: its fingerprint is kept). */
@@ -97,6 +106,56 @@ static void print_json(const char *db, const char *verdict, const lake_verify_re
     printf("}\n");
 }
 
+/* verify RUN.manifest (exp/manifest.h). */
+static int verify_manifest(const char *path, const ms_note_verifier *trusted, int allow_incomplete, int json)
+{
+    manifest_report r;
+    ms_err e;
+    int rc = manifest_verify(path, trusted, &r, &e);
+    const char *verdict = rc == MS_ECHECK ? r.word : rc ? "ERROR" : strcmp(r.status, "completed") ? "INCOMPLETE"
+                          : r.authenticated                                                        ? "OK"
+                                                                                                   : "UNAUTHENTICATED";
+    int code = rc == MS_ECHECK ? EXIT_CHECK : rc ? EXIT_USAGE : !strcmp(verdict, "INCOMPLETE") && !allow_incomplete
+                                                                    ? EXIT_CHECK : EXIT_OK;
+    if (json) {
+        printf("{\"path\":");
+        cli_json_string(stdout, path);
+        printf(",\"verdict\":\"%s\",\"manifest\":true", verdict);
+        if (rc) {
+            printf(",\"shard\":%d,\"error\":", r.bad_shard);
+            cli_json_string(stdout, e.msg);
+        } else {
+            printf(",\"run_id\":\"%s\",\"ranks\":%d,\"status\":\"%s\",\"env_steps\":%lld,\"entries\":%lld,"
+                   "\"rows\":%lld,\"root\":\"%s\",\"authenticated\":%s", r.run_id, r.ranks, r.status,
+                   (long long)r.env_steps, (long long)r.entries, (long long)r.rows, r.root,
+                   r.authenticated ? "true" : "false");
+        }
+        printf("}\n");
+        if (rc && rc != MS_ECHECK)
+            cli_error("%s", e.msg);
+        return code;
+    }
+    if (rc == MS_ECHECK) {
+        printf("%s %s\n%s\n", verdict, path, e.msg);
+        return code;
+    }
+    if (rc) {
+        cli_error("%s", e.msg);
+        return code;
+    }
+    printf("%s %s: run %s, %d shards, %lld ledger entries, %lld rows, root %s\n", verdict, path, r.run_id, r.ranks,
+           (long long)r.entries, (long long)r.rows, r.root);
+    if (r.authenticated)
+        printf("signed: the manifest and every shard's checkpoints by the trusted key %s\n", trusted->name);
+    else
+        printf("UNAUTHENTICATED: no trusted key%s: the shards' chains and the manifest's root agree, but anyone with "
+               "the files could have rewritten all of them\n", r.signed_ ? "" : " (and a development-key run signs "
+               "nothing)");
+    printf("status: %s (%lld env-steps)%s\n", r.status, (long long)r.env_steps,
+           strcmp(r.status, "completed") && !allow_incomplete ? "; --allow-incomplete accepts it" : "");
+    return code;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     cli_args a;
@@ -112,6 +171,13 @@ int cmd_verify(int argc, char **argv)
     ms_keyring *kr = NULL;
     if ((rc = cli_trusted_key(a.pubkey, a.keyring, &trusted, &have, &kr)))
         return rc;
+    char base[MS_PATH_MAX + 64];
+    if (manifest_is_manifest(db, base, sizeof base)) {
+        ms_keyring_free(kr);
+        if (a.checkpoint)
+            return cli_usage(usage, "--checkpoint checks one lake: give it with a shard, not a manifest");
+        return verify_manifest(db, have ? &trusted : NULL, a.allow_incomplete, a.json);
+    }
     lake_verify_opts o = {0};
     o.trusted = have ? &trusted : NULL;
     if (kr && !ms_keyring_is_dev(kr)) {

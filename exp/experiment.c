@@ -13,6 +13,8 @@
 
 #include "base/clock.h"
 #include "base/hash.h"
+#include "exp/comm.h"
+#include "exp/manifest.h"
 #include "exp/recorder.h"
 #include "keys/keyring.h"
 #include "ledger/lake.h"
@@ -105,7 +107,12 @@ int exp_resume_prepare(const char *path, const ms_keyring *kr, exp_resume_info *
     snprintf(info->status, sizeof info->status, "%s", m.status ? m.status : "");
     snprintf(info->origin, sizeof info->origin, "%s", m.origin ? m.origin : "");
     exp_json_field(m.build_facts, "openblas_core", info->core, sizeof info->core);
-    if (!strcmp(info->status, "completed"))
+    char ranks[16];
+    exp_json_field(m.build_facts, "ranks", ranks, sizeof ranks);
+    if (ranks[0])
+        rc = ms_fail(e, MS_EINPUT, "%s: a shard of a run of %s processes: resuming one is not supported (run it "
+                     "again)", path, ranks);
+    else if (!strcmp(info->status, "completed"))
         rc = ms_fail(e, MS_EINPUT, "%s: the run completed: there is nothing to resume", path);
     else if (rep.npurges || rep.exported_class[0])
         rc = ms_fail(e, MS_EINPUT, "%s: %s: there is nothing to resume", path,
@@ -223,19 +230,94 @@ int exp_identity(const ms_config *c, const ms_keyring *kr, int first_gen, exp_id
     return MS_OK;
 }
 
+/* Before a run of several processes writes anything: they agree with rank
+ * 0 on the config, the identity and the OpenBLAS core (experiment.h). */
+static int agree(ms_comm *comm, const ms_config *c, const exp_identity_t *id, ms_err *e)
+{
+    int ranks = comm_size(comm), rank = comm_rank(comm);
+    struct {
+        char config[65], run_id[33], core[64];
+    } mine, root;
+    memset(&mine, 0, sizeof mine);
+    snprintf(mine.config, sizeof mine.config, "%s", id->config_sha256);
+    snprintf(mine.run_id, sizeof mine.run_id, "%s", id->run_id);
+    snprintf(mine.core, sizeof mine.core, "%s", openblas_get_corename());
+    root = mine;
+    int rc = comm_bcast(comm, &root, sizeof root, e);
+    if (rc)
+        return rc;
+    int differs = strcmp(mine.core, root.core) ? 1 : strcmp(mine.config, root.config) ? 2
+                : strcmp(mine.run_id, root.run_id)                                     ? 3 : 0;
+    int worst = differs;
+    if ((rc = comm_max_int(comm, &worst, e)))
+        return rc;
+    if (differs == 1)
+        return ms_fail(e, MS_EINPUT, "rank %d runs OpenBLAS core %s, rank 0 runs %s: every rank of a run must run the "
+                       "same core (SPEC §11; pin it with [train] blas_core)", rank, mine.core, root.core);
+    if (differs == 2)
+        return ms_fail(e, MS_EINPUT, "rank %d's config (hash %.12s) is not rank 0's (%.12s): every rank runs the same "
+                       "config", rank, mine.config, root.config);
+    if (differs == 3)
+        return ms_fail(e, MS_EINPUT, "rank %d's run id is not rank 0's: every rank must use the same keyring", rank);
+    if (worst)
+        return ms_fail(e, MS_EINPUT, "rank %d: another rank's OpenBLAS core, config or keyring differs from rank 0's "
+                       "(its message says which)", rank);
+    if (ranks > MS_MANIFEST_MAX_RANKS || c->envs < ranks || c->minibatch < ranks)
+        return ms_fail(e, MS_EINPUT, "a run of %d processes needs [sim] envs and [train] minibatch of at least %d "
+                       "(they are %d and %d) and at most %d processes", ranks, ranks, c->envs, c->minibatch,
+                       MS_MANIFEST_MAX_RANKS);
+    return MS_OK;
+}
+
+/* After a run of several processes: every shard's ledger size and root to
+ * rank 0, which writes the manifest. */
+static int write_manifest(ms_comm *comm, lake *L, const exp_options *o, const ms_note_signer *signer,
+                          exp_result *res, ms_err *e)
+{
+    int ranks = comm_size(comm);
+    manifest_shard mine, *all = calloc((size_t)ranks, sizeof *all);
+    if (!all)
+        return ms_fail(e, MS_EIO, "out of memory");
+    memset(&mine, 0, sizeof mine);
+    int rc = lake_tree_root(L, mine.root, &mine.size, e);
+    if (!rc)
+        rc = comm_allgather(comm, &mine, sizeof mine, all, e);
+    if (!rc && comm_rank(comm) == 0) {
+        rc = manifest_write(o->manifest, res->run_id, res->config_sha256, res->status, res->env_steps, ranks, all,
+                            signer, res->manifest_root, e);
+        if (!rc)
+            snprintf(res->manifest, sizeof res->manifest, "%s", o->manifest);
+    }
+    free(all);
+    return rc;
+}
+
 int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e)
 {
     memset(res, 0, sizeof *res);
     snprintf(res->db, sizeof res->db, "%s", o->path);
+    ms_comm *comm = o->comm ? o->comm : comm_single();
+    int ranks = comm_size(comm);
+    res->ranks = ranks;
     char text[MS_CONFIG_TEXT_MAX], facts[1024];
     ms_config_render(c, text, sizeof text);
     exp_build_facts(c, facts, sizeof facts);
+    size_t fl = strlen(facts);
+    if (ranks > 1 && fl > 1) /* the build facts say how many processes made the shard */
+        snprintf(facts + fl - 1, sizeof facts - (fl - 1), ",\"mpi\":\"%s\",\"ranks\":%d}", comm_library(comm),
+                 ranks);
     if (!o->kr)
         return ms_fail(e, MS_EINPUT, "experiment: no key material");
 
     /* The generations, the signer and the run id. */
     exp_identity_t id;
     int rc = exp_identity(c, o->kr, o->first_gen, &id, e);
+    if (!rc && ranks > 1)
+        rc = agree(comm, c, &id, e);
+    if (!rc && ranks > 1 && !o->manifest)
+        rc = ms_fail(e, MS_EINPUT, "experiment: a run of several processes needs a manifest path");
+    if (!rc && ranks > 1) /* the shard's own run id (bound into its chain) */
+        rc = manifest_shard_id(id.run_id, comm_rank(comm), ranks, res->shard_id, e);
     if (rc)
         return rc;
     ms_key_source ks = {o->kr, id.first_gen, id.ngen, 0};
@@ -259,13 +341,14 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     if (o->resume)
         snprintf(origin, sizeof origin, "%s", o->resume->origin); /* a reproduction's, too */
     else
-        snprintf(origin, sizeof origin, "marlsim/%s%s", res->run_id, o->reproduce ? "/reproduce" : "");
+        snprintf(origin, sizeof origin, "marlsim/%s%s", ranks > 1 ? res->shard_id : res->run_id,
+                 o->reproduce ? "/reproduce" : "");
     unsigned char commit_key[32];
     if ((rc = ms_keyring_commit_key(o->kr, commit_key, e)))
         return rc;
 
     static const char *const sync_names[] = {"off", "normal", "full", "extra"};
-    lake_run_info info = {.run_id = res->run_id, .name = c->name, .seed = c->seed, .config_text = text,
+    lake_run_info info = {.run_id = ranks > 1 ? res->shard_id : res->run_id, .name = c->name, .seed = c->seed, .config_text = text,
                           .config_sha256 = res->config_sha256, .version = MS_VERSION, .build_facts = facts,
                           .key_ids = key_ids, .dev_key = res->dev_key, .origin = origin, .commit_key = commit_key,
                           .signer = signer.sign ? &signer : NULL, .checkpoint_every = c->checkpoint_every,
@@ -277,11 +360,22 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
                                  o->resume->entries, e)
                    : lake_create(&L, o->path, &info, o->overwrite, e);
     OPENSSL_cleanse(commit_key, sizeof commit_key);
-    if (rc)
+    if (ranks > 1) { /* every shard was created, or none runs */
+        int failed = rc != 0;
+        ms_err ae;
+        int arc = comm_max_int(comm, &failed, &ae);
+        if (!rc && (arc || failed))
+            rc = arc ? arc : ms_fail(e, MS_EINPUT, "rank %d: another rank could not create its shard (its message "
+                                     "says why)", comm_rank(comm));
+        if (arc && !rc)
+            *e = ae;
+    }
+    if (rc && !L)
         return rc;
-    rc = recorder_init(&rec, L, c, e);
     if (!rc)
-        rc = trainer_init(&tr, c, rec, &ks, e);
+        rc = recorder_init(&rec, L, c, e);
+    if (!rc)
+        rc = trainer_init_comm(&tr, c, rec, &ks, comm, e);
     if (!rc)
         trainer_stop_at(tr, o->interrupt_at);
 
@@ -331,9 +425,12 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
         res->env_steps = o->resume->env_steps;
         snprintf(res->status, sizeof res->status, "%s", o->resume->status);
     }
+    int mrc = !rc && !frc && ranks > 1 ? write_manifest(comm, L, o, signer.sign ? &signer : NULL, res, e) : MS_OK;
     trainer_free(tr);
     recorder_free(rec);
     lake_close(L);
+    if (mrc) /* the shard is finished; the manifest is not */
+        return mrc;
     if (rc) {
         char msg[sizeof e->msg];
         snprintf(msg, sizeof msg, "%s", e->msg);

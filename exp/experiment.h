@@ -58,6 +58,12 @@ typedef struct exp_result {
     trainer_times t;             /* where the time went (seconds) */
     double t_record, t_record_in_env; /* recording alone, and the part of it inside t.env */
     double t_writer;             /* the lake's thread, writing (writer_threads = 1) */
+    /* A run of several processes (SPEC §11; run_id above is then the run's,
+     * head_hash, checkpoint and db this process's shard's): */
+    int ranks;                   /* 1: one process */
+    char shard_id[33];           /* this shard's run id (exp/manifest.h) */
+    char manifest[MS_PATH_MAX + 64]; /* rank 0: the manifest written ("" none) */
+    char manifest_root[64];      /* its root, base64 */
 } exp_result;
 
 struct exp_resume_info;
@@ -79,10 +85,29 @@ typedef struct exp_options {
     int64_t interrupt_at;        /* > 0: behave as interrupted after that many
                                     env-steps (reproduce of an interrupted run) */
     volatile sig_atomic_t *stop; /* may be NULL; nonzero stops at the next step boundary */
+    struct ms_comm *comm;        /* the run's processes (exp/comm.h); NULL: one.
+                                    With several (SPEC §11): path is this
+                                    process's shard (exp/manifest.h names), and
+                                    rank 0 writes the manifest at `manifest` */
+    const char *manifest;
     void (*progress)(const trainer_status *, void *ctx); /* may be NULL */
     void *progress_ctx;
 } exp_options;
 
+/* With several processes (o->comm), exp_run is called by every process
+ * of the run at once; before anything is written they agree, or all fail
+ * with MS_EINPUT (nothing written): the same config hash, the same
+ * identity (keyring) and the same OpenBLAS core as rank 0 (which sends its
+ * own; the message of the process that differs names both), [sim] envs
+ * and [train] minibatch at least the number of processes, at most
+ * MS_MANIFEST_MAX_RANKS of them. Each process writes its shard (run id:
+ * manifest_shard_id; build facts: + "mpi" and "ranks"), trains as
+ * trainer_init_comm says, and after a completed or interrupted run rank 0
+ * writes the manifest over every shard's ledger (signed like the
+ * checkpoints; unsigned with the development key). A failure on one
+ * process leaves the others waiting in a collective: the caller ends the
+ * job (comm_abort). One process (NULL or comm_single()) is the run as it
+ * always was, byte for byte. */
 int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e);
 
 /* Who a run of c with keyring kr is, without running it: the generations

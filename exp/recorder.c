@@ -220,6 +220,8 @@ static int record_step(void *ctx, const ms_step *s, ms_err *e)
     return rc;
 }
 
+/* env columns hold the mailbox's index in the config (s->first + i: a
+ * process of an MPI run steps a range of them). */
 static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
 {
     int n = s->envs, rc;
@@ -234,14 +236,14 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
     for (int i = 0; i < n; i++) {
         if (s->poison[i]) {
             *v++ = lk_int(step);
-            *v++ = lk_int(i);
+            *v++ = lk_int(s->first + i);
             *v++ = lk_text("transit");
             *v++ = lk_text(ms_poison_names[s->poison[i] - 1]);
             rows++;
         }
         if (s->msg[i].backdoor) {
             *v++ = lk_int(step);
-            *v++ = lk_int(i);
+            *v++ = lk_int(s->first + i);
             *v++ = lk_text("source");
             *v++ = lk_text(s->forged[i] ? "forged_feedback" : "backdoor");
             rows++;
@@ -255,7 +257,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         if (s->reject[i])
             for (int a = 0; a < MS_NAGENT; a++) {
                 *v++ = lk_int(step);
-                *v++ = lk_int(i);
+                *v++ = lk_int(s->first + i);
                 *v++ = lk_text(ms_agent_names[a]);
                 *v++ = lk_text("broadcast_validator");
                 *v++ = lk_text(ms_bcast_reason_names[s->reject[i]]);
@@ -265,7 +267,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
             }
         if (r->flag && r->flag[i]) {
             *v++ = lk_int(step);
-            *v++ = lk_int(i);
+            *v++ = lk_int(s->first + i);
             *v++ = lk_null();
             *v++ = lk_text(defence_detector_names[r->flag[i]]);
             *v++ = lk_text("excluded_from_training");
@@ -289,7 +291,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         if ((rc = ms_sha256(b, (size_t)s->bcast_len[i], md, e)))
             return rc;
         *v++ = lk_int(step);
-        *v++ = lk_int(i);
+        *v++ = lk_int(s->first + i);
         *v++ = lk_textn(b, (size_t)s->bcast_len[i]);
         *v++ = lk_blob(md, 32);
     }
@@ -315,7 +317,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
             }
             *t++ = ']';
             *v++ = lk_int(step);
-            *v++ = lk_int(i);
+            *v++ = lk_int(s->first + i);
             *v++ = lk_text(ms_agent_names[a]);
             *v++ = lk_int(1);
             *v++ = lk_textn(start, (size_t)(t - start));
@@ -331,7 +333,7 @@ static int record_step_rows(recorder *r, const ms_step *s, ms_err *e)
         const float *p = s->prob1 + (size_t)i * MS_NAGENT;
         const ms_result *res = &s->res[i];
         *v++ = lk_int(step);
-        *v++ = lk_int(i);
+        *v++ = lk_int(s->first + i);
         *v++ = lk_text(ms_class_names[s->msg[i].cls]);
         for (int a = 0; a < MS_NAGENT; a++)
             *v++ = lk_int(act[a]);

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "base/clock.h"
+#include "exp/comm.h"
 #include "exp/defence.h"
 #include "exp/surveil.h"
 #include "ledger/verify.h"
@@ -16,6 +17,13 @@
 struct trainer {
     const ms_config *cfg;
     recorder *rec;
+    /* The run's processes (exp/comm.h): this one steps the config's
+     * mailboxes first .. first + N - 1 (all of them with one process). */
+    ms_comm *comm;
+    int first;
+    ppo_reduce reduce;         /* the agents' (nn/ppo.h); used when size > 1 */
+    int *reduce_mb, *reduce_n; /* [size] */
+    char (*sha_all)[MS_NAGENT][65]; /* [size]: every process's parameter hashes */
     ms_sim sim, eval_sim, report_sim; /* training, gate and report streams */
     ppo_agent agent[MS_NAGENT];
     ppo_hparams hp;
@@ -200,6 +208,71 @@ static int trainer_record(void *ctx, const ms_step *s, ms_err *e)
 
 /* ---- evaluation and gate ---- */
 
+/* With several processes: every process's tally (and gate statistics, when
+ * g is not NULL) summed in rank order, on every process (exp/comm.h). */
+static int sum_evaluation(trainer *tr, ms_tally *t, gate_stats *g, ms_err *e)
+{
+    if (comm_size(tr->comm) == 1)
+        return MS_OK;
+    enum { NO = MS_NCLASS * MS_NOUTCOME_TALLY };
+    int64_t x[1 + NO + 1 + MS_NRULE + 2 + 1 + MS_NAGENT + 2];
+    double d[2 + 2 * MS_NAGENT + 2];
+    size_t nx = 0, nd = 0;
+    x[nx++] = t->env_steps;
+    memcpy(x + nx, t->outcomes, sizeof t->outcomes);
+    nx += NO;
+    x[nx++] = t->rejected;
+    memcpy(x + nx, t->rule_hits, sizeof t->rule_hits);
+    nx += MS_NRULE;
+    x[nx++] = t->backdoor_seen;
+    x[nx++] = t->backdoor_delivered;
+    d[nd++] = t->reward_sum;
+    d[nd++] = t->reward_raw_sum;
+    if (g) {
+        x[nx++] = g->n;
+        memcpy(x + nx, g->nonfinite, sizeof g->nonfinite);
+        nx += MS_NAGENT;
+        x[nx++] = g->harm;
+        x[nx++] = g->harmful;
+        memcpy(d + nd, g->entropy, sizeof g->entropy);
+        nd += MS_NAGENT;
+        memcpy(d + nd, g->p1, sizeof g->p1);
+        nd += MS_NAGENT;
+        d[nd++] = g->harm_reward;
+        d[nd++] = g->stop_reward;
+    }
+    int rc = comm_sum_i64(tr->comm, x, nx, e);
+    if (!rc)
+        rc = comm_sum(tr->comm, NULL, 0, d, nd, e);
+    if (rc)
+        return rc;
+    nx = nd = 0;
+    t->env_steps = x[nx++];
+    memcpy(t->outcomes, x + nx, sizeof t->outcomes);
+    nx += NO;
+    t->rejected = x[nx++];
+    memcpy(t->rule_hits, x + nx, sizeof t->rule_hits);
+    nx += MS_NRULE;
+    t->backdoor_seen = x[nx++];
+    t->backdoor_delivered = x[nx++];
+    t->reward_sum = d[nd++];
+    t->reward_raw_sum = d[nd++];
+    if (g) {
+        g->n = x[nx++];
+        memcpy(g->nonfinite, x + nx, sizeof g->nonfinite);
+        nx += MS_NAGENT;
+        g->harm = x[nx++];
+        g->harmful = x[nx++];
+        memcpy(g->entropy, d + nd, sizeof g->entropy);
+        nd += MS_NAGENT;
+        memcpy(g->p1, d + nd, sizeof g->p1);
+        nd += MS_NAGENT;
+        g->harm_reward = d[nd++];
+        g->stop_reward = d[nd++];
+    }
+    return MS_OK;
+}
+
 /* Greedy play of `episodes` episodes per mailbox of sim (gate or report). */
 static int play(trainer *tr, ms_sim *sim, int episodes, ms_tally *tally, ms_err *e)
 {
@@ -208,6 +281,8 @@ static int play(trainer *tr, ms_sim *sim, int episodes, ms_tally *tally, ms_err 
     tr->greedy = 1;
     int rc = ms_evaluate(sim, &stage, episodes, NULL, 0, tally, e);
     tr->greedy = 0;
+    if (!rc)
+        rc = sum_evaluation(tr, tally, NULL, e);
     tr->times.eval += ms_now() - t0;
     return rc;
 }
@@ -222,6 +297,8 @@ static int evaluate(trainer *tr, double *score, gate_stats *g, ms_err *e)
     tr->greedy = 1;
     int rc = ms_evaluate(&tr->eval_sim, &stage, tr->cfg->eval_episodes, &extra, 1, &tally, e);
     tr->greedy = 0;
+    if (!rc)
+        rc = sum_evaluation(tr, &tally, g, e);
     tr->times.eval += ms_now() - t0;
     *score = tally.env_steps ? tally.reward_sum / (double)tally.env_steps : 0.0;
     for (int a = 0; a < MS_NAGENT && g->n; a++) {
@@ -319,7 +396,7 @@ static void keep_incumbent_stats(trainer *tr, const gate_stats *g, double score)
 static int gate(trainer *tr, int64_t update_id, const char **decision, ms_err *e)
 {
     double score;
-    gate_stats g;
+    gate_stats g = {0};
     int rc = evaluate(tr, &score, &g, e);
     if (rc)
         return rc;
@@ -387,7 +464,7 @@ static int emit_credit(trainer *tr, int rows_t, int64_t update_id, ms_err *e)
             for (int a = 0; a < MS_NAGENT; a++) {
                 credit_row *cr = &tr->credit_rows[k++];
                 cr->step = tr->row_step[t];
-                cr->env = i;
+                cr->env = tr->first + i;
                 cr->agent = a;
                 cr->cls = tr->cls[r];
                 cr->valid = tr->valid[r];
@@ -400,6 +477,23 @@ static int emit_credit(trainer *tr, int rows_t, int64_t update_id, ms_err *e)
             }
         }
     return recorder_credit(tr->rec, tr->credit_rows, k, e);
+}
+
+/* With several processes: every process must hold the parameters rank 0
+ * holds after an update (the combined gradients make them identical; this
+ * checks it, 3 x 65 bytes per process and update). */
+static int check_same_params(trainer *tr, int64_t update_id, ms_err *e)
+{
+    int size = comm_size(tr->comm);
+    if (size == 1)
+        return MS_OK;
+    char (*all)[MS_NAGENT][65] = tr->sha_all;
+    int rc = comm_allgather(tr->comm, tr->sha_after, sizeof tr->sha_after, all, e);
+    for (int r = 1; !rc && r < size; r++)
+        if (memcmp(all[r], all[0], sizeof all[0]))
+            rc = ms_fail(e, MS_EIO, "rank %d's parameters differ from rank 0's after update %lld (the ranks "
+                         "diverged: a build or OpenBLAS core that differs between them?)", r, (long long)update_id);
+    return rc;
 }
 
 static int update(trainer *tr, int final, ms_err *e)
@@ -472,6 +566,8 @@ static int update(trainer *tr, int final, ms_err *e)
     }
     if (tr->update_hook)
         tr->update_hook(tr->update_hook_ctx, tr, update_id);
+    if ((rc = check_same_params(tr, update_id, e)))
+        return rc;
     tr->status.updates++;
     tr->updates_since_gate++;
     tr->times.update += ms_now() - t0;
@@ -496,24 +592,69 @@ static int update(trainer *tr, int final, ms_err *e)
 
 int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks, ms_err *e)
 {
+    return trainer_init_comm(out, c, rec, ks, comm_single(), e);
+}
+
+static int sum_cb(void *ctx, float *f, size_t nf, double *d, size_t nd, ms_err *e)
+{
+    return comm_sum(ctx, f, nf, d, nd, e);
+}
+
+static int gather_n_cb(void *ctx, int mine, int *all, ms_err *e)
+{
+    return comm_allgather(ctx, &mine, sizeof mine, all, e);
+}
+
+/* The agents' ppo_reduce over the processes (only when there are several). */
+static int init_reduce(trainer *tr, ms_err *e)
+{
+    int size = comm_size(tr->comm), first, count;
+    if (size == 1)
+        return MS_OK;
+    if (!ALLOC(tr->reduce_mb, size) || !ALLOC(tr->reduce_n, size) || !ALLOC(tr->sha_all, size))
+        return ms_fail(e, MS_EIO, "out of memory");
+    for (int r = 0; r < size; r++) {
+        comm_share(tr->cfg->minibatch, r, size, &first, &count);
+        tr->reduce_mb[r] = count;
+    }
+    tr->reduce = (ppo_reduce){size, tr->reduce_mb, tr->reduce_n, gather_n_cb, sum_cb, tr->comm};
+    size_t largest = 0;
+    for (int a = 0; a < MS_NAGENT; a++) {
+        tr->agent[a].reduce = &tr->reduce;
+        size_t b = tr->agent[a].net.n_params * sizeof(float) + 8 + 6 * sizeof(double);
+        largest = b > largest ? b : largest;
+    }
+    /* the largest message first: the hot path then allocates nothing */
+    return comm_reserve(tr->comm, largest, e);
+}
+
+int trainer_init_comm(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks, ms_comm *comm,
+                      ms_err *e)
+{
     *out = NULL;
+    int size = comm_size(comm), rank = comm_rank(comm);
+    if (size > MS_COMM_MAX_RANKS || c->envs < size || c->minibatch < size)
+        return ms_fail(e, MS_EINPUT, "a run of %d processes needs [sim] envs and [train] minibatch of at least %d "
+                       "(one mailbox and one sample of a minibatch per process; at most %d processes): they are "
+                       "%d and %d", size, size, MS_COMM_MAX_RANKS, c->envs, c->minibatch);
     trainer *tr = calloc(1, sizeof *tr);
     if (!tr)
         return ms_fail(e, MS_EIO, "out of memory");
     tr->cfg = c;
     tr->rec = rec;
+    tr->comm = comm;
     tr->T = c->rollout;
-    tr->N = c->envs;
+    comm_share(c->envs, rank, size, &tr->first, &tr->N);
     size_t rows = (size_t)tr->T * (size_t)tr->N;
     openblas_set_num_threads(c->blas_threads);
 
-    int rc = ms_sim_init(&tr->sim, c, MS_STREAM_ENV, ks, e);
-    if (!rc && (rc = ms_sim_init(&tr->eval_sim, c, MS_STREAM_GATE, NULL, e))) {
+    int rc = ms_sim_init_range(&tr->sim, c, MS_STREAM_ENV, ks, tr->first, tr->N, e);
+    if (!rc && (rc = ms_sim_init_range(&tr->eval_sim, c, MS_STREAM_GATE, NULL, tr->first, tr->N, e))) {
         ms_sim_release(&tr->sim);
         free(tr);
         return rc;
     }
-    if (!rc && (rc = ms_sim_init(&tr->report_sim, c, MS_STREAM_REPORT, NULL, e))) {
+    if (!rc && (rc = ms_sim_init_range(&tr->report_sim, c, MS_STREAM_REPORT, NULL, tr->first, tr->N, e))) {
         ms_sim_release(&tr->sim);
         ms_sim_release(&tr->eval_sim);
         free(tr);
@@ -523,14 +664,16 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
         free(tr);
         return rc;
     }
+    int mb_first, mb_share;
+    comm_share(c->minibatch, rank, size, &mb_first, &mb_share); /* this process's part of a minibatch */
     tr->hp = (ppo_hparams){(float)c->lr, (float)c->clip, (float)c->entropy, (float)c->value_coef,
-                           (float)c->grad_clip, c->epochs, c->minibatch};
+                           (float)c->grad_clip, c->epochs, mb_share};
     int max_dim = 0;
     for (int a = 0; a < MS_NAGENT && !rc; a++) {
         int d = tr->sim.s.obs_dim[a];
         max_dim = d > max_dim ? d : max_dim;
         ppo_shape shape = {d, c->hidden, c->n_hidden, c->activation == MS_ACT_RELU ? MLP_RELU : MLP_TANH,
-                           (int)rows, c->minibatch, c->envs};
+                           (int)rows, c->minibatch, tr->N};
         rc = ppo_init(&tr->agent[a], &shape, c->seed, (uint32_t)a, e);
         if (!rc)
             rc = ppo_check_hparams(&tr->agent[a], &tr->hp, e);
@@ -539,7 +682,7 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
         trainer_free(tr);
         return rc;
     }
-    int ok = ALLOC(tr->policy_rng, (size_t)c->envs * MS_NAGENT) && ALLOC(tr->valid, rows) &&
+    int ok = ALLOC(tr->policy_rng, (size_t)tr->N * MS_NAGENT) && ALLOC(tr->valid, rows) &&
              ALLOC(tr->episode_end, rows) && ALLOC(tr->cls, rows) && ALLOC(tr->glob_reward, rows) &&
              ALLOC(tr->glob_raw, rows) && ALLOC(tr->row_step, tr->T) && ALLOC(tr->next_value, rows) &&
              ALLOC(tr->adv, rows) && ALLOC(tr->ret, rows) && ALLOC(tr->boot, tr->N) && ALLOC(tr->cut, rows) &&
@@ -565,13 +708,18 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
         trainer_free(tr);
         return ms_fail(e, MS_EIO, "out of memory for the trainer");
     }
+    if ((rc = init_reduce(tr, e))) {
+        trainer_free(tr);
+        return rc;
+    }
     if (rec)
         recorder_defence_flags(rec, tr->flag, tr->flag_score);
-    /* One policy stream per (mailbox, agent). */
-    for (int i = 0; i < c->envs; i++)
+    /* One policy stream per (mailbox, agent), keyed by the config's mailbox
+     * index. */
+    for (int i = 0; i < tr->N; i++)
         for (int a = 0; a < MS_NAGENT; a++)
             ms_rng_seed(&tr->policy_rng[i * MS_NAGENT + a], c->seed, MS_STREAM_POLICY,
-                        (uint64_t)i * MS_NAGENT + (uint64_t)a);
+                        (uint64_t)(tr->first + i) * MS_NAGENT + (uint64_t)a);
     tr->status.total_env_steps = ms_config_run_steps(c);
     tr->status.last_decision = "none";
     *out = tr;
@@ -624,6 +772,9 @@ void trainer_free(trainer *tr)
     free(tr->act_value);
     free(tr->flag);
     free(tr->flag_score);
+    free(tr->reduce_mb);
+    free(tr->reduce_n);
+    free(tr->sha_all);
     defence_free(tr->def);
     free(tr);
 }
@@ -635,7 +786,7 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
     *interrupted = 0;
     /* Baseline: the initial policy is the first incumbent. */
     double score;
-    gate_stats g;
+    gate_stats g = {0};
     int rc = evaluate(tr, &score, &g, e);
     if (rc)
         return rc;
@@ -677,6 +828,11 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
          * have there, so the chain stays a prefix of the uninterrupted one
          * and a resumed run continues it exactly. */
         int stop_now = (stop && *stop) || (tr->stop_at > 0 && tr->status.env_steps >= tr->stop_at);
+        /* Every process stops at the same boundary (a signal may reach
+         * them at different moments). */
+        if (tr->t == 0 && k + 1 < total_steps && comm_size(tr->comm) > 1 &&
+            (rc = comm_max_int(tr->comm, &stop_now, e)))
+            return rc;
         if (stop_now && tr->t == 0 && k + 1 < total_steps) {
             *interrupted = 1;
             break;
@@ -685,10 +841,32 @@ static int run_loop(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(c
     return MS_OK;
 }
 
+/* With several processes: the run's counts of rejected, poisoned, forged
+ * and flagged samples (each process counted its mailboxes'), on every
+ * process. */
+static int sum_counts(trainer *tr, ms_err *e)
+{
+    if (comm_size(tr->comm) == 1)
+        return MS_OK;
+    trainer_status *st = &tr->status;
+    int64_t *f[] = {&st->rejected, &st->poisoned, &st->poisoned_rejected, &st->forged,
+                    &st->flagged, &st->flagged_forged, &st->backdoor_samples};
+    enum { NF = sizeof f / sizeof f[0] };
+    int64_t x[NF];
+    for (int k = 0; k < NF; k++)
+        x[k] = *f[k];
+    int rc = comm_sum_i64(tr->comm, x, NF, e);
+    for (int k = 0; !rc && k < NF; k++)
+        *f[k] = x[k];
+    return rc;
+}
+
 int trainer_run(trainer *tr, volatile sig_atomic_t *stop, void (*progress)(const trainer_status *, void *),
                 void *progress_ctx, int *interrupted, ms_err *e)
 {
     int rc = run_loop(tr, stop, progress, progress_ctx, interrupted, e);
+    if (!rc)
+        rc = sum_counts(tr, e);
     /* After a failure or an interruption nothing more is appended: the lake
      * then holds exactly what an uninterrupted run holds at that point. */
     if (rc || *interrupted)

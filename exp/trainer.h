@@ -81,6 +81,25 @@ typedef struct trainer_times {
  * (sim/pseudo.h; copied, its keyring must outlive the trainer); the
  * held-out streams use their public evaluation keys. */
 int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks, ms_err *e);
+/* The same for one of the processes of a run (SPEC §11; exp/comm.h): it
+ * steps its share of the config's mailboxes (comm_share: rank r of n gets
+ * a contiguous range, every stream keyed by the config's mailbox index),
+ * takes its share of each minibatch, and combines with the others, in rank
+ * order, the agents' gradients and value statistics (nn/ppo.h ppo_reduce),
+ * the gate and report evaluations (each process plays its mailboxes'
+ * episodes) and, at the end, the counts of trainer_status; it stops at the
+ * rollout boundary where any process was asked to; after every update it
+ * checks that every process holds rank 0's parameters (MS_EIO otherwise).
+ * What each process records (rec) is its mailboxes' rows and the run's
+ * updates, evaluations and snapshots, identical on every process but for
+ * the samples counted. The defence (exp/defence.h) learns each sender's
+ * history from the process's own mailboxes. With comm_single() it is
+ * trainer_init. MS_EINPUT when [sim] envs or [train] minibatch is smaller
+ * than the number of processes. Every process must call every trainer
+ * function that the others call (collectives). */
+struct ms_comm;
+int trainer_init_comm(trainer **out, const ms_config *c, recorder *rec, const ms_key_source *ks,
+                      struct ms_comm *comm, ms_err *e);
 void trainer_free(trainer *t);
 
 /* Tests only: hook sees (and may change) every sample's per-agent reward

@@ -1553,6 +1553,12 @@ int64_t lake_entries(const lake *L)
     return L ? L->committed.seq : 0;
 }
 
+int lake_tree_root(const lake *L, unsigned char root[LK_HASH_LEN], int64_t *size, ms_err *e)
+{
+    *size = L->committed.seq;
+    return ms_merkle_acc_root(&L->committed.tree, root, e);
+}
+
 /* ---- resuming an unfinished run ---------------------------------------- */
 
 int lake_resume(lake **out, const char *path, const lake_run_info *in, const unsigned char (*hashes)[LK_HASH_LEN],

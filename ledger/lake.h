@@ -232,6 +232,10 @@ int lake_remove_commit(lake *L, int checkpoint, ms_err *e);
 int lake_scrub(lake *L, int *done, ms_err *e);
 /* Ledger entries committed. */
 int64_t lake_entries(const lake *L);
+/* After lake_finish: the RFC 6962 root over every entry (what a final
+ * checkpoint states, also for a development-key lake, which has none) and
+ * the entry count. MS_OK, MS_EIO (libcrypto). */
+int lake_tree_root(const lake *L, unsigned char root[LK_HASH_LEN], int64_t *size, ms_err *e);
 /* The writer's connection (ledger/lifecycle.c reads the ledger through it
  * inside the removal transaction). Internal to ledger/. */
 struct sqlite3;

@@ -232,6 +232,28 @@ int ppo_check_hparams(const ppo_agent *a, const ppo_hparams *h, ms_err *e)
     return MS_OK;
 }
 
+/* Minibatch k of every process (ppo_reduce): this process's gradient and
+ * loss terms, m of its samples, weighted by m / M and summed over all. */
+static int combine(ppo_agent *a, const ppo_reduce *R, int k, int m, ppo_loss *l, ms_err *e)
+{
+    double M = 0;
+    for (int r = 0; r < R->ranks; r++) {
+        int left = R->n[r] - k * R->minibatch[r];
+        M += left <= 0 ? 0 : left < R->minibatch[r] ? left : R->minibatch[r];
+    }
+    double w = M > 0 ? m / M : 0;
+    float wf = (float)w;
+    for (size_t q = 0; q < a->net.n_params; q++)
+        a->net.grads[q] *= wf;
+    double t[6] = {l->loss * w, l->policy_loss * w, l->value_loss * w, l->entropy * w, l->approx_kl * w,
+                   l->clip_frac * w};
+    int rc = R->sum(R->ctx, a->net.grads, a->net.n_params, t, 6, e);
+    if (rc)
+        return rc;
+    *l = (ppo_loss){t[0], t[1], t[2], t[3], t[4], t[5]};
+    return MS_OK;
+}
+
 int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
                ppo_report *rep, unsigned char *consumed_changed, ms_err *e)
 {
@@ -247,29 +269,52 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
         if (b->action[i] != 0 && b->action[i] != 1)
             return ms_fail(e, MS_EINPUT, "ppo: sample %d has action %d (not 0/1)",
                            i, b->action[i]);
-    if (n == 0)
+    const ppo_reduce *R = a->reduce;
+    if (n == 0 && !R)
         return MS_OK;
 
-    /* Fold this batch's returns into the value statistics (parallel
-     * mean/variance update), then train on normalised targets. The critic's
-     * output is de-normalised with these statistics, so they are part of
-     * the parameters: an update that takes no step puts them back. */
+    /* Fold this batch's returns (with R: every process's) into the value
+     * statistics (parallel mean/variance update), then train on normalised
+     * targets. The critic's output is de-normalised with these statistics,
+     * so they are part of the parameters: an update that takes no step puts
+     * them back. */
     const ppo_value_norm vn_before = a->vn;
-    double bm = 0, bm2 = 0;
+    double cnt = n, bm = 0, bm2 = 0;
     for (int i = 0; i < n; i++)
         bm += b->ret[i];
-    bm /= n;
+    if (R) {
+        double d[2] = {cnt, bm};
+        if ((rc = R->sum(R->ctx, NULL, 0, d, 2, e)))
+            return rc;
+        cnt = d[0];
+        bm = d[1];
+        if (cnt == 0)
+            return MS_OK;
+    }
+    bm /= cnt;
     for (int i = 0; i < n; i++)
         bm2 += (b->ret[i] - bm) * (b->ret[i] - bm);
+    if (R && (rc = R->sum(R->ctx, NULL, 0, &bm2, 1, e)))
+        return rc;
     if (isfinite(bm) && isfinite(bm2)) {
         ppo_value_norm *vn = &a->vn;
-        double tot = vn->count + n, delta = bm - vn->mean;
-        vn->m2 += bm2 + delta * delta * vn->count * n / tot;
-        vn->mean += delta * n / tot;
+        double tot = vn->count + cnt, delta = bm - vn->mean;
+        vn->m2 += bm2 + delta * delta * vn->count * cnt / tot;
+        vn->mean += delta * cnt / tot;
         vn->count = tot;
     }
     double vsd = vn_sd(&a->vn), vmean = a->vn.mean;
 
+    /* Minibatches per epoch: with R, as many as the process needing most. */
+    int nmb = (n + h->minibatch - 1) / h->minibatch;
+    if (R) {
+        if ((rc = R->gather_n(R->ctx, n, R->n, e)))
+            return rc;
+        for (int r = 0; r < R->ranks; r++) {
+            int k = (R->n[r] + R->minibatch[r] - 1) / R->minibatch[r];
+            nmb = k > nmb ? k : nmb;
+        }
+    }
     size_t d = (size_t)a->obs_dim;
     memset(a->used, 0, (size_t)n);
     memset(a->chg, 0, (size_t)n);
@@ -285,30 +330,38 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
             a->perm[i] = a->perm[j];
             a->perm[j] = t;
         }
-        for (int start = 0; start < n; start += h->minibatch) {
+        for (int k = 0; k < nmb; k++) {
+            int start = k * h->minibatch;
             int m = n - start < h->minibatch ? n - start : h->minibatch;
+            m = m < 0 ? 0 : m;
             const int *idx = a->perm + start;
-            double mean = 0, var = 0;
-            for (int k = 0; k < m; k++) {
-                int s = idx[k];
-                memcpy(a->mb_obs + (size_t)k * d, b->obs + (size_t)s * d,
-                       d * sizeof(float));
-                a->mb_action[k] = b->action[s];
-                a->mb_old_logp[k] = b->old_logp[s];
-                a->mb_ret[k] = (float)((b->ret[s] - vmean) / vsd);
-                mean += b->adv[s];
+            ppo_loss l = {0};
+            if (m > 0) {
+                double mean = 0, var = 0;
+                for (int q = 0; q < m; q++) {
+                    int s = idx[q];
+                    memcpy(a->mb_obs + (size_t)q * d, b->obs + (size_t)s * d,
+                           d * sizeof(float));
+                    a->mb_action[q] = b->action[s];
+                    a->mb_old_logp[q] = b->old_logp[s];
+                    a->mb_ret[q] = (float)((b->ret[s] - vmean) / vsd);
+                    mean += b->adv[s];
+                }
+                mean /= m;
+                for (int q = 0; q < m; q++) {
+                    double x = b->adv[idx[q]] - mean;
+                    var += x * x;
+                }
+                double sd = sqrt(var / m) + 1e-8;
+                for (int q = 0; q < m; q++)
+                    a->mb_adv[q] = (float)((b->adv[idx[q]] - mean) / sd);
+                mb.n = m;
+                ppo_loss_grad(a, &mb, h, &l);
+            } else {
+                mlp_zero_grad(&a->net);
             }
-            mean /= m;
-            for (int k = 0; k < m; k++) {
-                double x = b->adv[idx[k]] - mean;
-                var += x * x;
-            }
-            double sd = sqrt(var / m) + 1e-8;
-            for (int k = 0; k < m; k++)
-                a->mb_adv[k] = (float)((b->adv[idx[k]] - mean) / sd);
-            mb.n = m;
-            ppo_loss l;
-            ppo_loss_grad(a, &mb, h, &l);
+            if (R && (rc = combine(a, R, k, m, &l, e)))
+                return rc;
             if (!isfinite(l.loss)) {
                 rep->skipped_nonfinite++;
                 continue;
@@ -328,10 +381,10 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
             s_kl += l.approx_kl;
             s_clip += l.clip_frac;
             s_norm += st.grad_norm;
-            for (int k = 0; k < m; k++) {
-                a->used[idx[k]] = 1;
+            for (int q = 0; q < m; q++) {
+                a->used[idx[q]] = 1;
                 if (st.changed)
-                    a->chg[idx[k]] = 1;
+                    a->chg[idx[q]] = 1;
             }
         }
     }

@@ -108,7 +108,32 @@ typedef struct ppo_value_norm {
     double count, mean, m2;
 } ppo_value_norm;
 
+/* Data-parallel training (SPEC §11; exp/trainer.c plugs in exp/comm.h):
+ * `ranks` processes each hold their own samples and one copy of the agent;
+ * ppo_update then combines, over all processes, the value-target statistics
+ * and every minibatch's gradient and loss terms, so that every process takes
+ * the same optimizer steps and keeps identical parameters. Process r's
+ * minibatches hold minibatch[r] of its samples; an epoch has as many
+ * minibatches as the process needing most (one with none left contributes
+ * nothing to that step). A minibatch's gradient is the sample-weighted mean
+ * of the processes' gradients: each scales its own by m_r / M (M = the
+ * step's samples over all processes) and sum() adds them in a fixed order.
+ * Advantages are normalised per process's minibatch. The callbacks must be
+ * called by every process with the same sizes (MPI collectives); they
+ * return MS_OK or an error that ppo_update returns. All arrays are the
+ * caller's. NULL (the default): one process, and ppo_update computes
+ * exactly what it always computed. */
+typedef struct ppo_reduce {
+    int ranks;
+    const int *minibatch;  /* [ranks] */
+    int *n;                /* [ranks] scratch: every process's batch size */
+    int (*gather_n)(void *ctx, int mine, int *all, ms_err *e);
+    int (*sum)(void *ctx, float *f, size_t nf, double *d, size_t nd, ms_err *e);
+    void *ctx;
+} ppo_reduce;
+
 typedef struct ppo_agent {
+    const ppo_reduce *reduce; /* NULL: one process (see ppo_reduce) */
     mlp net;
     adam opt;
     ms_rng shuffle;        /* (seed, MS_STREAM_SHUFFLE, agent) */
@@ -187,7 +212,8 @@ void ppo_loss_grad(ppo_agent *a, const ppo_batch *mb, const ppo_hparams *h,
 /* MS_OK if h is usable with this agent, else MS_EINPUT naming the field. */
 int ppo_check_hparams(const ppo_agent *a, const ppo_hparams *h, ms_err *e);
 
-/* One PPO update on batch b. For each of h->epochs epochs the sample order is
+/* One PPO update on batch b (with a->reduce: this process's part of it;
+ * h->minibatch must then be a->reduce->minibatch[this rank]). For each of h->epochs epochs the sample order is
  * reshuffled (Fisher-Yates, a->shuffle) and cut into consecutive minibatches
  * of h->minibatch samples; the last, partial minibatch of an epoch is
  * INCLUDED (every sample is visited once per epoch). Per minibatch:

@@ -34,7 +34,7 @@ static int set_keys(ms_sim *sim, int index, ms_err *e)
     if (!rc)
         rc = ms_hmac_setkey(&sim->recv_mac, sim->keys.broadcast_key, 32, e);
     for (int i = 0; !rc && i < sim->envs; i++)
-        ms_mailbox_set_personal(&sim->mb[i], sim->keys.personal, (uint64_t)i);
+        ms_mailbox_set_personal(&sim->mb[i], sim->keys.personal, (uint64_t)(sim->first + i));
     if (!rc)
         sim->key_index = index;
     return rc;
@@ -44,9 +44,10 @@ int ms_sim_reset(ms_sim *sim, ms_err *e)
 {
     const ms_config *c = sim->cfg;
     for (int i = 0; i < sim->envs; i++) {
-        ms_mailbox_init(&sim->mb[i], sim->stream_seed, sim->stream, (uint64_t)i);
-        ms_rng_seed(&sim->poison_rng[i], sim->stream_seed, MS_STREAM_POISON + 16 * sim->stream, (uint64_t)i);
-        ms_rng_seed(&sim->feedback_rng[i], sim->stream_seed, MS_STREAM_FEEDBACK + 16 * sim->stream, (uint64_t)i);
+        uint64_t g = (uint64_t)(sim->first + i); /* the mailbox's index in the config: its streams' key */
+        ms_mailbox_init(&sim->mb[i], sim->stream_seed, sim->stream, g);
+        ms_rng_seed(&sim->poison_rng[i], sim->stream_seed, MS_STREAM_POISON + 16 * sim->stream, g);
+        ms_rng_seed(&sim->feedback_rng[i], sim->stream_seed, MS_STREAM_FEEDBACK + 16 * sim->stream, g);
         sim->seq_sent[i] = 0;
         sim->seq_accepted[i] = 0;
         sim->prev_len[i] = 0;
@@ -62,9 +63,19 @@ int ms_sim_reset(ms_sim *sim, ms_err *e)
 
 int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_source *ks, ms_err *e)
 {
+    return ms_sim_init_range(sim, c, stream, ks, 0, c->envs, e);
+}
+
+int ms_sim_init_range(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_source *ks, int first,
+                      int count, ms_err *e)
+{
     memset(sim, 0, sizeof *sim);
+    if (first < 0 || count < 1 || first > c->envs - count)
+        return ms_fail(e, MS_EINPUT, "sim: mailboxes %d..%d are not a range of the config's %d", first,
+                       first + count - 1, c->envs);
     sim->cfg = c;
-    sim->envs = c->envs;
+    sim->envs = count;
+    sim->first = first;
     sim->stream = stream;
     sim->stream_seed = stream == MS_STREAM_GATE     ? ms_gate_seed(c->eval_seed, c->seed)
                        : stream == MS_STREAM_REPORT ? c->eval_seed
@@ -77,9 +88,10 @@ int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_s
         sim->ks.ngen = INT_MAX;
         sim->ks.public_seed = sim->stream_seed;
     }
-    int n = c->envs;
+    int n = count;
     ms_step *s = &sim->s;
     s->envs = n;
+    s->first = first;
     for (int a = 0; a < MS_NAGENT; a++)
         s->obs_dim[a] = c->observe == MS_OBSERVE_ALL ? MS_OBS_MAX : ms_modality_dim[a];
     int ok = ALLOC(sim->mb, n) && ALLOC(sim->seq_sent, n) && ALLOC(sim->seq_accepted, n) &&
@@ -102,7 +114,7 @@ int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_s
     if (!rc)
         rc = ms_hmac_init(&sim->recv_mac, e);
     if (!rc)
-        rc = ms_pseudonyms_init(&sim->pn, n, e);
+        rc = ms_pseudonyms_init(&sim->pn, c->envs, e); /* every mailbox's recipient: indexed by config index */
     if (!rc)
         rc = ms_sim_reset(sim, e);
     if (rc)
@@ -228,7 +240,8 @@ int ms_sim_observe(ms_sim *sim, ms_err *e)
         ms_msg *m = &s->msg[i];
         ms_mailbox_generate(&sim->mb[i], c, sim->trigger, m);
         char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
-        size_t len = ms_bcast_encode(b, m, ++sim->seq_sent[i], i, &sim->pn, &sim->send_mac);
+        int env = sim->first + i; /* the mailbox's index in the config */
+        size_t len = ms_bcast_encode(b, m, ++sim->seq_sent[i], env, &sim->pn, &sim->send_mac);
         if (!len)
             return ms_fail(e, MS_EIO, "libcrypto: HMAC of a broadcast failed");
         s->bcast_len[i] = (int)len;
@@ -244,7 +257,7 @@ int ms_sim_observe(ms_sim *sim, ms_err *e)
         /* Steps are synchronous: the receiver's own clock says which
          * sequence number is due, so a replay is stale even when the message
          * it repeats was never accepted. */
-        ms_bcast_expect x = {.env = i, .episode_len = c->episode_len, .last_seq = sim->seq_accepted[i],
+        ms_bcast_expect x = {.env = env, .episode_len = c->episode_len, .last_seq = sim->seq_accepted[i],
                              .clock_seq = (uint64_t)s->step + 1, .key_id = sim->pn.key_id, .mac = &sim->recv_mac};
         uint64_t seq = 0;
         float *f = s->feat + (size_t)i * MS_NFEAT;

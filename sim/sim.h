@@ -46,6 +46,8 @@ int ms_obs_feature(int agent, int observe, int k);
 typedef struct ms_step {
     int64_t step;             /* vector steps taken by this sim before this one */
     int envs;
+    int first;                /* the config's mailbox index of mailbox 0 here
+                                 (0 unless a range of them: ms_sim_init_range) */
     const ms_keys *keys;      /* key generation that pseudonymised this step */
     ms_msg *msg;              /* [envs] ground truth (sinks may read; policies
                                  other than the oracle must not) */
@@ -84,7 +86,8 @@ typedef struct ms_sink {
 
 typedef struct ms_sim {
     const ms_config *cfg;
-    int envs;
+    int envs;         /* mailboxes stepped here: the config's first .. first + envs - 1 */
+    int first;
     uint32_t stream;
     uint64_t stream_seed;
     ms_mailbox *mb;
@@ -112,6 +115,15 @@ typedef struct ms_sim {
  * is never recorded. Errors: MS_EIO (memory, libcrypto); a key source's
  * MS_EINPUT / MS_ECHECK (a missing or destroyed generation). */
 int ms_sim_init(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_source *ks, ms_err *e);
+/* The same for mailboxes first .. first + count - 1 of the config's envs
+ * only (one process of a run split across processes, SPEC §11): mailbox i
+ * here is the config's mailbox first + i, keyed by that index in every
+ * stream (sim/env.h, base/rng.h), broadcast as that env and pseudonymised
+ * with its recipient, so its messages are the ones ms_sim_init's mailbox
+ * first + i gets, whichever process steps it. MS_EINPUT for a range outside
+ * 0 .. envs - 1 or an empty one. ms_sim_init = the range 0, envs. */
+int ms_sim_init_range(ms_sim *sim, const ms_config *c, uint32_t stream, const ms_key_source *ks, int first,
+                      int count, ms_err *e);
 /* Back to the first step of the stream (evaluation replays the same
  * held-out episodes every time). */
 int ms_sim_reset(ms_sim *sim, ms_err *e);

@@ -59,13 +59,14 @@ read -r unit_pass unit_fail < <(tally unit "$unit_rc")
 # lifecycle.sh purge and export, with a 20-crash kill -9 loop during purges;
 # resume.sh run --resume, with 20 kills while running and resuming;
 # gov.sh audit, model cards and four-eyes release (needs lake_attack);
+# mpi.sh runs of several processes under mpirun (nothing without mpirun);
 # lint.sh the compliance lint on the tree and on planted copies;
 # docs.sh the shipped documentation against the code (needs
 # $MARLSIM_TOOLS/docgen and man); report.sh the HTML report and compare
 # against the lakes they read. The Python package's tests and the
 # install test are `make pytest` and `make installcheck` (CI runs both).
 total_pass=$unit_pass total_fail=$unit_fail
-for suite in cli lake trust learning lifecycle resume gov lint docs report; do
+for suite in cli lake trust learning lifecycle resume gov mpi lint docs report; do
     if [ -x "$MARLSIM" ]; then
         "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
         rc=${PIPESTATUS[0]}

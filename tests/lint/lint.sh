@@ -34,7 +34,7 @@ if [ "$fast" = 0 ]; then
     c=$(grep -c ': cppcheck ' "$OUT/cppcheck")
     n=$((n + c))
     echo "lint: cppcheck: $c findings" >&2
-    AFLAGS="-std=c11 -D_GNU_SOURCE -O1 -I. $(pkg-config --cflags openblas inih sqlite3 libcrypto 2>/dev/null) -fanalyzer"
+    AFLAGS="-std=c11 -D_GNU_SOURCE -O1 -I. $(pkg-config --cflags openblas inih sqlite3 libcrypto ompi-c 2>/dev/null) -fanalyzer"
     export AFLAGS OUT
     ls base/*.c keys/*.c sim/*.c nn/*.c ledger/*.c exp/*.c gov/*.c report/*.c api/*.c |
         xargs -P2 -n1 sh -c 'gcc $AFLAGS -c "$0" -o /dev/null 2>"$OUT/an-$(echo "$0" | tr / _)"'
