@@ -133,7 +133,7 @@ FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_DEB    = clang libclang-rt-14-dev
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(WARN) -I. \
-  $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fsanitize=address,undefined -fno-sanitize-recover=all
+  $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MPI_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_COMMON  = $(FUZZ_BUILD)/tests/fuzz/fuzz.o $(FUZZ_BUILD)/tests/tools/rechain.o
 FUZZ_BINS    = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
