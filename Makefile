@@ -31,7 +31,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
 
-.PHONY: all deps test asan bench curves clean install run soak fuzz interop lib pytest installcheck docs lint report-shot
+.PHONY: all deps test asan bench curves clean install run soak fuzz fuzz-cli fuzz-seeds faults interop lib pytest installcheck docs lint report-shot
 all: marlsim
 
 # Installs what is missing, only as root; otherwise says what to install.
@@ -55,15 +55,43 @@ $(BUILD)/unit_tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # The attacker of tests/trust.sh (the lake, the source and sqlite3; no keys).
-$(BUILD)/lake_attack: $(BUILD)/tests/tools/lake_attack.o $(LIB_OBJ)
+$(BUILD)/lake_attack: $(BUILD)/tests/tools/lake_attack.o $(BUILD)/tests/tools/rechain.o $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# The fuzz harnesses of tests/fuzz/ (one per parser, see harnesses.h) are
+# also built with this compiler, their libFuzzer entry points renamed, into
+# a replay driver: make test / make asan run every committed input of
+# tests/fuzz/corpus/ and tests/fuzz/regress/ through them.
+FUZZ_HARNESSES = config bcast blob keyring note proof lake
+FUZZ_RG_OBJ = $(FUZZ_HARNESSES:%=$(BUILD)/tests/fuzz/rg_%.o)
+$(BUILD)/tests/fuzz/rg_%.o: tests/fuzz/fuzz_%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DLLVMFuzzerInitialize=fuzz_$*_init -DLLVMFuzzerTestOneInput=fuzz_$*_one -MMD -MP -c $< -o $@
+$(BUILD)/fuzz_regress: $(BUILD)/tests/fuzz/regress.o $(BUILD)/tests/fuzz/fuzz.o $(BUILD)/tests/tools/rechain.o $(FUZZ_RG_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# The seed corpora of tests/fuzz/corpus/ are written by the project's own
+# code (tests/fuzz/mkseeds.c); regenerate them with make fuzz-seeds.
+$(BUILD)/fuzz_mkseeds: $(BUILD)/tests/fuzz/mkseeds.o $(BUILD)/tests/fuzz/fuzz.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+fuzz-seeds: $(BUILD)/fuzz_mkseeds
+	$(BUILD)/fuzz_mkseeds tests/fuzz/corpus
+
+# Fault injection (tests/fault/): the library linked with our own calls of
+# malloc/calloc/realloc, pread, write, fsync/fdatasync and ftruncate
+# wrapped (--wrap only reaches this binary's own objects: SQLite's and
+# libcrypto's allocations go through their documented hooks, SQLite's file
+# I/O through a wrapping VFS; see tests/fault/fault.h).
+FAULT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=pread,--wrap=write,--wrap=fsync,--wrap=fdatasync,--wrap=ftruncate
+$(BUILD)/fault_sweep: $(BUILD)/tests/fault/fault.o $(BUILD)/tests/fault/sweep.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) $(FAULT_WRAP) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/bench_marlsim: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # Unit tests, then the command-line tests against the built binary; the last
 # line is the total "N passed, N failed".
-test: marlsim $(BUILD)/unit_tests $(BUILD)/lake_attack $(BUILD)/docgen
+test: marlsim $(BUILD)/unit_tests $(BUILD)/lake_attack $(BUILD)/docgen $(BUILD)/fuzz_regress $(BUILD)/fault_sweep
 	@$(MAKE) --no-print-directory DEB_PKGS="$(DOC_PKGS)" deps
 	@MARLSIM_TOOLS=$(BUILD) tests/run.sh $(BUILD)/unit_tests ./marlsim
 
@@ -71,7 +99,8 @@ test: marlsim $(BUILD)/unit_tests $(BUILD)/lake_attack $(BUILD)/docgen
 ASAN_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 asan:
-	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests build-asan/lake_attack build-asan/docgen
+	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim build-asan/unit_tests build-asan/lake_attack build-asan/docgen \
+	  build-asan/fuzz_regress build-asan/fault_sweep
 	@$(MAKE) --no-print-directory DEB_PKGS="$(DOC_PKGS)" deps
 	$(ASAN_ENV) MARLSIM_TOOLS=build-asan tests/run.sh build-asan/unit_tests build-asan/marlsim
 
@@ -91,13 +120,54 @@ soak: marlsim $(BUILD)/lake_attack
 	@tests/lifecycle.sh ./marlsim 200
 	@MARLSIM_TOOLS=$(BUILD) tests/resume.sh ./marlsim 100
 
-# Fuzz loops CI also runs, on the sanitizer binary: verify on mutated lakes
-# (exit 0/1/2, never a crash or a write), eval on mutated configs (exit 0 or
-# 2 naming the file). Seeded: FUZZ_SEED=N make fuzz; see tests/fuzz.sh.
+# Coverage-guided fuzzing (CI runs it): each libFuzzer harness of
+# tests/fuzz/ for FUZZ_TIME seconds, from its committed seed corpus and
+# dictionary, under ASan + UBSan. clang (Debian's clang 14 ships libFuzzer)
+# is installed here when missing, never by `make run`. Its own flags and
+# build tree: clang rejects GCC-only flags such as -fvect-cost-model=cheap.
+# A longer local run is one command: make fuzz FUZZ_TIME=300. Crashes are
+# kept in build-fuzz/artifacts/NAME/; once fixed, their inputs go to
+# tests/fuzz/regress/NAME/, which make test replays (tests/fuzz/README.md).
+FUZZ_TIME  ?= 30
+FUZZ_CC    ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_DEB    = clang libclang-rt-14-dev
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(WARN) -I. \
+  $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MPI_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_COMMON  = $(FUZZ_BUILD)/tests/fuzz/fuzz.o $(FUZZ_BUILD)/tests/tools/rechain.o
+FUZZ_BINS    = $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON) $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+# Objects reached only through the pattern rule above are "intermediate" to
+# make, which would delete them after every build and rebuild them all.
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_COMMON) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
 fuzz:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory DEB_PKGS="$(FUZZ_DEB)" deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_HARNESSES)
+
+# The command-line fuzz loops (CI runs them too), on the sanitizer binary:
+# verify on mutated lakes (exit 0/1/2, never a crash or a write), eval on
+# mutated configs (exit 0 or 2 naming the file): the exit-code contract the
+# in-process harnesses do not see. Seeded: FUZZ_SEED=N; see tests/fuzz.sh.
+fuzz-cli:
 	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim
 	@$(ASAN_ENV) tests/fuzz.sh build-asan/marlsim
 
+# Injected faults (CI runs it): the Nth read, write, fsync, truncate or
+# allocation fails during a small full-telemetry run, a checkpointing lake
+# writer, a verify and a purge; every case must end in a clear error and
+# leave a lake that verifies as a prefix holding all that was reported
+# committed (a purge: the old lake or the purged one) (tests/fault/sweep.c).
+# FAULT_CASES bounds the cases per kind and operation.
+FAULT_CASES ?= 60
+faults: $(BUILD)/fault_sweep
+	@OPENBLAS_NUM_THREADS=1 $(BUILD)/fault_sweep --cases $(FAULT_CASES)
 # Compliance lint (CI): banned functions, key-like literals, cppcheck and
 # GCC's -fanalyzer on the library code, each remaining finding suppressed
 # one by one with its reason (tests/lint/). Installs cppcheck as root.
@@ -220,7 +290,8 @@ installcheck: marlsim lib
 	@tests/install.sh
 
 clean:
-	rm -rf build build-asan marlsim
+	rm -rf build build-asan build-fuzz marlsim
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_RG_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 -include $(PIC_OBJ:.o=.d) $(BUILD)/docs/docgen.d $(BUILD)/tests/tools/lake_attack.d $(BENCH_SRC:%.c=$(BUILD)/%.d)
+-include $(wildcard $(BUILD)/tests/fuzz/*.d $(BUILD)/tests/fault/*.d $(BUILD)/tests/tools/*.d $(FUZZ_BUILD)/tests/*/*.d)

@@ -184,8 +184,16 @@ static int choose_generations(const ms_keyring *kr, int ngen, int *first, ms_err
 int exp_identity(const ms_config *c, const ms_keyring *kr, int first_gen, exp_identity_t *id, ms_err *e)
 {
     memset(id, 0, sizeof *id);
-    ms_config_hash(c, id->config_sha256);
     int ngen = ms_config_key_generations(c), first = first_gen, rc;
+    /* The config hash through ms_sha256, which reports a libcrypto failure:
+     * ms_config_hash cannot, and the fault sweep's failed allocation there
+     * gave a hash of zeros that lake_create refused as bad input. */
+    char text[MS_CONFIG_TEXT_MAX];
+    size_t tn = ms_config_render(c, text, sizeof text);
+    unsigned char md0[32];
+    if ((rc = ms_sha256(text, tn < sizeof text ? tn : sizeof text - 1, md0, e)))
+        return rc;
+    ms_hex(md0, 32, id->config_sha256);
     if ((rc = choose_generations(kr, ngen, &first, e)))
         return rc;
     id->first_gen = first;
@@ -400,13 +408,19 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     res->seconds = elapsed;
     ms_err fe;
     int frc = lake_finish(L, status, res->env_steps, res->eval_reward, res->st.has_report && !rc, &fe);
-    if (!frc) {
+    /* A finish whose commit landed but whose PATH.checkpoint could not be
+     * written leaves a finished lake: say what the lake holds. */
+    int finished = !frc || lake_finished(L);
+    if (finished) {
         snprintf(res->head_hash, sizeof res->head_hash, "%s", lake_head_hex(L));
-        res->env_steps = lake_committed_env_steps(L);
         res->checkpoint_size = lake_checkpoint(L, res->checkpoint_root);
     }
+    /* What the lake holds, finished or not: a finish that failed (the fault
+     * sweep: a disk full at the end of a run) reported the trainer's
+     * env-steps, more than the lake had committed. */
+    res->env_steps = lake_committed_env_steps(L);
     /* When the lake could not be finished, it says what it last committed. */
-    snprintf(res->status, sizeof res->status, "%s", frc ? "running" : status);
+    snprintf(res->status, sizeof res->status, "%s", lake_status(L));
     if (o->resume && !lake_wrote(L)) { /* it ended while replaying: the lake is as it was */
         ms_hex(o->resume->hashes[o->resume->entries - 1], 32, res->head_hash);
         res->env_steps = o->resume->env_steps;
@@ -421,11 +435,14 @@ int exp_run(const ms_config *c, const exp_options *o, exp_result *res, ms_err *e
     if (rc) {
         char msg[sizeof e->msg];
         snprintf(msg, sizeof msg, "%s", e->msg);
-        if (!frc)
-            return ms_fail(e, rc, "%s (the lake is marked failed)", msg);
+        if (finished)
+            return ms_fail(e, rc, "%s (the lake is marked failed%s)", msg, frc ? "; its .checkpoint file is not" : "");
         return ms_fail(e, rc, "%s; and the lake could not be finished (%s): it stays 'running' at its last "
                        "commit", msg, fe.msg);
     }
+    if (frc && finished)
+        return ms_fail(e, frc, "%s (the lake is %s; only its .checkpoint file is out of date)", fe.msg,
+                       res->status);
     if (frc)
         return ms_fail(e, frc, "%s (the lake could not be finished: it stays 'running' at its last commit; "
                        "marlsim verify %s shows how far it got)", fe.msg, o->path);

@@ -672,6 +672,12 @@ int ms_keyring_load(const ms_keyring_source *src, ms_keyring **out, ms_err *e)
     }
 }
 
+int ms_keyring_parse(const char *text, size_t n, const char *origin, ms_keyring **out, ms_err *e)
+{
+    *out = NULL;
+    return load_text(MS_KEYRING_CMD, origin, text, n, out, e);
+}
+
 int ms_keyring_dev(uint64_t seed, ms_keyring **out, ms_err *e)
 {
     *out = NULL;

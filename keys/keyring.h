@@ -134,6 +134,15 @@ typedef struct ms_keyring ms_keyring; /* opaque; owns its secrets */
  * last line, a source over 1 MiB at the line that crosses the limit. */
 int ms_keyring_load(const ms_keyring_source *src, ms_keyring **out, ms_err *e);
 
+/* Parses keyring text held in memory (the format above), as a CMD source's
+ * output is parsed: text[0..n) need not be NUL-terminated; origin names it
+ * in messages ("ORIGIN:LINE: ..."). The same outcomes as ms_keyring_load's
+ * parsing: MS_OK and *out (NULL on failure); MS_EINPUT for any parse error
+ * or n over 1 MiB; MS_EIO when memory or libcrypto fails. For callers that
+ * already hold the text (and the fuzz harness of the parser); the caller
+ * cleanses its own copy of the text. */
+int ms_keyring_parse(const char *text, size_t n, const char *origin, ms_keyring **out, ms_err *e);
+
 /* The development keyring of seed: generation g's key =
  * SHA-256("marlsim-dev-key-v1" || seed as u64 LE || g as u64 LE) (the
  * derivation of ms_keys_dev, so dev lakes keep their pseudonyms), key id

@@ -71,9 +71,10 @@ struct lake {
     char cp_note[CP_NOTE_MAX]; /* the newest checkpoint made in the open transaction */
     size_t cp_note_len;        /* 0 = none pending for the file */
     char head_hex[2 * LK_HASH_LEN + 1];
+    char status[16], finishing[16]; /* runs.status as committed; lake_finish's, until it commits */
+    int fin_committed;         /* lake_finish's commit landed */
     /* A lake reopened for removals (lake_reopen): appends only purge entries. */
     int reopened;
-    char *status;              /* runs.status of a reopened lake */
     char *trig_sql[LKT_COUNT + 1]; /* DELETE triggers dropped by lake_remove_begin */
     int ntrig;
     /* A resumed lake (lake_resume): its first replay_n entries exist; the
@@ -200,17 +201,22 @@ static int check_value(const char *tbl, int row, const lk_column *col, const lk_
     return MS_OK;
 }
 
-static int is_json(lake *L, const char *s)
+/* MS_OK when s is valid JSON, MS_EINPUT (e says which field) when it is
+ * not, MS_EIO when SQLite could not tell (out of memory: the fault sweep's
+ * failed allocation here was reported as "not valid JSON", bad input). */
+static int check_json(lake *L, const char *s, const char *field, ms_err *e)
 {
     sqlite3_stmt *st;
-    int ok = 0;
     if (sqlite3_prepare_v2(L->db, "SELECT json_valid(?1)", -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        ok = sqlite3_column_int(st, 0) == 1;
+        return sqlfail(L, e, "prepare json_valid");
+    int known = sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+                sqlite3_column_type(st, 0) == SQLITE_INTEGER;
+    int valid = known && sqlite3_column_int(st, 0) == 1;
+    int rc = !known  ? sqlfail(L, e, "json_valid")
+             : valid ? MS_OK
+                     : ms_fail(e, MS_EINPUT, "lake: %s is not valid JSON", field);
     sqlite3_finalize(st);
-    return ok;
+    return rc;
 }
 
 /* ---- transactions ------------------------------------------------------ */
@@ -334,6 +340,12 @@ static int commit_now(lake *L, ms_err *e)
         return broken(L, MS_EIO);
     L->committed = L->cur;
     L->state = ST_IDLE;
+    if (L->finishing[0]) {
+        memcpy(L->status, L->finishing, sizeof L->status);
+        L->fin_committed = 1;
+    } else if (L->live) {
+        snprintf(L->status, sizeof L->status, "running"); /* go_live's update of a resumed lake */
+    }
     if (write_cp_file(L, e)) {
         L->state = ST_BROKEN;
         return MS_EIO;
@@ -648,6 +660,10 @@ static void remove_with_sides(const char *path)
         snprintf(side, sizeof side, "%s%s", path, side_suffix[k]);
         unlink(side);
     }
+    /* Before journal_mode=WAL the private file has a rollback journal, which
+     * a write failing for good (a full disk, in the fault sweep) leaves. */
+    snprintf(side, sizeof side, "%s-journal", path);
+    unlink(side);
 }
 
 void lake_remove_files_(const char *path)
@@ -837,10 +853,8 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
         return ms_fail(e, MS_EIO, "lake: %s: SQLite refused journal_mode=WAL", tmp);
     sqlite3_stmt *st;
 
-    if (!is_json(L, in->build_facts))
-        return ms_fail(e, MS_EINPUT, "lake: build_facts is not valid JSON");
-    if (!is_json(L, in->key_ids))
-        return ms_fail(e, MS_EINPUT, "lake: key_ids is not valid JSON");
+    if ((rc = check_json(L, in->build_facts, "build_facts", e)) || (rc = check_json(L, in->key_ids, "key_ids", e)))
+        return rc;
 
     char *sql = NULL;
     if ((rc = lk_schema_script(&sql, e)))
@@ -890,6 +904,20 @@ static int build_file(lake *L, const char *tmp, const lake_run_info *in, int syn
     if ((rc = exec_sql(L, "COMMIT", e)))
         return rc;
     L->committed = L->cur;
+    /* Everything into the file itself before it is moved into place: the
+     * implicit checkpoint of sqlite3_close reports no failure, and a WAL
+     * kept under the private name does not follow the file (the fault
+     * sweep: a read, write or truncate failing there placed a lake whose
+     * first transaction was left behind in PATH.creating-XXXXXX-wal). */
+    if ((rc = prep(L, "PRAGMA wal_checkpoint(TRUNCATE)", &st, e)))
+        return rc;
+    int ck = sqlite3_step(st);
+    int ck_ok = ck == SQLITE_ROW && sqlite3_column_int(st, 0) == 0 &&
+                sqlite3_column_int(st, 1) == sqlite3_column_int(st, 2);
+    sqlite3_finalize(st);
+    if (!ck_ok)
+        return ms_fail(e, MS_EIO, "lake: %s: cannot move the new lake's first transaction out of its WAL: %s", tmp,
+                       sqlite3_errmsg(L->db));
     if (sqlite3_close(L->db) != SQLITE_OK)
         return sqlfail(L, e, "close");
     L->db = NULL;
@@ -1078,16 +1106,22 @@ int lake_create(lake **out, const char *path, const lake_run_info *in, int overw
         remove_with_sides(tmp);
     } else if ((rc = place_file(tmp, path, overwrite, e))) {
         remove_with_sides(tmp);
-    } else if ((rc = open_writer(L, path, sync, e))) {
-        lake_close(L);
-        remove_with_sides(path);
-        return rc;
+    } else {
+        /* The private name is gone (linked or renamed); a -wal or -shm SQLite
+         * could not delete under it goes too, not left beside the lake. */
+        remove_with_sides(tmp);
+        if ((rc = open_writer(L, path, sync, e))) {
+            lake_close(L);
+            remove_with_sides(path);
+            return rc;
+        }
     }
     if (rc) {
         lake_close(L);
         return rc;
     }
     L->state = ST_IDLE;
+    snprintf(L->status, sizeof L->status, "running");
     *out = L;
     return MS_OK;
 }
@@ -1174,11 +1208,23 @@ int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_rewa
     if (make_checkpoint(L, status, e))
         return broken(L, MS_EIO);
     ms_hex(L->cur.head, LK_HASH_LEN, L->head_hex);
+    snprintf(L->finishing, sizeof L->finishing, "%s", status);
     int rc = commit_now(L, e);
+    L->finishing[0] = 0;
     if (rc)
         return rc;
     L->state = ST_FINISHED;
     return MS_OK;
+}
+
+const char *lake_status(const lake *L)
+{
+    return L ? L->status : "";
+}
+
+int lake_finished(const lake *L)
+{
+    return L && L->fin_committed;
 }
 
 const char *lake_head_hex(lake *L)
@@ -1212,7 +1258,6 @@ void lake_close(lake *L)
     if (L->lock_fd >= 0)
         close(L->lock_fd); /* releases the writer's flock */
     free(L->replay);
-    free(L->status);
     free(L->run_id);
     free(L->name);
     free(L->config_text);
@@ -1326,10 +1371,19 @@ int lake_reopen(lake **out, const char *path, const lake_reopen_info *in, ms_err
     }
     L->run_id = runs_text(L, "run_id");
     L->origin = runs_text(L, "origin");
-    L->status = runs_text(L, "status");
-    if (!L->run_id || !L->origin || !L->status) {
+    char *status = runs_text(L, "status");
+    if (!L->run_id || !L->origin || !status) {
+        free(status);
         lake_close(L);
         return ms_fail(e, MS_EIO, "lake: %s: cannot read the runs row", path);
+    }
+    int status_fits = strlen(status) < sizeof L->status;
+    if (status_fits)
+        memcpy(L->status, status, strlen(status) + 1);
+    free(status);
+    if (!status_fits) {
+        lake_close(L);
+        return ms_fail(e, MS_EINPUT, "lake: %s: runs.status is not a run status", path);
     }
     if ((rc = prepare_stmts(L, e)) || (rc = restore_state(L, in, e))) {
         lake_close(L);
@@ -1548,6 +1602,8 @@ int lake_resume(lake **out, const char *path, const lake_run_info *in, const uns
     }
     memcpy(L->replay, hashes, (size_t)entries * LK_HASH_LEN);
     L->replay_n = entries;
+    /* runs.status stays the lake's until the resumed run writes. */
+    snprintf(L->status, sizeof L->status, "%s", status);
     /* The checkpoints it holds stay; new ones follow them. Their root is
      * the tree's at the newest one's size. */
     L->cur.cp_count = cps;

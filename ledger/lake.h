@@ -129,6 +129,17 @@ void lake_set_env_steps(lake *L, int64_t env_steps);
 int lake_finish(lake *L, const char *status, int64_t env_steps, double eval_reward,
                 int has_eval, ms_err *e);
 
+/* runs.status as of the last commit: "running" until lake_finish's commit
+ * lands, then its status — also when lake_finish returned MS_EIO only
+ * because PATH.checkpoint could not be written afterwards (the lake is
+ * finished then; the fault sweep's failed fsync of that file made a run
+ * report 'running' for a lake that says 'completed'). */
+const char *lake_status(const lake *L);
+
+/* 1 once lake_finish's commit has landed: also when lake_finish returned
+ * MS_EIO only because PATH.checkpoint could not be written afterwards. */
+int lake_finished(const lake *L);
+
 /* env_steps as of the last commit (what a non-completed finish records). */
 int64_t lake_committed_env_steps(const lake *L);
 

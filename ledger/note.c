@@ -231,8 +231,8 @@ int ms_note_verifier_parse(const char *s, size_t len, ms_note_verifier *v, ms_er
 /* ---- Ed25519 ----------------------------------------------------------- */
 
 /* 1 valid, 0 invalid, -1 libcrypto failed. */
-static int ed25519_verify(const unsigned char pub[32], const void *msg, size_t n, const unsigned char *sig,
-                          size_t siglen)
+static int verify_once(const unsigned char pub[32], const void *msg, size_t n, const unsigned char *sig,
+                       size_t siglen)
 {
     ERR_set_mark(); /* a rejected signature queues libcrypto errors: drop only ours */
     EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
@@ -245,6 +245,34 @@ static int ed25519_verify(const unsigned char pub[32], const void *msg, size_t n
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pk);
     ERR_pop_to_mark();
+    return rc;
+}
+
+/* RFC 8032 section 7.1, TEST 2 (public key, message 0x72, signature): a
+ * published signature that verifies. */
+static const unsigned char t2_pub[32] = {
+    0x3d, 0x40, 0x17, 0xc3, 0xe8, 0x43, 0x89, 0x5a, 0x92, 0xb7, 0x0a, 0xa7, 0x4d, 0x1b, 0x7e, 0xbc,
+    0x9c, 0x98, 0x2c, 0xcf, 0x2e, 0xc4, 0x96, 0x8c, 0xc0, 0xcd, 0x55, 0xf1, 0x2a, 0xf4, 0x66, 0x0c};
+static const unsigned char t2_sig[64] = {
+    0x92, 0xa0, 0x09, 0xa9, 0xf0, 0xd4, 0xca, 0xb8, 0x72, 0x0e, 0x82, 0x0b, 0x5f, 0x64, 0x25, 0x40,
+    0xa2, 0xb2, 0x7b, 0x54, 0x16, 0x50, 0x3f, 0x8f, 0xb3, 0x76, 0x22, 0x23, 0xeb, 0xdb, 0x69, 0xda,
+    0x08, 0x5a, 0xc1, 0xe4, 0x3e, 0x15, 0x99, 0x6e, 0x45, 0x8f, 0x36, 0x13, 0xd0, 0xf1, 0x1d, 0x8c,
+    0x38, 0x7b, 0x2e, 0xae, 0xb4, 0x30, 0x2a, 0xee, 0xb0, 0x0d, 0x29, 0x16, 0x12, 0xbb, 0x0c, 0x00};
+
+/* 1 valid, 0 invalid, -1 libcrypto could not tell. OpenSSL's Ed25519
+ * returns 0, not an error, when an allocation inside it fails (the fault
+ * sweep: an allocation failing in verify made a genuine checkpoint "not
+ * signed by the trusted key"). So a rejection is believed only when it
+ * repeats and a known-good signature still verifies; otherwise libcrypto is
+ * failing. */
+static int ed25519_verify(const unsigned char pub[32], const void *msg, size_t n, const unsigned char *sig,
+                          size_t siglen)
+{
+    int rc = verify_once(pub, msg, n, sig, siglen);
+    if (rc == 0)
+        rc = verify_once(pub, msg, n, sig, siglen);
+    if (rc == 0 && verify_once(t2_pub, "\x72", 1, t2_sig, 64) != 1)
+        rc = -1;
     return rc;
 }
 

@@ -137,9 +137,24 @@ static int precheck(lk_reader *R, const char *path, ms_err *e)
     int fd = open(R->real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
         return ms_fail(e, MS_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    ssize_t got = pread(fd, h, sizeof h, 0);
+    /* pread may return fewer bytes than asked (the fault sweep's short
+     * reads), and a read error is an I/O failure, not a verdict on the file. */
+    size_t got = 0;
+    int rerr = 0;
+    while (got < sizeof h) {
+        ssize_t n = pread(fd, h + got, sizeof h - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rerr = errno;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
     close(fd);
-    if (got != (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0)
+    if (rerr)
+        return ms_fail(e, MS_EIO, "%s: cannot read: %s", path, strerror(rerr));
+    if (got != sizeof h || memcmp(h, "SQLite format 3", 16) != 0)
         return ms_fail(e, MS_EINPUT, "%s: not an SQLite database, so not a marlsim lake", path);
     uint32_t psz = (uint32_t)h[16] << 8 | h[17];
     if (psz == 1)
@@ -177,7 +192,12 @@ static int precheck(lk_reader *R, const char *path, ms_err *e)
                            "that SQLite ignores)", path, (long long)sb.st_size, pages, psz);
         }
     }
-    if ((uint64_t)sb.st_size % psz != 0)
+    /* A partial last page beside a WAL holding frames is what a checkpoint
+     * cut short leaves (a write that hit a full disk; the fault sweep's torn
+     * writes): SQLite reads those pages from the WAL and ignores the tail,
+     * and the next checkpoint rewrites it. Without frames it is damage. */
+    int wal_frames = R->has_wal && R->st_wal.st_size > 32;
+    if ((uint64_t)sb.st_size % psz != 0 && !wal_frames)
         return ms_fail(e, MS_EINPUT,
                        "%s: malformed: %lld bytes is not a whole number of %u-byte pages (truncated, or bytes "
                        "appended)", path, (long long)sb.st_size, psz);
@@ -250,6 +270,15 @@ static int check_schema(lk_reader *R, char table[32], ms_err *e)
             goto out;
         }
         const unsigned char *ltype = sqlite3_column_text(look, 0);
+        const unsigned char *lsql = sqlite3_column_text(look, 1);
+        const unsigned char *esql = sqlite3_column_text(exp, 3);
+        /* A NULL from sqlite3_column_text can be SQLite out of memory: that
+         * is no verdict on the schema (the fault sweep's failed allocations
+         * were reported as tampering). */
+        if (sqlite3_errcode(R->db) == SQLITE_NOMEM || sqlite3_errcode(mem) == SQLITE_NOMEM || !type || !name) {
+            rc = ms_fail(e, MS_EIO, "lake: comparing the schema: SQLite is out of memory");
+            goto out;
+        }
         if (!ltype || strcmp((const char *)ltype, type) != 0) {
             char lt[16];
             lk_value v = lk_textn((const char *)ltype, ltype ? (size_t)sqlite3_column_bytes(look, 0) : 0);
@@ -257,9 +286,7 @@ static int check_schema(lk_reader *R, char table[32], ms_err *e)
             rc = ms_fail(e, MS_ECHECK, "schema: %s is a %s, expected a %s", name, lt, type);
             goto out;
         }
-        const unsigned char *lsql = sqlite3_column_text(look, 1);
         int nl = sqlite3_column_bytes(look, 1);
-        const unsigned char *esql = sqlite3_column_text(exp, 3);
         int ne = sqlite3_column_bytes(exp, 3);
         if ((lsql == NULL) != (esql == NULL) || !text_eq(lsql, nl, esql, ne)) {
             rc = ms_fail(e, MS_ECHECK, "schema: the CREATE text of %s %s differs from marlsim lake schema v%d",
@@ -286,8 +313,13 @@ static int check_schema(lk_reader *R, char table[32], ms_err *e)
             continue; /* cannot be looked up; counted as missing above */
         sqlite3_reset(elook);
         sqlite3_bind_text(elook, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(elook) == SQLITE_ROW)
+        int es = sqlite3_step(elook);
+        if (es == SQLITE_ROW)
             continue;
+        if (es != SQLITE_DONE) { /* out of memory, not an unexpected object (the fault sweep) */
+            rc = ms_fail(e, MS_EIO, "lake: reference schema: %s", sqlite3_errmsg(mem));
+            goto out;
+        }
         if (strcmp(type, "table") == 0 && strcmp(name, "sqlite_stat1") == 0)
             continue;
         char nm[64], tb[40], ty[16];
@@ -373,7 +405,10 @@ int lk_reader_open(lk_reader *R, const char *path, char table[32], ms_err *e)
     }
     int o = sqlite3_open_v2(R->real, &R->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
     if (o != SQLITE_OK) {
-        rc = ms_fail(e, MS_EINPUT, "%s: cannot open as SQLite: %s", path,
+        /* An I/O error or no memory is the system failing, not a bad file
+         * (the fault sweep's failed read of the header). */
+        int sys = (o & 0xff) == SQLITE_IOERR || (o & 0xff) == SQLITE_NOMEM;
+        rc = ms_fail(e, sys ? MS_EIO : MS_EINPUT, "%s: cannot open as SQLite: %s", path,
                      R->db ? sqlite3_errmsg(R->db) : sqlite3_errstr(o));
         lk_reader_close(R);
         R->path = path;

@@ -20,6 +20,7 @@ typedef struct ro_file {
     int fd;               /* the file, opened by us read-only; -1 = empty virtual WAL */
     void **region;        /* the WAL index, in memory */
     int nregion;
+    int io_errors;        /* reads and index allocations that failed (lk_rovfs_io_errors) */
 } ro_file;
 
 static sqlite3_vfs ro_vfs;
@@ -51,8 +52,10 @@ static int ro_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
         ssize_t n = pread(p->fd, (char *)buf + got, (size_t)amt - got, (off_t)off + (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (n < 0) {
+            p->io_errors++;
             return SQLITE_IOERR_READ;
+        }
         if (n == 0)
             break;
         got += (size_t)n;
@@ -147,8 +150,10 @@ static int ro_shm_map(sqlite3_file *f, int ireg, int szreg, int extend, void vol
         if (!extend)
             return SQLITE_OK;
         void **r = realloc(p->region, sizeof *r * (size_t)(ireg + 1));
-        if (!r)
+        if (!r) {
+            p->io_errors++;
             return SQLITE_IOERR_NOMEM;
+        }
         for (int i = p->nregion; i <= ireg; i++)
             r[i] = NULL;
         p->region = r;
@@ -158,8 +163,10 @@ static int ro_shm_map(sqlite3_file *f, int ireg, int szreg, int extend, void vol
         if (!extend)
             return SQLITE_OK;
         p->region[ireg] = calloc(1, (size_t)szreg);
-        if (!p->region[ireg])
+        if (!p->region[ireg]) {
+            p->io_errors++;
             return SQLITE_IOERR_NOMEM;
+        }
     }
     *pp = p->region[ireg];
     return SQLITE_OK;
@@ -241,6 +248,19 @@ int lk_rovfs_fstat(sqlite3 *db, int wal, struct stat *out)
         return -1;
     const ro_file *p = (const ro_file *)f;
     return p->fd >= 0 && fstat(p->fd, out) == 0 ? 0 : -1;
+}
+
+int lk_rovfs_io_errors(sqlite3 *db)
+{
+    int n = 0;
+    for (int wal = 0; wal < 2; wal++) {
+        sqlite3_file *f = NULL;
+        if (sqlite3_file_control(db, "main", wal ? SQLITE_FCNTL_JOURNAL_POINTER : SQLITE_FCNTL_FILE_POINTER, &f) ==
+                SQLITE_OK &&
+            f && f->pMethods == &ro_methods)
+            n += ((const ro_file *)f)->io_errors;
+    }
+    return n;
 }
 
 static int ro_delete(sqlite3_vfs *vfs, const char *name, int sync)

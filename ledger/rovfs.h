@@ -53,4 +53,10 @@ int lk_sqlite_name(const char *path, char *out, size_t n, ms_err *e);
  * SQLite read is the file it checked, whatever happened to the name. */
 int lk_rovfs_fstat(sqlite3 *db, int wal, struct stat *out);
 
+/* Reads (pread failing) and WAL-index allocations that failed so far on
+ * db's lake and WAL (0 when db is not on this VFS). SQLite reports some of
+ * them only as text, such as quick_check's "Failed to read ptrmap": a
+ * reader tells a failing system from a malformed file with it. */
+int lk_rovfs_io_errors(sqlite3 *db);
+
 #endif

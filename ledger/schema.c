@@ -296,7 +296,9 @@ static void sb_add(sbuf *b, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        /* b->p is NULL before the first growth: NULL + 0 is undefined
+         * behaviour (clang's UBSan stops the fuzz build's lake setup on it). */
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->oom = 1;

@@ -10,6 +10,7 @@
 #include "base/b64.h"
 #include "ledger/merkle.h"
 #include "ledger/reader.h"
+#include "ledger/rovfs.h"
 
 /* Hash the row buffer once it holds this much. */
 #define FLUSH_BYTES (256u * 1024u)
@@ -679,12 +680,13 @@ static int check_totals(lk_reader *R, const lk_runs_row *run, const walk_state *
 
 /* SQLite's own structural check of every b-tree page (also STRICT types,
  * NOT NULL and CHECK constraints). */
-static int quick_check(lk_reader *R, ms_err *e)
+static int quick_check_once(lk_reader *R, int *transient, ms_err *e)
 {
     sqlite3_stmt *st;
     int rc = lk_prep(R, "PRAGMA quick_check(1)", &st, e);
     if (rc)
         return rc;
+    int io0 = lk_rovfs_io_errors(R->db);
     int s = sqlite3_step(st);
     if (s != SQLITE_ROW) {
         rc = lk_sqlerr(R, s == SQLITE_DONE ? SQLITE_CORRUPT : s, "quick_check", e);
@@ -694,11 +696,44 @@ static int quick_check(lk_reader *R, ms_err *e)
             char msg[200];
             lk_value v = lk_text((const char *)t);
             lk_safe_text(msg, sizeof msg, &v);
-            rc = ms_fail(e, MS_EINPUT, "%s: malformed lake (SQLite quick_check: %s)", R->path, msg);
+            /* "unable to get the page. error code=N": the pager failed to
+             * read (I/O error, out of memory), which says nothing about the
+             * file (the fault sweep's failed reads were called malformed). */
+            const char *ec = strstr((const char *)t, "error code=");
+            int code = ec ? (int)(strtol(ec + 11, NULL, 10) & 0xff) : 0; /* no digits: 0, no code */
+            /* Other reports carry no code ("Failed to read ptrmap key=N":
+             * the fault sweep's failed read during a purge's verification):
+             * a read the VFS saw fail says the same. */
+            if (code == SQLITE_IOERR || code == SQLITE_NOMEM || lk_rovfs_io_errors(R->db) > io0)
+                rc = ms_fail(e, MS_EIO, "%s: cannot read the lake (SQLite quick_check: %s)", R->path, msg);
+            else {
+                rc = ms_fail(e, MS_EINPUT, "%s: malformed lake (SQLite quick_check: %s)", R->path, msg);
+                *transient = 1;
+            }
         }
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+/* A malformed verdict is believed only when a second check repeats it: an
+ * allocation SQLite could not make inside the check is reported the same
+ * way as a damaged page (no code, no failed read), and does not repeat. */
+static int quick_check(lk_reader *R, ms_err *e)
+{
+    int transient = 0;
+    int rc = quick_check_once(R, &transient, e);
+    if (!transient)
+        return rc;
+    ms_err e2;
+    int again = 0;
+    int rc2 = quick_check_once(R, &again, &e2);
+    if (rc2 == MS_EINPUT && again && !strcmp(e2.msg, e->msg))
+        return rc;
+    char first[sizeof e->msg];
+    snprintf(first, sizeof first, "%s", e->msg);
+    return ms_fail(e, MS_EIO, "%s: cannot read the lake: SQLite's quick_check failed once, not when repeated (%.200s)",
+                   R->path, first);
 }
 
 /* Parses one signed checkpoint note: structure, and with a trusted key its

@@ -90,13 +90,17 @@ int mlp_cpu_simd(void)
     return __builtin_cpu_supports("avx2") ? 1 : 0;
 }
 
-/* glibc libmvec's 8-lane tanhf (x86_64 vector ABI, ISA 'd' = AVX2). The tail
- * is padded to a full vector so every element takes the same code path,
- * whatever its position in the buffer. */
+/* glibc libmvec's 8-lane tanhf (x86_64 vector ABI, ISA 'd' = AVX2). Declared
+ * at file scope with the target attribute: clang (the fuzz build) refuses a
+ * call passing __m256 to a declaration that lacks AVX, as the block-scope one
+ * did; GCC's code is the same either way. */
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_tanhf(__m256);
+
+/* The tail is padded to a full vector so every element takes the same code
+ * path, whatever its position in the buffer. */
 __attribute__((target("avx2"))) static void tanh_avx2(float *y, const float *x,
                                                       size_t len)
 {
-    __m256 _ZGVdN8v_tanhf(__m256);
     size_t i = 0;
     for (; i + 8 <= len; i += 8)
         _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));

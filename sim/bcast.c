@@ -477,7 +477,13 @@ int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x,
     unsigned char want[32], got[32];
     if (mac_len != MS_BCAST_MAC_LEN || ms_b64url_decode(mac_hex, mac_len, got, sizeof got) != 32)
         return MS_BCAST_BAD_MAC;
-    if (mac_of(x, buf, mac_cut, want) || CRYPTO_memcmp(want, got, 32))
+    /* A MAC that could not be computed (libcrypto out of memory) decides
+     * nothing: reported as such, never as a tampered broadcast (the fault
+     * sweep's failed allocation was recorded as an anomaly and the run went
+     * on, diverged from the fault-free one). The fast path leaves it here. */
+    if (mac_of(x, buf, mac_cut, want))
+        return MS_EIO;
+    if (CRYPTO_memcmp(want, got, 32))
         return MS_BCAST_BAD_MAC;
 
     if (c.value_error)

@@ -115,9 +115,11 @@ typedef struct ms_bcast_expect {
 
 /* Validates buf[0..n) and, when it is accepted, fills f with the 21 features
  * as floats and *seq with its sequence number. Returns MS_BCAST_OK or the
- * reason it was rejected (f is then unspecified). Never reads past n.
- * It is ms_bcast_validate_fast, and ms_bcast_validate_naive wherever the
- * fast path does not decide. */
+ * reason it was rejected (f is then unspecified), or MS_EIO (negative, from
+ * base/err.h) when libcrypto failed to compute the MAC: nothing was decided
+ * about the broadcast, and the caller must fail rather than reject it. Never
+ * reads past n. It is ms_bcast_validate_fast, and ms_bcast_validate_naive
+ * wherever the fast path does not decide (a MAC it cannot compute included). */
 int ms_bcast_validate(const char *buf, size_t n, const ms_bcast_expect *x, float f[MS_NFEAT], uint64_t *seq);
 
 /* The reference validator: a general strict JSON parser implementing the

@@ -289,6 +289,8 @@ int ms_sim_observe(ms_sim *sim, ms_err *e)
         uint64_t seq = 0;
         float *f = s->feat + (size_t)i * MS_NFEAT;
         int reason = ms_bcast_validate(b, (size_t)s->bcast_len[i], &x, f, &seq);
+        if (reason < 0)
+            return ms_fail(e, MS_EIO, "libcrypto: HMAC failed while validating the broadcast of mailbox %d", i);
         s->reject[i] = (unsigned char)reason;
         if (reason == MS_BCAST_OK)
             sim->seq_accepted[i] = seq;

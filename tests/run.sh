@@ -2,8 +2,8 @@
 # tests/run.sh UNIT_BINARY MARLSIM_BINARY — the whole test suite.
 #
 # Runs the unit-test binary (from the repository root: unit tests read
-# configs/default.ini), then tests/cli.sh, lake.sh, trust.sh and
-# lifecycle.sh against the marlsim binary, and
+# configs/default.ini), then the shell suites against the marlsim binary
+# (listed below), then the fuzz replay and the quick fault sweep, and
 # prints the summed "N passed, N failed" as the last line. Exits non-zero if
 # anything failed, including a binary that crashed before its summary line
 # (counted as one failed test).
@@ -76,6 +76,30 @@ for suite in cli lake trust learning lifecycle resume gov mpi lint docs report; 
         rc=127
     fi
     read -r p f < <(tally "$suite" "$rc")
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+done
+
+# Test binaries beside the unit tests ($MARLSIM_TOOLS, else the unit
+# binary's folder): fuzz_regress replays every committed fuzz input (seed
+# corpora and fixed crashes) through the harnesses of tests/fuzz/;
+# fault_sweep --quick injects a few I/O and allocation faults of each kind
+# (tests/fault/; `make faults` runs the whole sweep).
+TOOLS=${MARLSIM_TOOLS:-$(dirname "$UNIT")}
+case $TOOLS in /*) ;; *) TOOLS="$ROOT/$TOOLS" ;; esac
+for tool in "fuzz-regress fuzz_regress" "faults fault_sweep --quick"; do
+    set -- $tool
+    prefix=$1 bin="$TOOLS/$2"
+    shift 2
+    if [ -x "$bin" ]; then
+        OPENBLAS_NUM_THREADS=1 "$bin" "$@" | tee "$LOG"
+        rc=${PIPESTATUS[0]}
+    else
+        echo "run.sh: no test binary at $bin" >&2
+        : >"$LOG"
+        rc=127
+    fi
+    read -r p f < <(tally "$prefix" "$rc")
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
 done

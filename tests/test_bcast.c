@@ -929,10 +929,32 @@ static void test_bcast_b64url(void)
               !ms_b64url_is_canonical("AAAAAAAAAAAAAAAAAAAAA", 21, 16), "pseudonym form");
 }
 
+/* A MAC that libcrypto cannot compute (here: an HMAC never keyed) is
+ * MS_EIO, not BAD_MAC: a failing library is no evidence of tampering (the
+ * fault sweep found an allocation failure recorded as an anomaly). The same
+ * bytes with the keyed MAC are accepted. */
+static void test_bcast_mac_failure_decides_nothing(void)
+{
+    fixture fx;
+    if (fixture_init(&fx))
+        return;
+    ms_bcast_expect x = expect_of(&fx);
+    CHECK(validate(fx.base, fx.n, &x, NULL, NULL) == MS_BCAST_OK, "the genuine broadcast is accepted");
+    ms_hmac unkeyed;
+    ms_err e;
+    CHECK(ms_hmac_init(&unkeyed, &e) == MS_OK, "hmac init: %s", e.msg);
+    x.mac = &unkeyed;
+    int rc = validate(fx.base, fx.n, &x, NULL, NULL);
+    CHECK(rc == MS_EIO, "an HMAC that cannot be computed: %d (want MS_EIO, not a rejection reason)", rc);
+    ms_hmac_release(&unkeyed);
+    fixture_release(&fx);
+}
+
 void suite_bcast(void)
 {
     RUN(test_bcast_b64url);
     RUN(test_bcast_canonical_bytes);
+    RUN(test_bcast_mac_failure_decides_nothing);
     RUN(test_bcast_sim_broadcasts);
     RUN(test_bcast_hostile_corpus);
     RUN(test_bcast_fast_vs_naive);

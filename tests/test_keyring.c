@@ -1346,6 +1346,57 @@ static void keyring_resolve(void)
 
 /* ---- command sources ------------------------------------------------------------------ */
 
+/* ms_keyring_parse: the in-memory parse (what a cmd: keyring's output and
+ * the fuzz harness go through) gives the keyring the file gives, reads no
+ * byte past n, and names its origin in errors. */
+static void keyring_parse_memory(void)
+{
+    char dir[64], path[256];
+    tdir_new(dir);
+    path_in(path, sizeof path, dir, "k");
+    ms_err e;
+    CHECK(ms_keyring_create(path, "mem", &e) == MS_OK, "create: %s", e.msg);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL, "open");
+    if (!f)
+        return;
+    static char text[4096];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    CHECK(n > 0 && n < sizeof text, "read %zu bytes", n);
+    char *exact = malloc(n); /* exactly n bytes: ASan sees a read past them */
+    CHECK(exact != NULL, "malloc");
+    if (!exact)
+        return;
+    memcpy(exact, text, n);
+    ms_keyring *kf = NULL, *km = NULL;
+    CHECK(load_path(path, &kf, &e) == MS_OK, "load: %s", e.msg);
+    CHECK(ms_keyring_parse(exact, n, "memory", &km, &e) == MS_OK && km, "parse: %s", e.msg);
+    if (kf && km) {
+        unsigned char a[32], b[32];
+        CHECK(ms_keyring_public_key(kf, a, &e) == MS_OK && ms_keyring_public_key(km, b, &e) == MS_OK &&
+                  !memcmp(a, b, 32),
+              "same public key");
+        CHECK(ms_keyring_generations(km) == 1 && !strcmp(ms_keyring_origin(km), "memory"), "generations, origin");
+        CHECK(ms_keyring_commit_key(kf, a, &e) == MS_OK && ms_keyring_commit_key(km, b, &e) == MS_OK &&
+                  !memcmp(a, b, 32),
+              "same commitment key");
+        OPENSSL_cleanse(a, 32);
+        OPENSSL_cleanse(b, 32);
+    }
+    ms_keyring_free(km);
+    km = NULL;
+    /* Cut before the final newline: refused at the last line, by origin. */
+    int rc = ms_keyring_parse(exact, n - 1, "memory", &km, &e);
+    CHECK(rc == MS_EINPUT && !km && !strncmp(e.msg, "memory:", 7) && strstr(e.msg, "newline"), "cut: %d %s", rc,
+          e.msg);
+    OPENSSL_cleanse(exact, n);
+    OPENSSL_cleanse(text, sizeof text);
+    free(exact);
+    ms_keyring_free(kf);
+    tdir_rm(dir);
+}
+
 static void keyring_command(void)
 {
     char dir[64], path[256], cmd[MS_PATH_MAX];
@@ -1622,6 +1673,7 @@ void suite_keyring(void)
     RUN(keyring_concurrent_rotate);
     RUN(keyring_resolve);
     RUN(keyring_command);
+    RUN(keyring_parse_memory);
     RUN(keyring_dev);
     RUN(keyring_no_key_in_messages); /* last: scans what the others recorded */
 }
