@@ -155,9 +155,13 @@ fuzz:
 # verify on mutated lakes (exit 0/1/2, never a crash or a write), eval on
 # mutated configs (exit 0 or 2 naming the file): the exit-code contract the
 # in-process harnesses do not see. Seeded: FUZZ_SEED=N; see tests/fuzz.sh.
+# 1,000 lakes and 800 configs by default (CI's time: the parsers themselves
+# get far more inputs from make fuzz); FUZZ_CLI_LAKES / FUZZ_CLI_CONFIGS.
+FUZZ_CLI_LAKES ?= 1000
+FUZZ_CLI_CONFIGS ?= 800
 fuzz-cli:
 	$(MAKE) BUILD=build-asan OPT="$(ASAN_OPT)" build-asan/marlsim
-	@$(ASAN_ENV) tests/fuzz.sh build-asan/marlsim
+	@$(ASAN_ENV) tests/fuzz.sh build-asan/marlsim $(FUZZ_CLI_LAKES) $(FUZZ_CLI_CONFIGS)
 
 # Injected faults (CI runs it): the Nth read, write, fsync, truncate or
 # allocation fails during a small full-telemetry run, a checkpointing lake
