@@ -51,7 +51,7 @@ def parallel(steps=4000):
     return steps / (time.perf_counter() - t0)
 
 
-print("6. the environment from Python (python/marlsim over libmarlsim.so, heuristic actions, numpy %s):"
+print("8. the environment from Python (python/marlsim over libmarlsim.so, heuristic actions, numpy %s):"
       % np.__version__)
 print("   VecEnv, 64 mailboxes, copy=False (fast path): %.0f env-steps/s" % best_of(lambda: vec(False)))
 print("   VecEnv, 64 mailboxes, copy=True (default):    %.0f env-steps/s" % best_of(lambda: vec(True)))
