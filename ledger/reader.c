@@ -424,7 +424,12 @@ int lk_reader_open(lk_reader *R, const char *path, char table[32], ms_err *e)
     }
     sqlite3_limit(R->db, SQLITE_LIMIT_LENGTH, (int)LK_MAX_VALUE + 65536);
     int64_t app = 0, ver = 0;
-    if (sqlite3_exec(R->db, "PRAGMA query_only = 1; BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    /* Temporary tables, indices and sorts in memory: the read-only VFS opens
+     * no file but the lake and its WAL, and a GROUP BY or join over a full
+     * lake (audit, card, report) would otherwise fail with "unable to open
+     * database file" when SQLite wants a temp file. */
+    if (sqlite3_exec(R->db, "PRAGMA temp_store = MEMORY; PRAGMA query_only = 1; BEGIN", NULL, NULL, NULL) !=
+        SQLITE_OK) {
         rc = lk_sqlerr(R, sqlite3_extended_errcode(R->db), "begin", e);
         lk_reader_close(R);
         return rc;

@@ -209,6 +209,14 @@ check "the dev-key card says so in its caveats" grep -q 'development key: its ps
 expect_exit "card of an aggregate-telemetry run" 0 "$M" card s.db --out s.md
 check "the aggregate card shows per-window aggregates and surveillance findings" sh -c "grep -q '^| GET | benign |' s.md && grep -q '^| entropy._collapse | critical | suspended |' s.md"
 
+# A lake big enough that SQLite's sorts outgrow memory and want temp files,
+# which the read-only VFS never opens (audit and card failed on the default
+# run with "unable to open database file" until the reader kept them in memory).
+expect_exit "a 65,536 env-step development-key run" 0 "$M" run "$CFG" --keyring dev --set run.env_steps=65536 --quiet --out big.db
+expect_exit "audit of it: FAILED for the development key only, not a malformed lake (exit 1)" 1 "$M" audit big.db
+check "... the findings are the development key's (and the file system's encryption, INFO) alone" sh -c "grep -Eq '^FAIL HIGH +dev_key' '$T/out' && grep -q '^outcome: FAILED' '$T/out' && [ \$(grep -E '^FAIL' '$T/out' | grep -Evc '^FAIL (HIGH +(dev_key|checkpoints)|INFO +encryption) ') = 0 ] && ! grep -qi 'unable to open' '$T/out'"
+expect_exit "card of it: exit 0" 0 "$M" card big.db --out big.md
+
 # --- four-eyes release ------------------------------------------------------------------
 expect_exit "approve as alice" 0 "$M" approve a.db --as alice --keyring keys/alice --pubkey "$PUB_A" --out A
 expect_exit "approve as bob" 0 "$M" approve a.db --as bob --keyring keys/bob --pubkey "$PUB_A" --out B
