@@ -61,7 +61,9 @@ int_past() {
 }
 SMALL="--set run.env_steps=16384 --set sim.envs=16 --set gate.every=2 --set telemetry.checkpoint_every=256 --quiet"
 
+t0=$(date +%s%N)
 expect_exit "the uninterrupted run" 0 "$M" run "$CFG" $SMALL --out full.db
+RUN_MS=$(( ($(date +%s%N) - t0) / 1000000 )) # the kill loop below kills within it
 H=$(head_of full.db)
 
 # --- SIGINT, resume ---------------------------------------------------------------
@@ -133,7 +135,9 @@ while [ $kills -lt "$KILLS" ] && [ $rounds -lt $((KILLS * 3)) ]; do
     if [ -e k.db ]; then cmd=("$M" run --resume k.db); resumes=$((resumes + 1)); else cmd=("$M" run "$CFG" $SMALL --out k.db); fi
     "${cmd[@]}" >/dev/null 2>&1 &
     pid=$!
-    sleep "$(awk -v s="$rounds$$" 'BEGIN { srand(s); printf "%.2f", 0.05 + rand() * 0.6 }')"
+    # A moment within an uninterrupted run's duration (a resume replays the
+    # prefix first, so it is killed while replaying or while going on).
+    sleep "$(awk -v s="$rounds$$" -v ms="$RUN_MS" 'BEGIN { srand(s); printf "%.3f", (20 + rand() * 0.9 * ms) / 1000 }')"
     kill -9 $pid 2>/dev/null && kills=$((kills + 1))
     wait $pid 2>/dev/null
     [ -e k.db ] || continue
