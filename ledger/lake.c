@@ -562,34 +562,25 @@ int lake_append(lake *L, int table, int64_t step, int n_rows, const lk_value *va
         return broken(L, MS_EIO);
     for (int r = 0; r < n_rows; r++) {
         const lk_value *v = vals + (size_t)r * (size_t)nc;
-        if (replayed) {
-            if (lk_put_row(&L->buf, v, nc, e))
+        if (!replayed) {
+            int b = SQLITE_OK;
+            for (int c = 0; c < nc; c++)
+                b |= bind_value(st, c + 1, &v[c]);
+            if (b != SQLITE_OK) {
+                sqlfail(L, e, "bind");
                 return broken(L, MS_EIO);
-            if (L->buf.len >= FLUSH_BYTES) {
-                if (lk_hash_add(body, L->buf.p, L->buf.len, e))
-                    return broken(L, MS_EIO);
-                L->buf.len = 0;
             }
-            continue;
-        }
-        int b = SQLITE_OK;
-        for (int c = 0; c < nc; c++)
-            b |= bind_value(st, c + 1, &v[c]);
-        if (b != SQLITE_OK) {
-            sqlfail(L, e, "bind");
-            return broken(L, MS_EIO);
-        }
-        int s = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (s != SQLITE_DONE) {
-            ms_fail(e, MS_EIO, "lake: insert into %s: %s", T->name, sqlite3_errmsg(L->db));
-            return broken(L, MS_EIO);
-        }
-        if (sqlite3_last_insert_rowid(L->db) != first + r) {
-            ms_fail(e, MS_EIO, "lake: %s: rowid %lld, expected %lld (table not append-only?)",
-                    T->name, (long long)sqlite3_last_insert_rowid(L->db),
-                    (long long)(first + r));
-            return broken(L, MS_EIO);
+            int s = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (s != SQLITE_DONE) {
+                ms_fail(e, MS_EIO, "lake: insert into %s: %s", T->name, sqlite3_errmsg(L->db));
+                return broken(L, MS_EIO);
+            }
+            if (sqlite3_last_insert_rowid(L->db) != first + r) {
+                ms_fail(e, MS_EIO, "lake: %s: rowid %lld, expected %lld (table not append-only?)", T->name,
+                        (long long)sqlite3_last_insert_rowid(L->db), (long long)(first + r));
+                return broken(L, MS_EIO);
+            }
         }
         if (lk_put_row(&L->buf, v, nc, e))
             return broken(L, MS_EIO);
