@@ -83,7 +83,7 @@ fuzz-seeds: $(BUILD)/fuzz_mkseeds
 # libcrypto's allocations go through their documented hooks, SQLite's file
 # I/O through a wrapping VFS; see tests/fault/fault.h).
 FAULT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=pread,--wrap=write,--wrap=fsync,--wrap=fdatasync,--wrap=ftruncate
-$(BUILD)/fault_sweep: $(BUILD)/tests/fault/fault.o $(BUILD)/tests/fault/sweep.o $(LIB_OBJ)
+$(BUILD)/fault_sweep: $(BUILD)/tests/fault/fault.o $(BUILD)/tests/fault/sweep.o $(BUILD)/tests/fuzz/fuzz.o $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) $(FAULT_WRAP) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/bench_marlsim: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)

@@ -69,6 +69,7 @@
 #include "ledger/note.h"
 #include "ledger/verify.h"
 #include "tests/fault/fault.h"
+#include "tests/fuzz/fuzz.h"
 
 /* What a child reports. */
 typedef struct outcome {
@@ -103,28 +104,12 @@ static void die(const char *what, const char *msg)
 
 /* ---- the operations ----------------------------------------------------- */
 
-static void tiny(ms_config *c)
-{
-    ms_config_defaults(c);
-    c->envs = 2;
-    c->episode_len = 8;
-    c->env_steps = 128;
-    c->rollout = 16;
-    c->minibatch = 16;
-    c->gate_every = 1;
-    c->eval_episodes = 1;
-    c->report_episodes = 1;
-    c->checkpoint_every = 8;
-    c->hidden[0] = 8;
-    c->n_hidden = 1;
-}
-
 static void op_run(const char *dir, outcome *out)
 {
     char path[600];
     snprintf(path, sizeof path, "%.500s/lake.db", dir);
     ms_config c;
-    tiny(&c);
+    fuzz_tiny_config(&c);
     exp_options o = {.path = path, .overwrite = 0, .kr = kr, .first_gen = -1};
     exp_result res;
     ms_err e;
@@ -350,33 +335,13 @@ static op ops[] = {
 
 /* ---- running a case -------------------------------------------------------- */
 
-static int rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char p[800];
-            snprintf(p, sizeof p, "%.500s/%.255s", path, de->d_name);
-            struct stat sb;
-            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-                rm_tree(p);
-            else
-                unlink(p); /* scratch space */
-        }
-        closedir(d);
-    }
-    return rmdir(path);
-}
 
 static pid_t top_owner;
 
 static void cleanup(void)
 {
     if (top[0] && getpid() == top_owner) /* not in the forked children */
-        rm_tree(top);
+        fuzz_rm_tree(top);
 }
 
 /* Runs o in a forked child armed with (kind, nth, flavor); 0 and *out, or
@@ -654,7 +619,7 @@ int main(int argc, char **argv)
         outcome base;
         if (run_case(o, d, FK_READ, 0, FF_EIO, &base, why, sizeof why) || base.rc)
             die(o->name, base.rc ? base.msg : why);
-        rm_tree(d);
+        fuzz_rm_tree(d);
         printf("%-10s fault-free: %lld reads, %lld writes, %lld fsyncs, %lld truncates, %lld allocations\n", o->name,
                (long long)base.counts[FK_READ], (long long)base.counts[FK_WRITE], (long long)base.counts[FK_SYNC],
                (long long)base.counts[FK_TRUNC], (long long)base.counts[FK_ALLOC]);
@@ -708,7 +673,7 @@ int main(int argc, char **argv)
                             printf("ok   %s %s #%lld (%s): %s %s\n", o->name, fault_kind_names[k], (long long)nth,
                                    fault_flavor_names[fl], status_name(r.rc), r.msg);
                     }
-                    rm_tree(d);
+                    fuzz_rm_tree(d);
                 }
             }
         }

@@ -1,6 +1,8 @@
 /* fuzz.c — see fuzz.h. */
 #include "tests/fuzz/fuzz.h"
 
+#include "sim/config.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +13,7 @@
 static char scratch[256];
 static pid_t scratch_owner;
 
-static void rm_tree(const char *path)
+void fuzz_rm_tree(const char *path)
 {
     DIR *d = opendir(path);
     if (d) {
@@ -23,7 +25,7 @@ static void rm_tree(const char *path)
             snprintf(p, sizeof p, "%s/%s", path, de->d_name);
             struct stat sb;
             if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-                rm_tree(p);
+                fuzz_rm_tree(p);
             else
                 unlink(p); /* best effort: scratch space */
         }
@@ -32,10 +34,26 @@ static void rm_tree(const char *path)
     rmdir(path);
 }
 
+void fuzz_tiny_config(ms_config *c)
+{
+    ms_config_defaults(c);
+    c->envs = 2;
+    c->episode_len = 8;
+    c->env_steps = 128;
+    c->rollout = 16;
+    c->minibatch = 16;
+    c->gate_every = 1;
+    c->eval_episodes = 1;
+    c->report_episodes = 1;
+    c->checkpoint_every = 8;
+    c->hidden[0] = 8;
+    c->n_hidden = 1;
+}
+
 static void scratch_cleanup(void)
 {
     if (scratch[0] && getpid() == scratch_owner)
-        rm_tree(scratch);
+        fuzz_rm_tree(scratch);
 }
 
 const char *fuzz_scratch_dir(const char *tag)

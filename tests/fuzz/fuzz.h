@@ -40,6 +40,17 @@
         }                                                                           \
     } while (0)
 
+struct ms_config;
+
+/* A real run as small as it gets (2 mailboxes of 8 steps, 128 env-steps, a
+ * gate and a checkpoint every few entries, one hidden layer of 8): the
+ * defaults otherwise. The fuzz seeds, the lake harness and the fault sweep
+ * all run it. */
+void fuzz_tiny_config(struct ms_config *c);
+
+/* Removes path and everything below it (best effort: scratch space). */
+void fuzz_rm_tree(const char *path);
+
 /* The private scratch directory of this process, made on first use under
  * /tmp as fuzz-<tag>-XXXXXX and removed (with everything in it) at exit of
  * the process that made it. NULL only when mkdtemp fails. */

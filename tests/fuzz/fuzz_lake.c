@@ -272,18 +272,7 @@ static void path_of(char *out, size_t cap, const char *name)
 
 static void tiny(ms_config *c)
 {
-    ms_config_defaults(c);
-    c->envs = 2;
-    c->episode_len = 8;
-    c->env_steps = 128;
-    c->rollout = 16;
-    c->minibatch = 16;
-    c->gate_every = 1;
-    c->eval_episodes = 1;
-    c->report_episodes = 1;
-    c->checkpoint_every = 8;
-    c->hidden[0] = 8;
-    c->n_hidden = 1;
+    fuzz_tiny_config(c);
     c->writer_threads = 0; /* copy_running copies a quiescent lake: no writer thread behind it */
 }
 

@@ -279,21 +279,6 @@ static void notes(void)
 }
 
 /* ---- proof and lake: a tiny real run ---- */
-static void tiny(ms_config *c)
-{
-    ms_config_defaults(c);
-    c->envs = 2;
-    c->episode_len = 8;
-    c->env_steps = 128;
-    c->rollout = 16;
-    c->minibatch = 16;
-    c->gate_every = 1;
-    c->eval_episodes = 1;
-    c->report_episodes = 1;
-    c->checkpoint_every = 8;
-    c->hidden[0] = 8;
-    c->n_hidden = 1;
-}
 
 static void proofs(void)
 {
@@ -310,7 +295,7 @@ static void proofs(void)
     if (ms_keyring_create(kp, "seeds", &e) || ms_keyring_load(&src, &kr, &e))
         die("keyring", e.msg);
     ms_config c;
-    tiny(&c);
+    fuzz_tiny_config(&c);
     exp_options o = {.path = db, .overwrite = 1, .kr = kr, .first_gen = -1};
     exp_result res;
     if (exp_run(&c, &o, &res, &e))
