@@ -28,15 +28,10 @@ int cmd_card(int argc, char **argv)
     int rc = cli_parse_args(argc, argv, CLI_OPT_OUT | CLI_OPT_PUBKEY | CLI_OPT_KEYRING, usage, "RUN.db", &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    if (a.pubkey && a.keyring)
-        return cli_usage(usage, "--pubkey and --keyring both name a trusted key; give one");
     ms_note_verifier trusted;
-    int have = 0;
-    if ((rc = cli_trusted_key(a.pubkey, a.keyring, &trusted, &have, NULL)))
-        return rc;
     lake_verify_opts o;
-    memset(&o, 0, sizeof o);
-    o.trusted = have ? &trusted : NULL;
+    if ((rc = cli_lake_trust(&a, usage, &trusted, &o)))
+        return rc;
     char *md = NULL;
     size_t n = 0;
     ms_err e;

@@ -53,15 +53,13 @@ int cmd_export(int argc, char **argv)
     int cls = lk_class_find(a.cls, strlen(a.cls));
     if (cls < 0)
         return cli_usage(usage, "--class %s: unknown class (allowed: behavioural, security, operational)", a.cls);
-    if (a.pubkey && a.keyring)
-        return cli_usage(usage, "--pubkey and --keyring both name a trusted key; give one");
     ms_note_verifier trusted;
-    int have = 0;
-    if ((rc = cli_trusted_key(a.pubkey, a.keyring, &trusted, &have, NULL)))
+    lake_verify_opts vo;
+    if ((rc = cli_lake_trust(&a, usage, &trusted, &vo)))
         return rc;
     lake_export_report r;
     ms_err e;
-    rc = lake_export(a.file, a.out, cls, have ? &trusted : NULL, a.force, &r, &e);
+    rc = lake_export(a.file, a.out, cls, vo.trusted, a.force, &r, &e);
     if (rc == MS_ECHECK) {
         const char *word = r.source.foreign ? "FOREIGN" : r.unsigned_ ? "UNSIGNED" : "TAMPERED";
         if (a.json) {
