@@ -238,70 +238,14 @@ static int stream_groups(lk_reader *R, const char *sql, const char *what, int nk
     return rc;
 }
 
-/* v_credit_by_class without its join (which needs temporary storage): the
- * class of a credit row is joint_actions.class at its (step, env). Both
- * tables hold their rows in step order (credit rows per rollout, after its
- * update), so one pass over each suffices: the joint actions of a step are
- * loaded (class per env) when the credit rows reach that step. A credit row
- * without its joint action (none in a lake this build wrote: both are
- * behavioural, written and purged at the same steps) has class ''. Memory:
- * one class per mailbox. */
-static int credit_groups(lk_reader *R, groups *g, ms_err *e)
+/* v_credit_by_class: COUNT(*), AVG(credit) over non-NULL credits, AVG(reward). */
+static void add_credit(sqlite3_stmt *st, grp *g)
 {
-    static const char what[] = "v_credit_by_class";
-    sqlite3_stmt *js = NULL, *ds = NULL;
-    int rc = lk_prep(R, "SELECT step, env, class FROM joint_actions ORDER BY rowid", &js, e);
-    if (!rc)
-        rc = lk_prep(R, "SELECT step, env, agent, credit, reward FROM di_credit_assignment ORDER BY rowid", &ds, e);
-    if (rc) {
-        sqlite3_finalize(js);
-        return rc;
+    if (col_has(st, 2)) {
+        g->i[0]++;
+        g->d[0] += sqlite3_column_double(st, 2);
     }
-    enum { ENVS = 4096 }; /* [sim] envs at most */
-    char(*cls)[LS_TEXT] = calloc(ENVS, sizeof *cls);
-    if (!cls) {
-        sqlite3_finalize(js);
-        sqlite3_finalize(ds);
-        return ms_fail(e, MS_EIO, "%s: out of memory reading %s", R->path, what);
-    }
-    int js_rc = sqlite3_step(js), s, last = -1;
-    int64_t cur = INT64_MIN;
-    char agent[LS_TEXT];
-    while ((s = sqlite3_step(ds)) == SQLITE_ROW) {
-        int64_t step = sqlite3_column_int64(ds, 0), env = sqlite3_column_int64(ds, 1);
-        if (step != cur) {
-            cur = step;
-            memset(cls, 0, ENVS * sizeof *cls);
-            while (js_rc == SQLITE_ROW && sqlite3_column_int64(js, 0) < step)
-                js_rc = sqlite3_step(js);
-            for (; js_rc == SQLITE_ROW && sqlite3_column_int64(js, 0) == step; js_rc = sqlite3_step(js)) {
-                int64_t je = sqlite3_column_int64(js, 1);
-                if (je >= 0 && je < ENVS)
-                    col_text(js, 2, cls[je], sizeof cls[je], 0);
-            }
-        }
-        col_text(ds, 2, agent, sizeof agent, 0);
-        int k = group_of(R, what, g, last, agent, env >= 0 && env < ENVS ? cls[env] : "", e);
-        if (k < 0) {
-            rc = k;
-            break;
-        }
-        last = k;
-        g->v[k].n++;
-        if (col_has(ds, 3)) {
-            g->v[k].i[0]++;
-            g->v[k].d[0] += sqlite3_column_double(ds, 3);
-        }
-        g->v[k].d[1] += sqlite3_column_double(ds, 4);
-    }
-    if (!rc && s != SQLITE_DONE)
-        rc = lk_sqlerr(R, s, what, e);
-    if (!rc && js_rc != SQLITE_DONE && js_rc != SQLITE_ROW)
-        rc = lk_sqlerr(R, js_rc, what, e);
-    free(cls);
-    sqlite3_finalize(js);
-    sqlite3_finalize(ds);
-    return rc;
+    g->d[1] += sqlite3_column_double(st, 3);
 }
 
 /* behaviour_aggregates summed: samples, chose_1, effective_1, reward_sum, credit_sum. */
@@ -379,7 +323,10 @@ static int read_groups(lk_reader *R, lake_summary *s, ms_err *e)
         rc = stream_groups(R, "SELECT r.value FROM joint_actions AS j, json_each(j.rules) AS r", "v_rule_hits", 1,
                            NULL, &gr, e);
     if (!rc)
-        rc = credit_groups(R, &gc, e);
+        rc = stream_groups(R,
+                           "SELECT d.agent, j.class, d.credit, d.reward FROM di_credit_assignment AS d JOIN "
+                           "joint_actions AS j ON j.step = d.step AND j.env = d.env",
+                           "v_credit_by_class", 2, add_credit, &gc, e);
     if (!rc)
         rc = stream_groups(R, "SELECT agent, class, samples, chose_1, effective_1, reward_sum, credit_sum FROM "
                            "behaviour_aggregates", "behaviour_aggregates", 2, add_aggregate, &ga, e);
