@@ -372,103 +372,27 @@ static int read_groups(lk_reader *R, lake_summary *s, ms_err *e)
 }
 
 /* ---- poisoning ------------------------------------------------------------
- * Joins on (step, env) through sorted key arrays, for the same reason. */
-
-typedef struct stepenv {
-    int64_t step, env;
-} stepenv;
-
-static int by_stepenv(const void *x, const void *y)
-{
-    const stepenv *a = x, *b = y;
-    return a->step != b->step ? (a->step < b->step ? -1 : 1) : (a->env > b->env) - (a->env < b->env);
-}
-
-/* The (step, env) of every row of sql, sorted; *n of them (distinct when
- * uniq). */
-static int load_keys(lk_reader *R, const char *sql, int uniq, stepenv **out, int64_t *n, ms_err *e)
-{
-    sqlite3_stmt *st;
-    int rc = lk_prep(R, sql, &st, e), s;
-    if (rc)
-        return rc;
-    stepenv *v = NULL;
-    int64_t k = 0, cap = 0;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (k == cap) {
-            int64_t ncap = cap ? 2 * cap : 256;
-            stepenv *p = realloc(v, (size_t)ncap * sizeof *p);
-            if (!p) {
-                free(v);
-                sqlite3_finalize(st);
-                return ms_fail(e, MS_EIO, "%s: out of memory reading poisoning figures", R->path);
-            }
-            v = p;
-            cap = ncap;
-        }
-        v[k].step = sqlite3_column_int64(st, 0);
-        v[k].env = sqlite3_column_int64(st, 1);
-        k++;
-    }
-    if (s != SQLITE_DONE) {
-        free(v);
-        rc = lk_sqlerr(R, s, sql, e);
-        sqlite3_finalize(st);
-        return rc;
-    }
-    sqlite3_finalize(st);
-    if (k)
-        qsort(v, (size_t)k, sizeof *v, by_stepenv);
-    if (uniq && k) {
-        int64_t u = 1;
-        for (int64_t i = 1; i < k; i++)
-            if (by_stepenv(&v[i], &v[u - 1]))
-                v[u++] = v[i];
-        k = u;
-    }
-    *out = v;
-    *n = k;
-    return MS_OK;
-}
-
-/* How many of a[0..na) are in the sorted set b[0..nb). */
-static int64_t count_in(const stepenv *a, int64_t na, const stepenv *b, int64_t nb)
-{
-    int64_t c = 0;
-    for (int64_t i = 0; i < na; i++)
-        c += nb && bsearch(&a[i], b, (size_t)nb, sizeof *b, by_stepenv) != NULL;
-    return c;
-}
+ * Each figure one query; the joins on (step, env) use SQLite's automatic
+ * indexes (in the reader's in-memory temp storage). */
 
 static int read_poison(lk_reader *R, ls_poison *p, ms_err *e)
 {
-    stepenv *det = NULL, *transit = NULL, *forged = NULL, *flagged = NULL;
-    int64_t ndet = 0, ntransit = 0;
-    int rc = load_keys(R, "SELECT step, env FROM anomalies WHERE detector = 'broadcast_validator'", 1, &det, &ndet, e);
-    if (!rc)
-        rc = load_keys(R, "SELECT step, env FROM poison_truth WHERE threat = 'transit'", 0, &transit, &ntransit, e);
-    if (!rc)
-        rc = load_keys(R, "SELECT step, env FROM poison_truth WHERE kind = 'forged_feedback'", 1, &forged,
-                       &p->source_injected, e);
-    if (!rc)
-        rc = load_keys(R, "SELECT step, env FROM anomalies WHERE agent IS NULL", 0, &flagged, &p->flagged, e);
-    if (!rc)
-        rc = lk_query_int(R, "SELECT count(*) FROM poison_truth WHERE threat = 'source'", &p->backdoor_messages, e);
-    if (!rc) {
-        p->transit_injected = ntransit;
-        p->transit_detected = ndet;
-        /* the transit set made distinct for the membership test */
-        int64_t u = 0;
-        for (int64_t i = 0; i < ntransit; i++)
-            if (!u || by_stepenv(&transit[i], &transit[u - 1]))
-                transit[u++] = transit[i];
-        p->transit_caught = count_in(det, ndet, transit, u);
-        p->flagged_forged = count_in(flagged, p->flagged, forged, p->source_injected);
-    }
-    free(det);
-    free(transit);
-    free(forged);
-    free(flagged);
+    static const char *const sql[7] = {
+        "SELECT count(*) FROM poison_truth WHERE threat = 'transit'",
+        "SELECT count(*) FROM (SELECT DISTINCT step, env FROM anomalies WHERE detector = 'broadcast_validator')",
+        "SELECT count(*) FROM (SELECT DISTINCT step, env FROM anomalies WHERE detector = 'broadcast_validator') d"
+        " WHERE EXISTS (SELECT 1 FROM poison_truth t WHERE t.threat = 'transit' AND t.step = d.step"
+        " AND t.env = d.env)",
+        "SELECT count(*) FROM poison_truth WHERE kind = 'forged_feedback'",
+        "SELECT count(*) FROM poison_truth WHERE threat = 'source'",
+        "SELECT count(*) FROM anomalies WHERE agent IS NULL",
+        "SELECT count(*) FROM anomalies a WHERE agent IS NULL AND EXISTS (SELECT 1 FROM poison_truth t"
+        " WHERE t.kind = 'forged_feedback' AND t.step = a.step AND t.env = a.env)"};
+    int64_t *out[7] = {&p->transit_injected, &p->transit_detected, &p->transit_caught, &p->source_injected,
+                       &p->backdoor_messages, &p->flagged, &p->flagged_forged};
+    int rc = MS_OK;
+    for (int i = 0; !rc && i < 7; i++)
+        rc = lk_query_int(R, sql[i], out[i], e);
     return rc;
 }
 

@@ -53,6 +53,9 @@ check "the defence catches most forgeries even at 64k env-steps (recall >= 0.7)"
 check "the ground truth is in the security class" eq "$(q p.db "select class from v_table_classes where name = 'poison_truth'")" security
 expect_exit "defence off: exit 0" 0 "$M" $RUN "$POISONED" --set run.env_steps=65536 --set train.defence=off --set telemetry.level=aggregate --out off.db
 check "defence off flags nothing and says so" sh -c "[ \"$(q off.db "select count(*) from anomalies where agent is null")\" = 0 ] && grep -q '\"defence\":\"off\"' '$T/out'"
+# compare (ledger/summary.c) reads the same figures from the lake on its own
+"$M" compare p.db off.db --json >"$T/cmp.json" 2>"$T/err"
+check "compare's poisoning figures = the lake's ground truth joined to its detections" eq "$(python3 -c 'import json,sys; p = json.load(open(sys.argv[1]))["runs"][0]["poisoning"]; print(*(p[k] for k in ("transit_injected", "transit_detected", "transit_caught", "source_injected", "flagged", "flagged_forged", "backdoor_messages")))' "$T/cmp.json")" "$(q p.db "select (select count(*) from poison_truth where threat = 'transit'), (select count(distinct step * 1000000 + env) from anomalies where detector = 'broadcast_validator'), (select count(distinct a.step * 1000000 + a.env) from anomalies a join poison_truth t using (step, env) where a.detector = 'broadcast_validator' and t.threat = 'transit'), (select count(*) from poison_truth where kind = 'forged_feedback'), (select count(*) from anomalies where agent is null), (select count(*) from anomalies a join (select distinct step, env from poison_truth where kind = 'forged_feedback') t using (step, env) where a.agent is null), (select count(*) from poison_truth where threat = 'source')" | tr '|' ' ')"
 
 # --- surveillance ---------------------------------------------------------------
 AGG="--set telemetry.level=aggregate"
