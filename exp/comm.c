@@ -171,7 +171,7 @@ int comm_reserve(ms_comm *c, size_t bytes, ms_err *e)
     if (!m)
         return ms_fail(e, MS_EIO, "out of memory for a message of %zu bytes", bytes);
     c->mine = m;
-    if (c->rank == 0) {
+    {
         unsigned char *a = realloc(c->all, bytes * (size_t)c->size);
         if (!a)
             return ms_fail(e, MS_EIO, "out of memory for %d messages of %zu bytes", c->size, bytes);
@@ -186,9 +186,12 @@ static int mpi_fail(ms_err *e, const char *what)
     return ms_fail(e, MS_EIO, "MPI: %s failed", what);
 }
 
-/* Gathers c->mine[0..bytes) to rank 0's c->all, lets add() combine them
- * there in rank order into c->mine, and broadcasts c->mine. */
-static int gather_combine(ms_comm *c, size_t bytes, void (*add)(unsigned char *acc, const unsigned char *in,
+/* Gathers every process's c->mine[0..bytes) into every process's c->all
+ * (one MPI_Allgather: one round, where a gather to rank 0 and a broadcast
+ * took two and kept the others waiting while rank 0 added) and lets add()
+ * combine them in rank order into c->mine: every process does the same
+ * additions on the same bytes, so all hold the same bits. */
+static int combine_all(ms_comm *c, size_t bytes, void (*add)(unsigned char *acc, const unsigned char *in,
                                                                  const void *ctx),
                           const void *ctx, ms_err *e)
 {
@@ -196,15 +199,11 @@ static int gather_combine(ms_comm *c, size_t bytes, void (*add)(unsigned char *a
         return ms_fail(e, MS_EIO, "MPI: a message of %zu bytes is too large", bytes);
     mpi_api *a = &c->api;
     double t0 = ms_now();
-    if (a->gather(c->mine, (int)bytes, a->byte, c->all, (int)bytes, a->byte, 0, a->world) != MPI_SUCCESS)
-        return mpi_fail(e, "MPI_Gather");
-    if (c->rank == 0) {
-        memcpy(c->mine, c->all, bytes);
-        for (int r = 1; r < c->size; r++)
-            add(c->mine, c->all + (size_t)r * bytes, ctx);
-    }
-    if (a->bcast(c->mine, (int)bytes, a->byte, 0, a->world) != MPI_SUCCESS)
-        return mpi_fail(e, "MPI_Bcast");
+    if (a->allgather(c->mine, (int)bytes, a->byte, c->all, (int)bytes, a->byte, a->world) != MPI_SUCCESS)
+        return mpi_fail(e, "MPI_Allgather");
+    memcpy(c->mine, c->all, bytes);
+    for (int r = 1; r < c->size; r++)
+        add(c->mine, c->all + (size_t)r * bytes, ctx);
     count(c, bytes, t0);
     return MS_OK;
 }
@@ -234,26 +233,42 @@ static void add_mixed(unsigned char *acc, const unsigned char *in, const void *c
     }
 }
 
-int comm_sum(ms_comm *c, float *f, size_t nf, double *d, size_t nd, ms_err *e)
+int comm_sumv(ms_comm *c, float *const *f, const size_t *nf, int nseg, double *d, size_t nd, ms_err *e)
 {
     if (c->size == 1)
         return MS_OK;
-    sum_layout l = {nf, (nf * sizeof(float) + 7) & ~(size_t)7, nd};
+    size_t floats = 0;
+    for (int j = 0; j < nseg; j++)
+        floats += nf[j];
+    sum_layout l = {floats, (floats * sizeof(float) + 7) & ~(size_t)7, nd};
     size_t bytes = l.off_d + nd * sizeof(double);
     int rc = comm_reserve(c, bytes, e);
     if (rc)
         return rc;
-    if (nf)
-        memcpy(c->mine, f, nf * sizeof(float));
+    size_t at = 0;
+    for (int j = 0; j < nseg; j++) {
+        if (nf[j])
+            memcpy(c->mine + at, f[j], nf[j] * sizeof(float));
+        at += nf[j] * sizeof(float);
+    }
     if (nd)
         memcpy(c->mine + l.off_d, d, nd * sizeof(double));
-    if ((rc = gather_combine(c, bytes, add_mixed, &l, e)))
+    if ((rc = combine_all(c, bytes, add_mixed, &l, e)))
         return rc;
-    if (nf)
-        memcpy(f, c->mine, nf * sizeof(float));
+    at = 0;
+    for (int j = 0; j < nseg; j++) {
+        if (nf[j])
+            memcpy(f[j], c->mine + at, nf[j] * sizeof(float));
+        at += nf[j] * sizeof(float);
+    }
     if (nd)
         memcpy(d, c->mine + l.off_d, nd * sizeof(double));
     return MS_OK;
+}
+
+int comm_sum(ms_comm *c, float *f, size_t nf, double *d, size_t nd, ms_err *e)
+{
+    return comm_sumv(c, &f, &nf, 1, d, nd, e);
 }
 
 static void add_i64(unsigned char *acc, const unsigned char *in, const void *ctx)
@@ -274,7 +289,7 @@ int comm_sum_i64(ms_comm *c, int64_t *x, size_t n, ms_err *e)
     if (rc)
         return rc;
     memcpy(c->mine, x, bytes);
-    if ((rc = gather_combine(c, bytes, add_i64, &n, e)))
+    if ((rc = combine_all(c, bytes, add_i64, &n, e)))
         return rc;
     memcpy(x, c->mine, bytes);
     return MS_OK;
@@ -298,7 +313,7 @@ int comm_max_int(ms_comm *c, int *x, ms_err *e)
     if (rc)
         return rc;
     memcpy(c->mine, x, sizeof *x);
-    if ((rc = gather_combine(c, sizeof *x, max_int, NULL, e)))
+    if ((rc = combine_all(c, sizeof *x, max_int, NULL, e)))
         return rc;
     memcpy(x, c->mine, sizeof *x);
     return MS_OK;

@@ -16,12 +16,14 @@
  *     objects (ompi_mpi_comm_world, ompi_mpi_byte), looked up by name: this
  *     implementation is Open MPI's (Debian's openmpi-bin), not MPICH's.
  *
- * Fixed order: a sum is gathered to rank 0 (MPI_Gather of bytes), added
- * there in rank order, acc = ((x_0 + x_1) + x_2) + ..., and broadcast
- * (MPI_Bcast of bytes): every process holds the same bits, which depend
- * only on the processes' inputs and their number, never on MPI's choice of
- * reduction algorithm or on message timing (MPI_Allreduce is not used).
- * Gathers put rank r's block after rank r - 1's.
+ * Fixed order: every process gathers every process's vector (MPI_Allgather
+ * of bytes) and adds them itself in rank order, acc = ((x_0 + x_1) + x_2)
+ * + ...: every process does the same additions on the same bytes and holds
+ * the same bits, which depend only on the processes' inputs and their
+ * number, never on MPI's choice of reduction algorithm or on message timing
+ * (MPI_Allreduce is not used). Gathers put rank r's block after rank
+ * r - 1's. (Sums used to be gathered to rank 0, added there and
+ * broadcast: the same bits in two rounds instead of one.)
  *
  * Every collective must be called by all processes, in the same order,
  * with the same sizes (the caller's contract: a mismatch is undefined, as
@@ -88,13 +90,17 @@ void comm_traffic(const ms_comm *c, double *calls, double *bytes, double *second
 /* The MPI library's version ("" for one process). */
 const char *comm_library(const ms_comm *c);
 
-/* Makes the scratch hold a message of `bytes` (rank 0: size x bytes). */
+/* Makes the scratch hold a message of `bytes` (and size x bytes for the
+ * gathered copies). */
 int comm_reserve(ms_comm *c, size_t bytes, ms_err *e);
 
 /* Element-wise sums over all processes in rank order (see top): on return
  * every process holds the sum. nf floats (added in float), then nd doubles
  * (added in double) travel in one message; either count may be 0. */
 int comm_sum(ms_comm *c, float *f, size_t nf, double *d, size_t nd, ms_err *e);
+/* comm_sum of nseg float vectors f[j] (nf[j] elements each) and nd doubles
+ * in one message (one collective): the vectors are laid end to end. */
+int comm_sumv(ms_comm *c, float *const *f, const size_t *nf, int nseg, double *d, size_t nd, ms_err *e);
 int comm_sum_i64(ms_comm *c, int64_t *x, size_t n, ms_err *e);
 
 /* The largest of every process's *x, on every process (agreement on a

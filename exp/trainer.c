@@ -21,8 +21,9 @@ struct trainer {
      * mailboxes first .. first + N - 1 (all of them with one process). */
     ms_comm *comm;
     int first;
-    ppo_reduce reduce;         /* the agents' (nn/ppo.h); used when size > 1 */
-    int *reduce_mb, *reduce_n; /* [size] */
+    ppo_reduce reduce[MS_NAGENT]; /* the agents' (nn/ppo.h); used when size > 1 */
+    int *reduce_mb;               /* [size] */
+    int *reduce_n[MS_NAGENT];     /* [size] each */
     char (*sha_all)[MS_NAGENT][65]; /* [size]: every process's parameter hashes */
     ms_sim sim, eval_sim, report_sim; /* training, gate and report streams */
     ppo_agent agent[MS_NAGENT];
@@ -44,10 +45,12 @@ struct trainer {
     /* update scratch */
     float *next_value, *adv, *ret, *boot;
     unsigned char *cut;
-    int *index;                     /* compacted sample -> row */
-    float *c_obs, *c_logp, *c_adv, *c_ret;
-    int *c_action;
-    unsigned char *c_changed;
+    /* each agent's batch (its samples compacted), all three held at once:
+     * the agents update together (ppo_update_group) */
+    int *index[MS_NAGENT];          /* sample -> row */
+    float *c_obs[MS_NAGENT], *c_logp[MS_NAGENT], *c_adv[MS_NAGENT], *c_ret[MS_NAGENT];
+    int *c_action[MS_NAGENT];
+    unsigned char *c_changed[MS_NAGENT];
     credit_row *credit_rows;        /* rows x 3 */
     /* act scratch */
     double *u;
@@ -520,6 +523,10 @@ static int update(trainer *tr, int final, ms_err *e)
      *    bootstraps (a truncation is never treated as a termination);
      *  - when the next broadcast was rejected, its observation is not
      *    trusted: the row bootstraps from its own value and cuts the trace. */
+    ppo_agent *group[MS_NAGENT];
+    ppo_batch batch[MS_NAGENT];
+    const ppo_batch *bp[MS_NAGENT];
+    int n[MS_NAGENT];
     for (int a = 0; a < MS_NAGENT; a++) {
         ppo_agent *ag = &tr->agent[a];
         ppo_act(ag, s->obs[a], N, NULL, NULL, NULL, NULL, tr->boot);
@@ -534,32 +541,41 @@ static int update(trainer *tr, int final, ms_err *e)
             }
         ppo_gae(T, N, tr->reward[a], tr->value[a], tr->next_value, tr->cut, (float)c->gamma, (float)c->lambda,
                 tr->adv, tr->ret);
-        int d = s->obs_dim[a], n = 0;
+        int d = s->obs_dim[a], k = 0;
         for (size_t r = 0; r < rows; r++) {
             if (!tr->valid[r])
                 continue;
-            tr->index[n] = (int)r;
-            memcpy(tr->c_obs + (size_t)n * (size_t)d, tr->obs[a] + r * (size_t)d, sizeof(float) * (size_t)d);
-            tr->c_action[n] = tr->action[a][r];
-            tr->c_logp[n] = tr->logp[a][r];
-            tr->c_adv[n] = tr->adv[r];
-            tr->c_ret[n] = tr->ret[r];
-            n++;
+            tr->index[a][k] = (int)r;
+            memcpy(tr->c_obs[a] + (size_t)k * (size_t)d, tr->obs[a] + r * (size_t)d, sizeof(float) * (size_t)d);
+            tr->c_action[a][k] = tr->action[a][r];
+            tr->c_logp[a][k] = tr->logp[a][r];
+            tr->c_adv[a][k] = tr->adv[r];
+            tr->c_ret[a][k] = tr->ret[r];
+            k++;
         }
+        n[a] = k;
         if ((rc = trainer_params_hex(tr, a, tr->sha_before[a], e)))
             return rc;
         /* A suspended agent is frozen: no optimizer step from now on (its
          * row says so: 0 samples, 0 steps, parameters unchanged). */
-        ppo_batch b = {tr->frozen[a] ? 0 : n, tr->c_obs, tr->c_action, tr->c_logp, tr->c_adv, tr->c_ret};
-        if ((rc = ppo_update(ag, &b, &tr->hp, &tr->reports[a], tr->c_changed, e)))
-            return rc;
+        batch[a] = (ppo_batch){tr->frozen[a] ? 0 : k, tr->c_obs[a], tr->c_action[a], tr->c_logp[a], tr->c_adv[a],
+                               tr->c_ret[a]};
+        bp[a] = &batch[a];
+        group[a] = ag;
+    }
+    /* The three updates in lockstep: each agent ends as its own ppo_update
+     * would leave it, and with several processes one sum per minibatch
+     * carries all three gradients (nn/ppo.h). */
+    if ((rc = ppo_update_group(group, bp, MS_NAGENT, &tr->hp, tr->reports, tr->c_changed, e)))
+        return rc;
+    for (int a = 0; a < MS_NAGENT; a++) {
         if ((rc = trainer_params_hex(tr, a, tr->sha_after[a], e)))
             return rc;
         memset(tr->changed[a], 0, rows);
         memset(tr->consumed[a], 0, rows);
-        for (int k = 0; k < n; k++) {
-            tr->changed[a][tr->index[k]] = tr->c_changed[k];
-            tr->consumed[a][tr->index[k]] = ag->used[k];
+        for (int k = 0; k < n[a]; k++) {
+            tr->changed[a][tr->index[a][k]] = tr->c_changed[a][k];
+            tr->consumed[a][tr->index[a][k]] = tr->agent[a].used[k];
         }
     }
     if (tr->update_hook)
@@ -593,9 +609,9 @@ int trainer_init(trainer **out, const ms_config *c, recorder *rec, const ms_key_
     return trainer_init_comm(out, c, rec, ks, comm_single(), e);
 }
 
-static int sum_cb(void *ctx, float *f, size_t nf, double *d, size_t nd, ms_err *e)
+static int sum_cb(void *ctx, float *const *f, const size_t *nf, int nseg, double *d, size_t nd, ms_err *e)
 {
-    return comm_sum(ctx, f, nf, d, nd, e);
+    return comm_sumv(ctx, f, nf, nseg, d, nd, e);
 }
 
 static int gather_n_cb(void *ctx, int mine, int *all, ms_err *e)
@@ -609,19 +625,23 @@ static int init_reduce(trainer *tr, ms_err *e)
     int size = comm_size(tr->comm), first, count;
     if (size == 1)
         return MS_OK;
-    if (!ALLOC(tr->reduce_mb, size) || !ALLOC(tr->reduce_n, size) || !ALLOC(tr->sha_all, size))
+    if (!ALLOC(tr->reduce_mb, size) || !ALLOC(tr->sha_all, size))
         return ms_fail(e, MS_EIO, "out of memory");
     for (int r = 0; r < size; r++) {
         comm_share(tr->cfg->minibatch, r, size, &first, &count);
         tr->reduce_mb[r] = count;
     }
-    tr->reduce = (ppo_reduce){size, tr->reduce_mb, tr->reduce_n, gather_n_cb, sum_cb, tr->comm};
+    /* one step's sum: every agent's gradient (floats, 8-byte aligned after)
+     * and 6 loss terms each */
     size_t largest = 0;
     for (int a = 0; a < MS_NAGENT; a++) {
-        tr->agent[a].reduce = &tr->reduce;
-        size_t b = tr->agent[a].net.n_params * sizeof(float) + 8 + 6 * sizeof(double);
-        largest = b > largest ? b : largest;
+        if (!ALLOC(tr->reduce_n[a], size))
+            return ms_fail(e, MS_EIO, "out of memory");
+        tr->reduce[a] = (ppo_reduce){size, tr->reduce_mb, tr->reduce_n[a], gather_n_cb, sum_cb, tr->comm};
+        tr->agent[a].reduce = &tr->reduce[a];
+        largest += tr->agent[a].net.n_params * sizeof(float);
     }
+    largest = ((largest + 7) & ~(size_t)7) + MS_NAGENT * 6 * sizeof(double);
     /* the largest message first: the hot path then allocates nothing */
     return comm_reserve(tr->comm, largest, e);
 }
@@ -666,10 +686,8 @@ int trainer_init_comm(trainer **out, const ms_config *c, recorder *rec, const ms
     comm_share(c->minibatch, rank, size, &mb_first, &mb_share); /* this process's part of a minibatch */
     tr->hp = (ppo_hparams){(float)c->lr, (float)c->clip, (float)c->entropy, (float)c->value_coef,
                            (float)c->grad_clip, c->epochs, mb_share};
-    int max_dim = 0;
     for (int a = 0; a < MS_NAGENT && !rc; a++) {
         int d = tr->sim.s.obs_dim[a];
-        max_dim = d > max_dim ? d : max_dim;
         ppo_shape shape = {d, c->hidden, c->n_hidden, c->activation == MS_ACT_RELU ? MLP_RELU : MLP_TANH,
                            (int)rows, c->minibatch, tr->N};
         rc = ppo_init(&tr->agent[a], &shape, c->seed, (uint32_t)a, e);
@@ -684,9 +702,7 @@ int trainer_init_comm(trainer **out, const ms_config *c, recorder *rec, const ms
              ALLOC(tr->episode_end, rows) && ALLOC(tr->glob_reward, rows) &&
              ALLOC(tr->glob_raw, rows) && ALLOC(tr->row_step, tr->T) && ALLOC(tr->next_value, rows) &&
              ALLOC(tr->adv, rows) && ALLOC(tr->ret, rows) && ALLOC(tr->boot, tr->N) && ALLOC(tr->cut, rows) &&
-             ALLOC(tr->index, rows) && ALLOC(tr->c_obs, rows * (size_t)max_dim) && ALLOC(tr->c_logp, rows) &&
-             ALLOC(tr->c_adv, rows) && ALLOC(tr->c_ret, rows) && ALLOC(tr->c_action, rows) &&
-             ALLOC(tr->c_changed, rows) && ALLOC(tr->credit_rows, rows * MS_NAGENT) && ALLOC(tr->u, tr->N) &&
+             ALLOC(tr->credit_rows, rows * MS_NAGENT) && ALLOC(tr->u, tr->N) &&
              ALLOC(tr->act_i, tr->N) && ALLOC(tr->act_logp, tr->N) && ALLOC(tr->act_prob, tr->N) &&
              ALLOC(tr->act_value, tr->N);
     for (int a = 0; ok && a < MS_NAGENT; a++) {
@@ -694,7 +710,10 @@ int trainer_init_comm(trainer **out, const ms_config *c, recorder *rec, const ms
         tr->blob_size[a] = mlp_blob_size(&tr->agent[a].net);
         ok = ALLOC(tr->obs[a], rows * (size_t)tr->sim.s.obs_dim[a]) && ALLOC(tr->action[a], rows) &&
              ALLOC(tr->logp[a], rows) && ALLOC(tr->value[a], rows) && ALLOC(tr->reward[a], rows) &&
-             ALLOC(tr->changed[a], rows) && ALLOC(tr->consumed[a], rows) && (tr->incumbent[a] = malloc(tr->state_size[a])) &&
+             ALLOC(tr->changed[a], rows) && ALLOC(tr->consumed[a], rows) && ALLOC(tr->index[a], rows) &&
+             ALLOC(tr->c_obs[a], rows * (size_t)tr->sim.s.obs_dim[a]) && ALLOC(tr->c_logp[a], rows) &&
+             ALLOC(tr->c_adv[a], rows) && ALLOC(tr->c_ret[a], rows) && ALLOC(tr->c_action[a], rows) &&
+             ALLOC(tr->c_changed[a], rows) && (tr->incumbent[a] = malloc(tr->state_size[a])) &&
              (tr->blob[a] = malloc(tr->blob_size[a]));
     }
     ok = ok && ALLOC(tr->flag, tr->N) && ALLOC(tr->flag_score, tr->N);
@@ -739,6 +758,14 @@ void trainer_free(trainer *tr)
         free(tr->consumed[a]);
         free(tr->incumbent[a]);
         free(tr->blob[a]);
+        free(tr->index[a]);
+        free(tr->c_obs[a]);
+        free(tr->c_logp[a]);
+        free(tr->c_adv[a]);
+        free(tr->c_ret[a]);
+        free(tr->c_action[a]);
+        free(tr->c_changed[a]);
+        free(tr->reduce_n[a]);
     }
     ms_sim_release(&tr->sim);
     ms_sim_release(&tr->eval_sim);
@@ -754,13 +781,6 @@ void trainer_free(trainer *tr)
     free(tr->ret);
     free(tr->boot);
     free(tr->cut);
-    free(tr->index);
-    free(tr->c_obs);
-    free(tr->c_logp);
-    free(tr->c_adv);
-    free(tr->c_ret);
-    free(tr->c_action);
-    free(tr->c_changed);
     free(tr->credit_rows);
     free(tr->u);
     free(tr->act_i);
@@ -770,7 +790,6 @@ void trainer_free(trainer *tr)
     free(tr->flag);
     free(tr->flag_score);
     free(tr->reduce_mb);
-    free(tr->reduce_n);
     free(tr->sha_all);
     defence_free(tr->def);
     free(tr);

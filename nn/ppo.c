@@ -232,59 +232,62 @@ int ppo_check_hparams(const ppo_agent *a, const ppo_hparams *h, ms_err *e)
     return MS_OK;
 }
 
-/* Minibatch k of every process (ppo_reduce): this process's gradient and
- * loss terms, m of its samples, weighted by m / M and summed over all. */
-static int combine(ppo_agent *a, const ppo_reduce *R, int k, int m, ppo_loss *l, ms_err *e)
+/* ---- updates: one agent, or several in lockstep ----
+ * An update runs as a pass per agent: pass_begin (value statistics, the
+ * number of minibatches), then for each step s (epoch s / nmb, minibatch
+ * s % nmb) pass_grad (this process's gradient), the combination over the
+ * processes (with ppo_reduce) and pass_apply (the optimizer step), then
+ * pass_end. The agents of a group are independent: interleaving their steps
+ * changes nothing in any of them, and lets one collective carry every
+ * agent's gradient of a step. */
+
+/* Every agent of a group uses the same processes (or none). */
+static int same_processes(const ppo_reduce *x, const ppo_reduce *y)
 {
-    double M = 0;
-    for (int r = 0; r < R->ranks; r++) {
-        int left = R->n[r] - k * R->minibatch[r];
-        M += left <= 0 ? 0 : left < R->minibatch[r] ? left : R->minibatch[r];
-    }
-    double w = M > 0 ? m / M : 0;
-    float wf = (float)w;
-    for (size_t q = 0; q < a->net.n_params; q++)
-        a->net.grads[q] *= wf;
-    double t[6] = {l->loss * w, l->policy_loss * w, l->value_loss * w, l->entropy * w, l->approx_kl * w,
-                   l->clip_frac * w};
-    int rc = R->sum(R->ctx, a->net.grads, a->net.n_params, t, 6, e);
-    if (rc)
-        return rc;
-    *l = (ppo_loss){t[0], t[1], t[2], t[3], t[4], t[5]};
-    return MS_OK;
+    if (!x || !y)
+        return !x && !y;
+    return x->ranks == y->ranks && x->sum == y->sum && x->gather_n == y->gather_n && x->ctx == y->ctx &&
+           x->n != y->n;
 }
 
-int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
-               ppo_report *rep, unsigned char *consumed_changed, ms_err *e)
+/* Everything a pass could refuse, checked before any agent changes. */
+static int pass_check(const ppo_agent *a, const ppo_batch *b, const ppo_hparams *h, ms_err *e)
 {
-    memset(rep, 0, sizeof *rep);
     int rc = ppo_check_hparams(a, h, e);
     if (rc)
         return rc;
-    int n = b->n;
-    if (n < 0 || n > a->max_samples)
-        return ms_fail(e, MS_EINPUT, "ppo: batch of %d samples (allowed 0..%d)", n,
-                       a->max_samples);
-    for (int i = 0; i < n; i++)
+    if (b->n < 0 || b->n > a->max_samples)
+        return ms_fail(e, MS_EINPUT, "ppo: batch of %d samples (allowed 0..%d)", b->n, a->max_samples);
+    for (int i = 0; i < b->n; i++)
         if (b->action[i] != 0 && b->action[i] != 1)
-            return ms_fail(e, MS_EINPUT, "ppo: sample %d has action %d (not 0/1)",
-                           i, b->action[i]);
+            return ms_fail(e, MS_EINPUT, "ppo: sample %d has action %d (not 0/1)", i, b->action[i]);
+    return MS_OK;
+}
+
+/* Folds the batch's returns (with R: every process's) into the value
+ * statistics (parallel mean/variance update), whose targets the pass then
+ * trains on; counts the minibatches per epoch (with R: as many as the
+ * process needing most) and resets the bookkeeping. A pass with nothing to
+ * train on (no sample anywhere) has no steps. The critic's output is
+ * de-normalised with these statistics, so they are part of the parameters:
+ * a pass that takes no step puts them back (pass_end). */
+static int pass_begin(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h, ms_err *e)
+{
     const ppo_reduce *R = a->reduce;
+    ppo_pass *p = &a->pass;
+    int n = b->n, rc;
+    memset(p, 0, sizeof *p);
+    p->b = b;
+    p->n = n;
+    p->vn_before = a->vn;
     if (n == 0 && !R)
         return MS_OK;
-
-    /* Fold this batch's returns (with R: every process's) into the value
-     * statistics (parallel mean/variance update), then train on normalised
-     * targets. The critic's output is de-normalised with these statistics,
-     * so they are part of the parameters: an update that takes no step puts
-     * them back. */
-    const ppo_value_norm vn_before = a->vn;
     double cnt = n, bm = 0, bm2 = 0;
     for (int i = 0; i < n; i++)
         bm += b->ret[i];
     if (R) {
         double d[2] = {cnt, bm};
-        if ((rc = R->sum(R->ctx, NULL, 0, d, 2, e)))
+        if ((rc = R->sum(R->ctx, NULL, NULL, 0, d, 2, e)))
             return rc;
         cnt = d[0];
         bm = d[1];
@@ -294,7 +297,7 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
     bm /= cnt;
     for (int i = 0; i < n; i++)
         bm2 += (b->ret[i] - bm) * (b->ret[i] - bm);
-    if (R && (rc = R->sum(R->ctx, NULL, 0, &bm2, 1, e)))
+    if (R && (rc = R->sum(R->ctx, NULL, NULL, 0, &bm2, 1, e)))
         return rc;
     if (isfinite(bm) && isfinite(bm2)) {
         ppo_value_norm *vn = &a->vn;
@@ -303,109 +306,214 @@ int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
         vn->mean += delta * cnt / tot;
         vn->count = tot;
     }
-    double vsd = vn_sd(&a->vn), vmean = a->vn.mean;
-
-    /* Minibatches per epoch: with R, as many as the process needing most. */
-    int nmb = (n + h->minibatch - 1) / h->minibatch;
+    p->vsd = vn_sd(&a->vn);
+    p->vmean = a->vn.mean;
+    p->nmb = (n + h->minibatch - 1) / h->minibatch;
     if (R) {
         if ((rc = R->gather_n(R->ctx, n, R->n, e)))
             return rc;
         for (int r = 0; r < R->ranks; r++) {
             int k = (R->n[r] + R->minibatch[r] - 1) / R->minibatch[r];
-            nmb = k > nmb ? k : nmb;
+            p->nmb = k > p->nmb ? k : p->nmb;
         }
     }
-    size_t d = (size_t)a->obs_dim;
+    p->steps = h->epochs * p->nmb;
     memset(a->used, 0, (size_t)n);
     memset(a->chg, 0, (size_t)n);
     for (int i = 0; i < n; i++)
         a->perm[i] = i;
-    ppo_batch mb = {0, a->mb_obs, a->mb_action, a->mb_old_logp, a->mb_adv,
-                    a->mb_ret};
-    double s_pol = 0, s_val = 0, s_ent = 0, s_kl = 0, s_clip = 0, s_norm = 0;
-    for (int ep = 0; ep < h->epochs; ep++) {
+    return MS_OK;
+}
+
+/* Step s's gradient and loss terms on this process's minibatch (a new
+ * epoch reshuffles first: Fisher-Yates, a->shuffle). Advantages are
+ * normalised to (A - mean)/(std + 1e-8) over the minibatch (population
+ * std). A process with no sample left in this step contributes a zero
+ * gradient and zero loss terms. */
+static void pass_grad(ppo_agent *a, const ppo_hparams *h, int s)
+{
+    ppo_pass *p = &a->pass;
+    const ppo_batch *b = p->b;
+    int n = p->n, k = s % p->nmb;
+    size_t d = (size_t)a->obs_dim;
+    if (k == 0)
         for (int i = n - 1; i > 0; i--) {
             int j = (int)ms_rng_below(&a->shuffle, (uint32_t)i + 1);
             int t = a->perm[i];
             a->perm[i] = a->perm[j];
             a->perm[j] = t;
         }
-        for (int k = 0; k < nmb; k++) {
-            int start = k * h->minibatch;
-            int m = n - start < h->minibatch ? n - start : h->minibatch;
-            m = m < 0 ? 0 : m;
-            const int *idx = a->perm + start;
-            ppo_loss l = {0};
-            if (m > 0) {
-                double mean = 0, var = 0;
-                for (int q = 0; q < m; q++) {
-                    int s = idx[q];
-                    memcpy(a->mb_obs + (size_t)q * d, b->obs + (size_t)s * d,
-                           d * sizeof(float));
-                    a->mb_action[q] = b->action[s];
-                    a->mb_old_logp[q] = b->old_logp[s];
-                    a->mb_ret[q] = (float)((b->ret[s] - vmean) / vsd);
-                    mean += b->adv[s];
-                }
-                mean /= m;
-                for (int q = 0; q < m; q++) {
-                    double x = b->adv[idx[q]] - mean;
-                    var += x * x;
-                }
-                double sd = sqrt(var / m) + 1e-8;
-                for (int q = 0; q < m; q++)
-                    a->mb_adv[q] = (float)((b->adv[idx[q]] - mean) / sd);
-                mb.n = m;
-                ppo_loss_grad(a, &mb, h, &l);
-            } else {
-                mlp_zero_grad(&a->net);
-            }
-            if (R && (rc = combine(a, R, k, m, &l, e)))
-                return rc;
-            if (!isfinite(l.loss)) {
-                rep->skipped_nonfinite++;
-                continue;
-            }
-            adam_stat st;
-            adam_step(&a->opt, a->net.params, a->net.grads, h->lr, h->grad_clip,
-                      &st);
-            if (st.skipped) {
-                rep->skipped_nonfinite++;
-                continue;
-            }
-            rep->steps++;
-            rep->steps_changed += st.changed;
-            s_pol += l.policy_loss;
-            s_val += l.value_loss;
-            s_ent += l.entropy;
-            s_kl += l.approx_kl;
-            s_clip += l.clip_frac;
-            s_norm += st.grad_norm;
-            for (int q = 0; q < m; q++) {
-                a->used[idx[q]] = 1;
-                if (st.changed)
-                    a->chg[idx[q]] = 1;
-            }
-        }
+    int start = k * h->minibatch;
+    int m = n - start < h->minibatch ? n - start : h->minibatch;
+    p->k = k;
+    p->m = m < 0 ? 0 : m;
+    p->idx = a->perm + (m > 0 ? start : 0);
+    p->l = (ppo_loss){0};
+    if (p->m == 0) {
+        mlp_zero_grad(&a->net);
+        return;
     }
+    const int *idx = p->idx;
+    double mean = 0, var = 0;
+    for (int q = 0; q < m; q++) {
+        int i = idx[q];
+        memcpy(a->mb_obs + (size_t)q * d, b->obs + (size_t)i * d, d * sizeof(float));
+        a->mb_action[q] = b->action[i];
+        a->mb_old_logp[q] = b->old_logp[i];
+        a->mb_ret[q] = (float)((b->ret[i] - p->vmean) / p->vsd);
+        mean += b->adv[i];
+    }
+    mean /= m;
+    for (int q = 0; q < m; q++) {
+        double x = b->adv[idx[q]] - mean;
+        var += x * x;
+    }
+    double sd = sqrt(var / m) + 1e-8;
+    for (int q = 0; q < m; q++)
+        a->mb_adv[q] = (float)((b->adv[idx[q]] - mean) / sd);
+    ppo_batch mb = {m, a->mb_obs, a->mb_action, a->mb_old_logp, a->mb_adv, a->mb_ret};
+    ppo_loss_grad(a, &mb, h, &p->l);
+}
+
+/* With R: this process's share of the step's combined gradient, its
+ * gradient and loss terms weighted by m / M (M = the step's samples over
+ * all processes); the loss terms go to t[0..6). */
+static void pass_weigh(ppo_agent *a, double *t)
+{
+    const ppo_reduce *R = a->reduce;
+    ppo_pass *p = &a->pass;
+    double M = 0;
+    for (int r = 0; r < R->ranks; r++) {
+        int left = R->n[r] - p->k * R->minibatch[r];
+        M += left <= 0 ? 0 : left < R->minibatch[r] ? left : R->minibatch[r];
+    }
+    double w = M > 0 ? p->m / M : 0;
+    float wf = (float)w;
+    for (size_t q = 0; q < a->net.n_params; q++)
+        a->net.grads[q] *= wf;
+    const ppo_loss *l = &p->l;
+    double x[6] = {l->loss * w, l->policy_loss * w, l->value_loss * w, l->entropy * w, l->approx_kl * w,
+                   l->clip_frac * w};
+    memcpy(t, x, sizeof x);
+}
+
+/* The optimizer step on the (combined) gradient: adam_step(lr, grad_clip),
+ * skipped when the loss or the gradient is not finite. */
+static void pass_apply(ppo_agent *a, const ppo_hparams *h, ppo_report *rep)
+{
+    ppo_pass *p = &a->pass;
+    const ppo_loss *l = &p->l;
+    if (!isfinite(l->loss)) {
+        rep->skipped_nonfinite++;
+        return;
+    }
+    adam_stat st;
+    adam_step(&a->opt, a->net.params, a->net.grads, h->lr, h->grad_clip, &st);
+    if (st.skipped) {
+        rep->skipped_nonfinite++;
+        return;
+    }
+    rep->steps++;
+    rep->steps_changed += st.changed;
+    p->s_pol += l->policy_loss;
+    p->s_val += l->value_loss;
+    p->s_ent += l->entropy;
+    p->s_kl += l->approx_kl;
+    p->s_clip += l->clip_frac;
+    p->s_norm += st.grad_norm;
+    for (int q = 0; q < p->m; q++) {
+        a->used[p->idx[q]] = 1;
+        if (st.changed)
+            a->chg[p->idx[q]] = 1;
+    }
+}
+
+static void pass_end(ppo_agent *a, ppo_report *rep, unsigned char *consumed_changed)
+{
+    ppo_pass *p = &a->pass;
     if (!rep->steps)
-        a->vn = vn_before;
+        a->vn = p->vn_before;
     if (rep->steps) {
         double inv = 1.0 / rep->steps;
-        rep->policy_loss = s_pol * inv;
-        rep->value_loss = s_val * inv;
-        rep->entropy = s_ent * inv;
-        rep->approx_kl = s_kl * inv;
-        rep->clip_frac = s_clip * inv;
-        rep->grad_norm = s_norm * inv;
+        rep->policy_loss = p->s_pol * inv;
+        rep->value_loss = p->s_val * inv;
+        rep->entropy = p->s_ent * inv;
+        rep->approx_kl = p->s_kl * inv;
+        rep->clip_frac = p->s_clip * inv;
+        rep->grad_norm = p->s_norm * inv;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < p->n; i++) {
         rep->samples_used += a->used[i];
         rep->samples_changed += a->chg[i];
     }
     if (consumed_changed)
-        memcpy(consumed_changed, a->chg, (size_t)n);
+        memcpy(consumed_changed, a->chg, (size_t)p->n);
+}
+
+int ppo_update_group(ppo_agent *const *a, const ppo_batch *const *b, int count, const ppo_hparams *h,
+                     ppo_report *rep, unsigned char *const *consumed_changed, ms_err *e)
+{
+    if (count < 1 || count > PPO_MAX_GROUP)
+        return ms_fail(e, MS_EINPUT, "ppo: a group of %d agents (allowed 1..%d)", count, PPO_MAX_GROUP);
+    const ppo_reduce *R = a[0]->reduce;
+    int rc;
+    for (int g = 0; g < count; g++) {
+        memset(&rep[g], 0, sizeof rep[g]);
+        for (int x = 0; x < g; x++)
+            if (a[x] == a[g])
+                return ms_fail(e, MS_EINPUT, "ppo: agent %d of the group is agent %d again", g, x);
+        if (g > 0 && !same_processes(R, a[g]->reduce))
+            return ms_fail(e, MS_EINPUT, "ppo: agent %d of the group combines over other processes than "
+                           "agent 0 (or shares its scratch)", g);
+        if ((rc = pass_check(a[g], b[g], h, e)))
+            return rc;
+    }
+    int steps = 0;
+    for (int g = 0; g < count; g++) {
+        if ((rc = pass_begin(a[g], b[g], h, e)))
+            return rc;
+        steps = a[g]->pass.steps > steps ? a[g]->pass.steps : steps;
+    }
+    /* every agent with a step s left, in group order; with R one sum
+     * carries all their gradients and loss terms (every process has the
+     * same steps: they come from the gathered batch sizes) */
+    float *f[PPO_MAX_GROUP];
+    size_t nf[PPO_MAX_GROUP];
+    double t[6 * PPO_MAX_GROUP];
+    for (int s = 0; s < steps; s++) {
+        int live = 0;
+        for (int g = 0; g < count; g++) {
+            if (s >= a[g]->pass.steps)
+                continue;
+            pass_grad(a[g], h, s);
+            if (R) {
+                pass_weigh(a[g], t + 6 * live);
+                f[live] = a[g]->net.grads;
+                nf[live] = a[g]->net.n_params;
+            }
+            live++;
+        }
+        if (R && (rc = R->sum(R->ctx, f, nf, live, t, 6 * (size_t)live, e)))
+            return rc;
+        for (int g = 0, j = 0; g < count; g++) {
+            if (s >= a[g]->pass.steps)
+                continue;
+            if (R) {
+                const double *x = t + 6 * j++;
+                a[g]->pass.l = (ppo_loss){x[0], x[1], x[2], x[3], x[4], x[5]};
+            }
+            pass_apply(a[g], h, &rep[g]);
+        }
+    }
+    for (int g = 0; g < count; g++)
+        pass_end(a[g], &rep[g], consumed_changed ? consumed_changed[g] : NULL);
     return MS_OK;
+}
+
+int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
+               ppo_report *rep, unsigned char *consumed_changed, ms_err *e)
+{
+    return ppo_update_group(&a, &b, 1, h, rep, &consumed_changed, e);
 }
 
 /* Snapshot image: the value statistics, then Adam's (params, m, v, t). */

@@ -48,7 +48,7 @@
 #include "base/err.h"
 #include "base/rng.h"
 
-enum { PPO_OUT = 3, PPO_MAX_EPOCHS = 1000 };
+enum { PPO_OUT = 3, PPO_MAX_EPOCHS = 1000, PPO_MAX_GROUP = 8 };
 
 typedef struct ppo_shape {
     int obs_dim;          /* observation features, 1..MLP_MAX_WIDTH */
@@ -120,20 +120,37 @@ typedef struct ppo_value_norm {
  * step's samples over all processes) and sum() adds them in a fixed order.
  * Advantages are normalised per process's minibatch. The callbacks must be
  * called by every process with the same sizes (MPI collectives); they
- * return MS_OK or an error that ppo_update returns. All arrays are the
- * caller's. NULL (the default): one process, and ppo_update computes
- * exactly what it always computed. */
+ * return MS_OK or an error that ppo_update returns. sum() adds, element by
+ * element over the processes, nseg float vectors f[j] of nf[j] elements
+ * (in float) and nd doubles (in double), all in one message: an update of
+ * a group (ppo_update_group) sums every agent's gradient of a step at once.
+ * All arrays are the caller's; every agent has its own n. NULL (the
+ * default): one process, and ppo_update computes exactly what it always
+ * computed. */
 typedef struct ppo_reduce {
     int ranks;
     const int *minibatch;  /* [ranks] */
     int *n;                /* [ranks] scratch: every process's batch size */
     int (*gather_n)(void *ctx, int mine, int *all, ms_err *e);
-    int (*sum)(void *ctx, float *f, size_t nf, double *d, size_t nd, ms_err *e);
+    int (*sum)(void *ctx, float *const *f, const size_t *nf, int nseg, double *d, size_t nd, ms_err *e);
     void *ctx;
 } ppo_reduce;
 
+/* An update in progress (ppo.c's own: callers never read it). */
+typedef struct ppo_pass {
+    const ppo_batch *b;
+    int n, nmb, steps;     /* samples here; minibatches per epoch; steps */
+    double vsd, vmean;     /* value statistics the targets are scaled by */
+    ppo_value_norm vn_before;
+    double s_pol, s_val, s_ent, s_kl, s_clip, s_norm;
+    int k, m;              /* the step's minibatch and its samples here */
+    const int *idx;        /* their indices (into perm) */
+    ppo_loss l;            /* their loss terms (combined, with reduce) */
+} ppo_pass;
+
 typedef struct ppo_agent {
     const ppo_reduce *reduce; /* NULL: one process (see ppo_reduce) */
+    ppo_pass pass;         /* ppo_update's state while it runs */
     mlp net;
     adam opt;
     ms_rng shuffle;        /* (seed, MS_STREAM_SHUFFLE, agent) */
@@ -228,6 +245,21 @@ int ppo_check_hparams(const ppo_agent *a, const ppo_hparams *h, ms_err *e);
  * b->n > max_samples or < 0, or an action is not 0/1. */
 int ppo_update(ppo_agent *a, const ppo_batch *b, const ppo_hparams *h,
                ppo_report *rep, unsigned char *consumed_changed, ms_err *e);
+
+/* ppo_update of count distinct agents (1..PPO_MAX_GROUP) with the same
+ * hparams, agent g on batch b[g] (rep[g]; consumed_changed NULL or
+ * consumed_changed[g] NULL: not written), with their steps interleaved:
+ * step s of every agent that has one, in group order, then step s + 1.
+ * Each agent ends exactly as ppo_update would leave it (agents share
+ * nothing); what the interleaving buys is, with ppo_reduce, ONE sum per
+ * step for every agent's gradient and loss terms instead of one per agent
+ * (the agents must then combine over the same processes, each with its own
+ * n scratch). Outcomes as ppo_update's; MS_EINPUT (no agent changed) also
+ * for a count out of range, an agent twice, or agents whose reduce differ
+ * in processes. An error from a ppo_reduce callback (MS_EIO) can leave
+ * agents part-way through the update: the caller abandons the run. */
+int ppo_update_group(ppo_agent *const *a, const ppo_batch *const *b, int count, const ppo_hparams *h,
+                     ppo_report *rep, unsigned char *const *consumed_changed, ms_err *e);
 
 /* ---- learning-state snapshot for gate rollback ----
  * Parameters + Adam state (m, v, t), restored byte for byte (an in-memory

@@ -577,6 +577,153 @@ static void test_ppo_update_rejects(void)
     ppo_release(&a);
 }
 
+/* A stand-in for two processes holding the same samples (ppo_reduce): both
+ * report this process's batch size, and every sum is x + x over the
+ * segments laid end to end, as exp/comm.c lays them out. Counts the sums. */
+typedef struct twin {
+    int sums, segments;
+    float buf[4096];
+} twin;
+
+static int twin_gather(void *ctx, int mine, int *all, ms_err *e)
+{
+    (void)ctx, (void)e;
+    all[0] = all[1] = mine;
+    return MS_OK;
+}
+
+static int twin_sum(void *ctx, float *const *f, const size_t *nf, int nseg, double *d, size_t nd, ms_err *e)
+{
+    twin *t = ctx;
+    size_t at = 0;
+    for (int j = 0; j < nseg; j++) {
+        if (at + nf[j] > sizeof t->buf / sizeof t->buf[0])
+            return ms_fail(e, MS_EIO, "twin: message too large");
+        memcpy(t->buf + at, f[j], nf[j] * sizeof(float));
+        at += nf[j];
+    }
+    for (size_t q = 0; q < at; q++)
+        t->buf[q] = t->buf[q] + t->buf[q];
+    at = 0;
+    for (int j = 0; j < nseg; j++) {
+        memcpy(f[j], t->buf + at, nf[j] * sizeof(float));
+        at += nf[j];
+    }
+    for (size_t q = 0; q < nd; q++)
+        d[q] = d[q] + d[q];
+    t->sums++;
+    t->segments += nseg;
+    return MS_OK;
+}
+
+/* ppo_update_group: three agents with batches of different sizes (so their
+ * updates take different numbers of steps, one none at all) end exactly
+ * as three ppo_update calls leave them, alone and over (stand-in)
+ * processes, where the group needs one sum per step for all agents. */
+static void test_ppo_group(void)
+{
+    static const int hidden[] = {12};
+    enum { G = 3, max_n = 200 };
+    static const int sizes[G] = {200, 70, 0};
+    static const int dims[G] = {5, 3, 4};
+    ppo_hparams h = base_hp;
+    h.minibatch = 32;
+    h.epochs = 3;
+    for (int with_reduce = 0; with_reduce < 2; with_reduce++) {
+        ppo_agent solo[G], grp[G];
+        syn s[G];
+        int ok = 1;
+        for (int g = 0; g < G; g++)
+            ok &= !make_agent(&solo[g], dims[g], hidden, 1, max_n, 32, max_n, 300 + (uint64_t)g) &&
+                  !make_agent(&grp[g], dims[g], hidden, 1, max_n, 32, max_n, 300 + (uint64_t)g);
+        if (!ok) {
+            CHECK(0, "init");
+            return;
+        }
+        static const int mb2[2] = {32, 32};
+        int n_solo[G][2], n_grp[G][2];
+        twin tw_solo = {0}, tw_grp = {0};
+        ppo_reduce rs[G], rg[G];
+        for (int g = 0; g < G; g++) {
+            syn_make(&s[g], &solo[g], sizes[g] ? sizes[g] : 1, 310 + (uint64_t)g);
+            s[g].b.n = sizes[g];
+            rs[g] = (ppo_reduce){2, mb2, n_solo[g], twin_gather, twin_sum, &tw_solo};
+            rg[g] = (ppo_reduce){2, mb2, n_grp[g], twin_gather, twin_sum, &tw_grp};
+            if (with_reduce) {
+                solo[g].reduce = &rs[g];
+                grp[g].reduce = &rg[g];
+            }
+        }
+        ppo_report rsolo[G], rgrp[G];
+        unsigned char cs[G][max_n], cg[G][max_n];
+        ms_err e;
+        for (int g = 0; g < G; g++)
+            CHECK(ppo_update(&solo[g], &s[g].b, &h, &rsolo[g], cs[g], &e) == MS_OK, "%s", e.msg);
+        ppo_agent *ga[G] = {&grp[0], &grp[1], &grp[2]};
+        const ppo_batch *gb[G] = {&s[0].b, &s[1].b, &s[2].b};
+        unsigned char *gc[G] = {cg[0], cg[1], cg[2]};
+        CHECK(ppo_update_group(ga, gb, G, &h, rgrp, gc, &e) == MS_OK, "%s", e.msg);
+        for (int g = 0; g < G; g++) {
+            unsigned char h1[32], h2[32];
+            hash_of(&solo[g], h1);
+            hash_of(&grp[g], h2);
+            CHECK(!memcmp(h1, h2, 32) && !memcmp(&solo[g].vn, &grp[g].vn, sizeof solo[g].vn) &&
+                      solo[g].opt.t == grp[g].opt.t && !memcmp(&rsolo[g], &rgrp[g], sizeof rsolo[g]) &&
+                      !memcmp(cs[g], cg[g], (size_t)sizes[g]),
+                  "reduce %d, agent %d: the group's update differs from ppo_update's", with_reduce, g);
+        }
+        CHECK(rgrp[0].steps == 3 * 7 && rgrp[1].steps == 3 * 3 && rgrp[2].steps == 0,
+              "steps %d %d %d, want 21 9 0", rgrp[0].steps, rgrp[1].steps, rgrp[2].steps);
+        if (with_reduce) {
+            /* per agent 2 sums of value statistics (none for the agent with
+             * no sample anywhere: its count is 0 after the first) */
+            CHECK(tw_solo.sums == 21 + 9 + 2 + 2 + 1, "ppo_update: %d sums", tw_solo.sums);
+            CHECK(tw_grp.sums == 21 + 2 + 2 + 1 && tw_grp.segments == 21 + 9,
+                  "ppo_update_group: %d sums of %d gradients, want 26 of 30", tw_grp.sums, tw_grp.segments);
+        }
+        for (int g = 0; g < G; g++) {
+            syn_free(&s[g]);
+            ppo_release(&solo[g]);
+            ppo_release(&grp[g]);
+        }
+    }
+    /* refusals, nothing changed */
+    ppo_agent a, b;
+    if (make_agent(&a, 3, hidden, 1, 16, 8, 16, 320) || make_agent(&b, 3, hidden, 1, 16, 8, 16, 321)) {
+        CHECK(0, "init");
+        return;
+    }
+    syn s;
+    syn_make(&s, &a, 16, 322);
+    ppo_hparams h8 = base_hp;
+    h8.minibatch = 8;
+    ppo_report rep[2];
+    ms_err e;
+    ppo_agent *twice[2] = {&a, &a}, *pair[2] = {&a, &b};
+    const ppo_batch *bb[2] = {&s.b, &s.b};
+    unsigned char h0[32], h1[32];
+    hash_of(&a, h0);
+    CHECK(ppo_update_group(pair, bb, 0, &h8, rep, NULL, &e) == MS_EINPUT, "a group of 0 accepted");
+    CHECK(ppo_update_group(twice, bb, 2, &h8, rep, NULL, &e) == MS_EINPUT && strstr(e.msg, "again"),
+          "one agent twice accepted");
+    int nn[2];
+    static const int mb2[2] = {8, 8};
+    twin tw = {0};
+    ppo_reduce r = {2, mb2, nn, twin_gather, twin_sum, &tw};
+    b.reduce = &r;
+    CHECK(ppo_update_group(pair, bb, 2, &h8, rep, NULL, &e) == MS_EINPUT && tw.sums == 0,
+          "agents combining over different processes accepted");
+    s.act[5] = 7;
+    b.reduce = NULL;
+    CHECK(ppo_update_group(pair, bb, 2, &h8, rep, NULL, &e) == MS_EINPUT && strstr(e.msg, "action"),
+          "a bad action in the second agent's batch accepted");
+    hash_of(&a, h1);
+    CHECK(!memcmp(h0, h1, 32) && a.opt.t == 0 && b.opt.t == 0, "a refused group update changed an agent");
+    syn_free(&s);
+    ppo_release(&a);
+    ppo_release(&b);
+}
+
 static void test_ppo_act_chunking(void)
 {
     static const int hidden[] = {16, 16};
@@ -670,6 +817,7 @@ void suite_ppo(void)
     RUN(test_ppo_consumed_flags);
     RUN(test_ppo_adv_normalised);
     RUN(test_ppo_update_rejects);
+    RUN(test_ppo_group);
     RUN(test_ppo_act_chunking);
     RUN(test_ppo_determinism);
 }
