@@ -13,7 +13,7 @@
  *      after);
  *   6. the poisoning defence on against off (default and poisoned configs);
  *   7. MPI (SPEC §11): training, telemetry off, under mpirun with 1 and
- *      with 2 processes (each a fresh job), and what the gradient exchange
+ *      with 2 processes (each a fresh job, best of 3), and what the gradient exchange
  *      carries and costs per update (the README's scaling note).
  * Environment: MARLSIM_BENCH_STEPS scales phases 2, 3, 6 and 7 (default
  * 131072).
@@ -531,23 +531,38 @@ static int mpi_job(int ranks, int64_t steps, mpi_figures *f)
     return 0;
 }
 
+/* Best of 3 of each, the jobs alternating (1, 2, 1, 2, ...): on a shared
+ * 2-core machine a hiccup on either core stalls both ranks at the next
+ * collective, so single runs scatter widely; the best run is the one the
+ * machine disturbed least (as phase 6 does). */
 static int bench_mpi(int64_t steps)
 {
-    mpi_figures one, two;
-    int rc = mpi_job(1, steps, &one);
-    if (rc == 127) {
-        printf("7. MPI: no mpirun (install openmpi-bin): skipped\n");
-        return 0;
+    mpi_figures one = {0}, two = {0};
+    double worst1 = 0, worst2 = 0;
+    for (int k = 0; k < 3; k++) {
+        mpi_figures f1, f2;
+        int rc = mpi_job(1, steps, &f1);
+        if (rc == 127) {
+            printf("7. MPI: no mpirun (install openmpi-bin): skipped\n");
+            return 0;
+        }
+        if (rc || mpi_job(2, steps, &f2))
+            return 1;
+        if (f1.sps > one.sps)
+            one = f1;
+        if (f2.sps > two.sps)
+            two = f2;
+        worst1 = k == 0 || f1.sps < worst1 ? f1.sps : worst1;
+        worst2 = k == 0 || f2.sps < worst2 ? f2.sps : worst2;
     }
-    if (rc || mpi_job(2, steps, &two))
-        return 1;
     double upd = two.updates > 0 ? two.updates : 1;
-    printf("7. MPI, training, telemetry off, default config (mpirun --oversubscribe, each rank OpenBLAS 1 thread):\n"
+    printf("7. MPI, training, telemetry off, default config (mpirun --oversubscribe, each rank OpenBLAS 1 thread;\n"
+           "   best of 3 alternating jobs each, the slowest: 1 rank %.0f, 2 ranks %.0f env-steps/s):\n"
            "   1 rank %.0f env-steps/s, 2 ranks %.0f env-steps/s: %.2fx (aim >= 1.7x on 2 free cores)\n"
            "   GAE + PPO per update: 1 rank %.2f ms, 2 ranks %.2f ms; all the run's collectives (gradient sums,\n"
            "   evaluations, checks) per update: %.2f ms in %.0f calls carrying %.0f bytes of each rank's messages\n"
            "   (%.0f bytes per call)\n",
-           one.sps, two.sps, two.sps / one.sps, 1e3 * one.update_s / (one.updates > 0 ? one.updates : 1),
+           worst1, worst2, one.sps, two.sps, two.sps / one.sps, 1e3 * one.update_s / (one.updates > 0 ? one.updates : 1),
            1e3 * two.update_s / upd, 1e3 * two.exchange_s / upd, two.calls / upd, two.bytes / upd,
            two.calls > 0 ? two.bytes / two.calls : 0);
     return 0;
