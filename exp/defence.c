@@ -21,7 +21,7 @@ typedef struct class_model {
 /* Link pseudonyms seen in flagged samples: open addressing over their symbols. */
 #define LINK_SLOTS 4096
 typedef struct link_slot {
-    char hex[MS_PSEUDO_LEN];
+    char pn[MS_PSEUDO_LEN]; /* the pseudonym's symbols (base64url) */
     int used, flags, seen; /* flagged samples with it; benign-feedback samples with it */
 } link_slot;
 
@@ -120,7 +120,7 @@ static void learn(class_model *m, const float *f)
 /* The link pseudonym's MS_PSEUDO_LEN symbols in the broadcast bytes, or
  * NULL. The bytes were validated, so "link":"<pseudonym>" or "link":null is
  * there (sim/bcast.h). */
-static const char *link_hex(const ms_step *s, int i)
+static const char *link_pseudonym(const ms_step *s, int i)
 {
     const char *b = s->bcast + (size_t)i * MS_BCAST_MAX;
     const char *p = memmem(b, (size_t)s->bcast_len[i], "\"link\":\"", 8);
@@ -129,20 +129,20 @@ static const char *link_hex(const ms_step *s, int i)
     return p + 8;
 }
 
-static link_slot *link_find(defence *d, const char *hex, int insert)
+static link_slot *link_find(defence *d, const char *pn, int insert)
 {
     unsigned h = 2166136261u;
     for (int k = 0; k < MS_PSEUDO_LEN; k++)
-        h = (h ^ (unsigned char)hex[k]) * 16777619u;
+        h = (h ^ (unsigned char)pn[k]) * 16777619u;
     for (int probe = 0; probe < LINK_SLOTS; probe++) {
         link_slot *sl = &d->links[(h + (unsigned)probe) % LINK_SLOTS];
-        if (sl->used && !memcmp(sl->hex, hex, MS_PSEUDO_LEN))
+        if (sl->used && !memcmp(sl->pn, pn, MS_PSEUDO_LEN))
             return sl;
         if (!sl->used) {
             if (!insert || d->nlinks >= LINK_SLOTS / 2)
                 return NULL; /* full enough: stop remembering new links */
             sl->used = 1;
-            memcpy(sl->hex, hex, MS_PSEUDO_LEN);
+            memcpy(sl->pn, pn, MS_PSEUDO_LEN);
             d->nlinks++;
             return sl;
         }
@@ -157,7 +157,7 @@ int defence_judge(defence *d, const ms_step *s, int i, double *score)
     if (fb < 0)
         return DEFENCE_NONE;
     const float *f = s->feat + (size_t)i * MS_NFEAT;
-    const char *lh = link_hex(s, i);
+    const char *lh = link_pseudonym(s, i);
     int detector = DEFENCE_NONE;
     double llr = -INFINITY; /* no other class judges yet */
     if (d->m[fb].n >= DEFENCE_WARMUP) {

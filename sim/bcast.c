@@ -361,7 +361,7 @@ int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x,
     unsigned seen = 0;
     int nseen = 0; /* keys read so far */
     uint64_t ints[4] = {0, 0, 0, 0};
-    const char *kid = NULL, *pn[NFIELD] = {0}, *mac_hex = NULL;
+    const char *kid = NULL, *pn[NFIELD] = {0}, *mac_b64 = NULL;
     size_t kidlen = 0, pnlen[NFIELD] = {0}, mac_len = 0, mac_cut = 0;
     int last_field = -1;
 
@@ -450,7 +450,7 @@ int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x,
             if (field_start == buf + 1)
                 return MS_BCAST_MAC_POSITION; /* nothing before it to authenticate */
             mac_cut = (size_t)(field_start - 1 - buf); /* up to the comma */
-            rc = c.p < c.end && *c.p == '"' ? parse_string(&c, &mac_hex, &mac_len) : wrong_or_malformed(&c);
+            rc = c.p < c.end && *c.p == '"' ? parse_string(&c, &mac_b64, &mac_len) : wrong_or_malformed(&c);
             break;
         }
         if (rc)
@@ -475,7 +475,7 @@ int ms_bcast_validate_naive(const char *buf, size_t n, const ms_bcast_expect *x,
         return MS_BCAST_MAC_POSITION;
 
     unsigned char want[32], got[32];
-    if (mac_len != MS_BCAST_MAC_LEN || ms_b64url_decode(mac_hex, mac_len, got, sizeof got) != 32)
+    if (mac_len != MS_BCAST_MAC_LEN || ms_b64url_decode(mac_b64, mac_len, got, sizeof got) != 32)
         return MS_BCAST_BAD_MAC;
     /* A MAC that could not be computed (libcrypto out of memory) decides
      * nothing: reported as such, never as a tampered broadcast (the fault
