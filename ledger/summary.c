@@ -380,14 +380,14 @@ static int read_poison(lk_reader *R, ls_poison *p, ms_err *e)
     static const char *const sql[7] = {
         "SELECT count(*) FROM poison_truth WHERE threat = 'transit'",
         "SELECT count(*) FROM (SELECT DISTINCT step, env FROM anomalies WHERE detector = 'broadcast_validator')",
-        "SELECT count(*) FROM (SELECT DISTINCT step, env FROM anomalies WHERE detector = 'broadcast_validator') d"
-        " WHERE EXISTS (SELECT 1 FROM poison_truth t WHERE t.threat = 'transit' AND t.step = d.step"
-        " AND t.env = d.env)",
+        ("SELECT count(*) FROM (SELECT DISTINCT step, env FROM anomalies WHERE detector = 'broadcast_validator') d"
+         " WHERE EXISTS (SELECT 1 FROM poison_truth t WHERE t.threat = 'transit' AND t.step = d.step"
+         " AND t.env = d.env)"),
         "SELECT count(*) FROM poison_truth WHERE kind = 'forged_feedback'",
         "SELECT count(*) FROM poison_truth WHERE threat = 'source'",
         "SELECT count(*) FROM anomalies WHERE agent IS NULL",
-        "SELECT count(*) FROM anomalies a WHERE agent IS NULL AND EXISTS (SELECT 1 FROM poison_truth t"
-        " WHERE t.kind = 'forged_feedback' AND t.step = a.step AND t.env = a.env)"};
+        ("SELECT count(*) FROM anomalies a WHERE agent IS NULL AND EXISTS (SELECT 1 FROM poison_truth t"
+         " WHERE t.kind = 'forged_feedback' AND t.step = a.step AND t.env = a.env)")};
     int64_t *out[7] = {&p->transit_injected, &p->transit_detected, &p->transit_caught, &p->source_injected,
                        &p->backdoor_messages, &p->flagged, &p->flagged_forged};
     int rc = MS_OK;

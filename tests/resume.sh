@@ -168,6 +168,9 @@ if [ ! -e k.db ]; then
     expect_exit "the last run completes it" 0 "$M" run "$CFG" $SMALL --out k.db
 elif [ "$(q k.db "select status from runs")" != completed ]; then
     expect_exit "the last resume completes it" 0 "$M" run --resume k.db
+else
+    # a resume finished before its kill: the lake it completed must verify
+    expect_exit "the last resume completed it before the kill: verify exit 0" 0 "$M" verify k.db
 fi
 check "... with the uninterrupted run's head after $kills kills" [ "$(head_of k.db)" = "$H" ]
 

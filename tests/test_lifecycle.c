@@ -813,7 +813,7 @@ static void lifecycle_scrub(void)
     CHECK(!bytes_in_lake(db, gh, MS_PSEUDO_LEN), "the purged pseudonym is gone from the file and its WAL");
     /* Every pseudonym (of every field) that occurred only in purged rows. */
     sqlite3 *o;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL; /* stays NULL if prepare fails: sqlite3_step(NULL) is SQLITE_MISUSE */
     int n = 0, found = 0;
     size_t fn = 0, wn = 0;
     unsigned char *fb = slurp(db, &fn), *wb = slurp(pq, &wn);

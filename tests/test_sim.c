@@ -426,6 +426,8 @@ static void test_env_campaigns(void)
               dur_count[d] / ended);
     double pp = phishing / (double)started;
     CHECK(fabs(pp - 0.6) < 5 * sqrt(0.24 / started), "phishing share of campaigns %.4f, want 0.6", pp);
+    CHECK(phishing + malware == started, "%d phishing + %d malware campaigns of %d started: another kind", phishing,
+          malware, started);
     CHECK(fabs(started / idle_steps - c.campaign_rate) < 5 * sqrt(0.25 * 0.75 / idle_steps), "start rate %.4f per idle step",
           started / idle_steps);
     CHECK(fabs(owned / in_campaign - 0.6) < 5 * sqrt(0.24 / in_campaign), "campaign share of messages %.4f, want 0.6",
