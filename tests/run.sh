@@ -42,15 +42,26 @@ tally() {
     echo "$p $f"
 }
 
-if [ -x "$UNIT" ]; then
-    "$UNIT" | tee "$LOG"
-    unit_rc=${PIPESTATUS[0]}
-else
-    echo "run.sh: no unit-test binary at $UNIT" >&2
-    : >"$LOG"
-    unit_rc=127
-fi
-read -r unit_pass unit_fail < <(tally unit "$unit_rc")
+# counted PREFIX BINARY CMD...: runs CMD (when BINARY is executable; else
+# one failure) with its output in LOG and adds its tally to the totals.
+total_pass=0 total_fail=0
+counted() {
+    local prefix=$1 bin=$2 rc p f
+    shift 2
+    if [ -x "$bin" ]; then
+        "$@" | tee "$LOG"
+        rc=${PIPESTATUS[0]}
+    else
+        echo "run.sh: no $prefix binary at $bin" >&2
+        : >"$LOG"
+        rc=127
+    fi
+    read -r p f < <(tally "$prefix" "$rc")
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
+
+counted unit "$UNIT" "$UNIT"
 
 # Each shell suite runs against the marlsim binary and ends with
 # "NAME: N passed, N failed". lake.sh runs a 20-crash kill -9 loop; trust.sh
@@ -65,19 +76,8 @@ read -r unit_pass unit_fail < <(tally unit "$unit_rc")
 # $MARLSIM_TOOLS/docgen and man); report.sh the HTML report and compare
 # against the lakes they read. The Python package's tests and the
 # install test are `make pytest` and `make installcheck` (CI runs both).
-total_pass=$unit_pass total_fail=$unit_fail
 for suite in cli lake trust learning lifecycle resume gov mpi lint docs report; do
-    if [ -x "$MARLSIM" ]; then
-        "$ROOT/tests/$suite.sh" "$MARLSIM" | tee "$LOG"
-        rc=${PIPESTATUS[0]}
-    else
-        echo "run.sh: no marlsim binary at $MARLSIM" >&2
-        : >"$LOG"
-        rc=127
-    fi
-    read -r p f < <(tally "$suite" "$rc")
-    total_pass=$((total_pass + p))
-    total_fail=$((total_fail + f))
+    counted "$suite" "$MARLSIM" "$ROOT/tests/$suite.sh" "$MARLSIM"
 done
 
 # Test binaries beside the unit tests ($MARLSIM_TOOLS, else the unit
@@ -87,22 +87,8 @@ done
 # (tests/fault/; `make faults` runs the whole sweep).
 TOOLS=${MARLSIM_TOOLS:-$(dirname "$UNIT")}
 case $TOOLS in /*) ;; *) TOOLS="$ROOT/$TOOLS" ;; esac
-for tool in "fuzz-regress fuzz_regress" "faults fault_sweep --quick"; do
-    set -- $tool
-    prefix=$1 bin="$TOOLS/$2"
-    shift 2
-    if [ -x "$bin" ]; then
-        OPENBLAS_NUM_THREADS=1 "$bin" "$@" | tee "$LOG"
-        rc=${PIPESTATUS[0]}
-    else
-        echo "run.sh: no test binary at $bin" >&2
-        : >"$LOG"
-        rc=127
-    fi
-    read -r p f < <(tally "$prefix" "$rc")
-    total_pass=$((total_pass + p))
-    total_fail=$((total_fail + f))
-done
+counted fuzz-regress "$TOOLS/fuzz_regress" env OPENBLAS_NUM_THREADS=1 "$TOOLS/fuzz_regress"
+counted faults "$TOOLS/fault_sweep" env OPENBLAS_NUM_THREADS=1 "$TOOLS/fault_sweep" --quick
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -259,13 +259,38 @@ static void op_purge(const char *dir, outcome *out)
         snprintf(out->head, sizeof out->head, "%s", r.head);
 }
 
+/* PATH.checkpoint beside the lake verifies against it with the trusted key;
+ * a missing file is a failure when required, else nothing to check. */
+static int checkpoint_file_verifies(const char *path, int required, char *why, size_t wn)
+{
+    char cp[620];
+    snprintf(cp, sizeof cp, "%s.checkpoint", path);
+    FILE *f = fopen(cp, "rb");
+    if (!f) {
+        if (required)
+            snprintf(why, wn, "PATH.checkpoint is gone");
+        return required ? -1 : 0;
+    }
+    static char buf[MS_NOTE_MAX + 1];
+    size_t cn = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    lake_verify_opts co = {.trusted = &trusted, .checkpoint = buf, .checkpoint_len = cn};
+    lake_verify_report rep;
+    ms_err e;
+    int rc = lake_verify(path, &co, &rep, &e);
+    if (rc) {
+        snprintf(why, wn, "PATH.checkpoint does not verify against the lake (%d): %.300s", rc, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* The purge's checks: the lake verifies (with PATH.checkpoint too), it is
  * the old one or the fault-free purge's (the purged one when reported so). */
 static int check_purge(const op *o, const char *dir, const outcome *r, char *why, size_t wn)
 {
-    char path[600], cp[620];
+    char path[600];
     snprintf(path, sizeof path, "%.500s/lake.db", dir);
-    snprintf(cp, sizeof cp, "%s.checkpoint", path);
     lake_verify_opts vo = {.trusted = &trusted};
     lake_verify_report rep, ref;
     ms_err e;
@@ -291,22 +316,7 @@ static int check_purge(const op *o, const char *dir, const outcome *r, char *why
         snprintf(why, wn, "the lake says '%s' after a purge of a '%s' run", rep.status, r->status);
         return -1;
     }
-    size_t cn = 0;
-    FILE *f = fopen(cp, "rb");
-    if (!f) {
-        snprintf(why, wn, "PATH.checkpoint is gone");
-        return -1;
-    }
-    static char buf[MS_NOTE_MAX + 1];
-    cn = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    lake_verify_opts co = {.trusted = &trusted, .checkpoint = buf, .checkpoint_len = cn};
-    rc = lake_verify(path, &co, &rep, &e);
-    if (rc) {
-        snprintf(why, wn, "PATH.checkpoint does not verify against the lake (%d): %.300s", rc, e.msg);
-        return -1;
-    }
-    return 0;
+    return checkpoint_file_verifies(path, 1, why, wn);
 }
 
 static void op_verify(const char *dir, outcome *out)
@@ -480,22 +490,7 @@ static int check_lake(const op *o, const char *dir, const outcome *r, char *why,
         snprintf(why, wn, "reported success, but the lake differs from the fault-free one");
         return -1;
     }
-    char cp[620];
-    snprintf(cp, sizeof cp, "%s.checkpoint", path);
-    size_t cn = 0;
-    FILE *f = fopen(cp, "rb");
-    if (f) {
-        static char buf[MS_NOTE_MAX + 1];
-        cn = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        lake_verify_opts co = {.trusted = &trusted, .checkpoint = buf, .checkpoint_len = cn};
-        rc = lake_verify(path, &co, &rep, &e);
-        if (rc) {
-            snprintf(why, wn, "PATH.checkpoint does not verify against the lake (%d): %.300s", rc, e.msg);
-            return -1;
-        }
-    }
-    return 0;
+    return checkpoint_file_verifies(path, 0, why, wn);
 }
 
 /* ---- the sweep --------------------------------------------------------------- */

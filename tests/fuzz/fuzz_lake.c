@@ -187,6 +187,19 @@ static void runs_cols(int entry_mask, char *out, size_t cap)
                                       lk_runs_columns[lk_runs_entries[en].cols[c]].name);
 }
 
+/* A lake's file and the files SQLite keeps beside it. */
+static const char *const lake_sfx[] = {"", "-wal", "-shm", "-journal"};
+
+/* Removes the lake db and its -wal, -shm and -journal, where they are. */
+static void unlink_lake(const char *db)
+{
+    for (int i = 0; i < 4; i++) {
+        char q[1100];
+        snprintf(q, sizeof q, "%s%s", db, lake_sfx[i]);
+        unlink(q); /* absent is fine */
+    }
+}
+
 /* Reads the content of the lake db (+ its WAL, when there) through SQLite
  * on a private copy, so nothing beside the lake is touched. sealed: the base
  * is a completed run (its seal covers status, env_steps, eval_reward). */
@@ -196,12 +209,7 @@ static void read_content(const char *db, const char *copy_dir, int sealed, conte
     char p[512], w[512], src[1024];
     snprintf(p, sizeof p, "%s/read.db", copy_dir);
     snprintf(w, sizeof w, "%s/read.db-wal", copy_dir);
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (int i = 0; i < 4; i++) {
-        char q[560];
-        snprintf(q, sizeof q, "%s%s", p, sfx[i]);
-        unlink(q); /* stale copies: none may survive */
-    }
+    unlink_lake(p); /* stale copies: none may survive */
     if (fuzz_copy_file(db, p))
         return;
     snprintf(src, sizeof src, "%s-wal", db);
@@ -693,16 +701,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char wd[512], db[768], src[768];
     snprintf(wd, sizeof wd, "%s/w", dir);
     snprintf(db, sizeof db, "%s/lake.db", wd);
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (int i = 0; i < 4; i++) {
-        char q[800];
-        snprintf(q, sizeof q, "%s%s", db, sfx[i]);
-        unlink(q); /* the previous input's files, where there are */
-    }
+    unlink_lake(db); /* the previous input's files, where there are */
     for (int i = 0; i < 2; i++) {
         char q[800];
-        snprintf(src, sizeof src, "%s/base%d.db%s", dir, base, sfx[i]);
-        snprintf(q, sizeof q, "%s%s", db, sfx[i]);
+        snprintf(src, sizeof src, "%s/base%d.db%s", dir, base, lake_sfx[i]);
+        snprintf(q, sizeof q, "%s%s", db, lake_sfx[i]);
         if (access(src, F_OK) == 0)
             FUZZ_REQUIRE(fuzz_copy_file(src, q) == 0, "copy %s", src);
     }
