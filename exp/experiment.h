@@ -171,9 +171,9 @@ int exp_default_out(const ms_config *c, const char *out, char *path, size_t n, m
 /* An upper estimate of the bytes a run of c leaves in its lake (file, WAL
  * and checkpoint file together, at their largest), for the disk check
  * before a run starts: per env-step EXP_BYTES_FULL at level full (measured
- * 795-796 on configs/default.ini, lake schema v3), EXP_BYTES_FULL / sample_every +
+ * 796 on configs/default.ini, lake schema v4), EXP_BYTES_FULL / sample_every +
  * EXP_BYTES_AGGREGATE at sampled, EXP_BYTES_AGGREGATE at aggregate
- * (measured 6.2), plus EXP_BYTES_FIXED (schema, snapshots, checkpoints of a
+ * (measured 6.6), plus EXP_BYTES_FIXED (schema, snapshots, checkpoints of a
  * short run), plus one WAL of EXP_BYTES_WAL (the lake's autocheckpoint
  * bound) beside the file. A model, not a promise: README says what each
  * level costs. */

@@ -116,18 +116,11 @@ static long table(card *c, const char *header, const char *sql, const char *none
 /* The value of "key = value" in [section] of the config text (Q1), or "?". */
 static void setting(card *c, const char *section, const char *key)
 {
-    char head[64];
-    snprintf(head, sizeof head, "[%s]\n", section);
-    const char *p = strstr(c->config, head), *val = NULL;
-    size_t klen = strlen(key), vlen = 0;
-    for (p = p ? p + strlen(head) : NULL; p && *p && *p != '['; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (!strncmp(p, key, klen) && !strncmp(p + klen, " = ", 3)) {
-            val = p + klen + 3;
-            vlen = strcspn(val, "\n");
-            break;
-        }
+    const char *val = NULL;
+    size_t vlen = 0;
+    int found = lk_config_setting(c->config, strlen(c->config), section, key, &val, &vlen);
     fputc('`', c->f);
-    if (val)
+    if (found)
         md_text(c->f, (const unsigned char *)val, vlen);
     else
         fputc('?', c->f);

@@ -35,16 +35,17 @@
  *   hash_seq = SHA-256( hash_{seq-1} (32 bytes; genesis for seq 1)
  *                       || entry header || body )
  *   body = for an entry of an event table, its commitment (32 bytes):
- *            SHA-256( salt (32 bytes) || the rows of the entry ) for the
- *            behavioural tables (lk_table_salted: personal or behavioural
- *            data), SHA-256( the rows of the entry ) for the others;
+ *            SHA-256( salt (32 bytes) || the rows of the entry ) for every
+ *            table a purge or an export may empty (lk_table_salted; schema
+ *            v4: every class), SHA-256( the rows of the entry ) for the
+ *            purges' own tombstones and purges entries;
  *          for an entry over the runs row, the row's bytes themselves.
  *          The commitment is stored in ledger.commitment and the salt in
  *          salts, so verify needs no key to check an unpurged entry (it
  *          re-derives the commitment from salt and rows) and, once a purge
  *          has removed an entry's rows (and salt), the chain still checks
- *          through the stored commitment, while a purged behavioural payload
- *          cannot be recovered by hashing guesses without its salt.
+ *          through the stored commitment, while a purged payload of any
+ *          class cannot be recovered by hashing guesses without its salt.
  *   salt   = HMAC-SHA256( commitment key of the keyring,
  *                         "marlsim-salt-v1" (15 bytes) || u32 len || run_id
  *                         || u64 seq ) — deterministic, so a reproduction

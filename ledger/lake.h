@@ -65,7 +65,7 @@ typedef struct lake_run_info {
     const char *key_ids;       /* a JSON array of the key ids the run uses */
     int dev_key;               /* 1 when the development key is used */
     const char *origin;        /* checkpoint origin; NULL = "marlsim/<run_id>" */
-    const unsigned char *commit_key; /* 32 bytes: keys the salts of behavioural
+    const unsigned char *commit_key; /* 32 bytes: keys the salts of the event
                                   entries (ledger/canon.h); copied into an
                                   HMAC context, never stored */
     const struct ms_note_signer *signer; /* signs checkpoints (ledger/note.h);

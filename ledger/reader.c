@@ -114,6 +114,26 @@ int lk_vtext_is(const lk_value *v, const char *s)
     return v->type == LK_TEXT && v->n == strlen(s) && memcmp(v->p, s, v->n) == 0;
 }
 
+int lk_config_setting(const char *text, size_t n, const char *section, const char *key, const char **val,
+                      size_t *vlen)
+{
+    size_t sl = strlen(section), kl = strlen(key);
+    int in = 0;
+    for (const char *p = text, *end = text + n; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (len > 0 && p[0] == '[')
+            in = len == sl + 2 && !memcmp(p + 1, section, sl) && p[sl + 1] == ']';
+        else if (in && len >= kl + 3 && !memcmp(p, key, kl) && !memcmp(p + kl, " = ", 3)) {
+            *val = p + kl + 3;
+            *vlen = len - kl - 3;
+            return 1;
+        }
+        p += len + 1;
+    }
+    return 0;
+}
+
 /* ---- opening ----------------------------------------------------------- */
 
 static uint32_t be32(const unsigned char *p)

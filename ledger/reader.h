@@ -95,6 +95,12 @@ void lk_copy_str(char *dst, size_t n, const char *src);
 /* "table step 12 env 3 agent OPEN" (or "table <col0> N", or "table rowid N"). */
 void lk_describe_row(char *out, size_t n, const lk_table *T, const lk_value *v, int64_t rowid);
 int lk_vtext_is(const lk_value *v, const char *s);
+/* The value of `key = value` in [section] of a config text as the lake
+ * stores it (the canonical rendering: a "[section]" line, then "key =
+ * value" lines), within text[0..n): *val points into text, *vlen is its
+ * length. 1 when found, 0 when the section or key is absent. */
+int lk_config_setting(const char *text, size_t n, const char *section, const char *key, const char **val,
+                      size_t *vlen);
 
 /* The whole of lake_verify (verify.h) on an opened reader, so that callers
  * read what they verified in the same snapshot. hashes, when not NULL,

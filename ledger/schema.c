@@ -350,7 +350,7 @@ static void sb_columns(sbuf *b, const lk_column *cols, int n, const char *const 
 }
 
 static const char lake_overview[] =
-    "marlsim telemetry lake, schema v3 (PRAGMA user_version = 3,\n"
+    "marlsim telemetry lake, schema v4 (PRAGMA user_version = 4,\n"
     "application_id = 0x4D41524C 'MARL'). One SQLite file per run, WAL mode.\n"
     "\n"
     "runs is the one mutable table (a single row: the run's identity, status and\n"
@@ -360,8 +360,8 @@ static const char lake_overview[] =
     "table, as part of the entry that appended it:\n"
     "  hash(entry) = SHA-256(hash(previous entry) || entry header || body),\n"
     "  body = the commitment SHA-256([salt ||] rows' canonical bytes) kept in\n"
-    "  ledger.commitment, salted for behavioural tables (the salt, in table\n"
-    "  salts, goes with the payload when it is purged),\n"
+    "  ledger.commitment, salted for every table but tombstones and purges (the\n"
+    "  salt, in table salts, goes with the payload when it is purged),\n"
     "starting from a genesis hash bound to run_id, config_text and seed. The\n"
     "first entry binds this row's identity, the second the build facts, and a\n"
     "completed run ends with a seal entry (status, env_steps, final reward).\n"
@@ -494,13 +494,13 @@ int lk_schema_script(char **sql, ms_err *e)
            "  step INTEGER NOT NULL, -- the writer's label: simulation step, or env-steps\n"
            "  first_rowid INTEGER NOT NULL, -- first covered rowid of tbl\n"
            "  n_rows INTEGER NOT NULL, -- rows covered (contiguous rowids)\n"
-           "  commitment BLOB, -- event entries: SHA-256([salt ||] rows' bytes), 32 bytes (salted for behavioural\n"
-           "  -- tables); NULL for the runs.* entries\n"
+           "  commitment BLOB, -- event entries: SHA-256([salt ||] rows' bytes), 32 bytes (salted but for\n"
+           "  -- tombstones and purges); NULL for the runs.* entries\n"
            "  hash BLOB NOT NULL -- SHA-256(previous hash || header || body), 32 bytes\n"
            ") STRICT;\n");
     sb_append_only(&b, "ledger");
     sb_add(&b,
-           "CREATE TABLE salts ( -- [behavioural] the salt of each behavioural ledger entry;\n"
+           "CREATE TABLE salts ( -- [operational] the salt of each event-table ledger entry;\n"
            "  -- purge removes it with the entry's rows, so a purged payload cannot be\n"
            "  -- recovered by trying candidates against its commitment\n"
            "  seq INTEGER PRIMARY KEY, -- the ledger entry\n"
@@ -528,7 +528,7 @@ int lk_schema_script(char **sql, ms_err *e)
         sb_add(&b, "    ('%s', '%s', 1, '%.*s'),\n", lk_tables[t].name, lk_class_names[lk_tables[t].tclass], n, d);
     }
     sb_add(&b, "    ('ledger', 'operational', 0, 'the hash chain'),\n"
-               "    ('salts', 'behavioural', 0, 'salts of behavioural entries'),\n"
+               "    ('salts', 'operational', 0, 'the salt of each entry, removed with its payload'),\n"
                "    ('checkpoints', 'operational', 0, 'signed tree heads'));\n");
 
     if (b.oom) {

@@ -1,4 +1,4 @@
-/* schema.h — the telemetry lake's schema, version 3 (SPEC §5).
+/* schema.h — the telemetry lake's schema, version 4 (SPEC §5).
  *
  * One static description of every table, shared by the writer (lake.c), the
  * verifier (verify.c) and the canonical encoding (canon.c), so the three can
@@ -14,8 +14,8 @@
  * version (the verifier compares the stored CREATE text byte for byte).
  *
  * Besides the event tables: `runs` (one row), `ledger` (the chain), `salts`
- * (the salt of each behavioural entry, removed with its payload by a
- * purge), `checkpoints` (signed tree heads: statements about the chain, not
+ * (the salt of each event-table entry but the purges' own, removed with its
+ * payload by a purge or an export), `checkpoints` (signed tree heads: statements about the chain, not
  * entries in it) and the view v_table_classes (every table's telemetry
  * class).
  *
@@ -68,6 +68,16 @@
  * lowercase hex digits) = SHA-256(params) (digest_col; v2 had a second,
  * environment_states.sha256).
  *
+ * Schema v4 against v3: every purgeable table's entries are salted
+ * commitments, not only the behavioural ones (lk_table_salted). In v3 a
+ * security or operational entry committed to SHA-256(rows) alone, so its
+ * tombstone in a purged lake, or in an export of another class (an
+ * analyst's behavioural export), let anyone confirm guesses of a
+ * low-entropy payload (poisoning ground truth: env, threat, kind) against
+ * it. The salts table now holds one salt per such entry (+0.2 bytes per
+ * env-step at full telemetry) and is of class operational: a salt goes
+ * with its entry's payload, whatever the class.
+ *
  * Schema v3 against v2 (bytes per env-step at full telemetry, issue 12;
  * each a deviation from the letter of SPEC §5, which lists the columns):
  *   - di_credit_assignment has no `class` column: the message class of a
@@ -107,7 +117,7 @@
 #include "base/err.h"
 
 #define LK_APPLICATION_ID 0x4D41524C /* "MARL" */
-#define LK_SCHEMA_VERSION 3
+#define LK_SCHEMA_VERSION 4
 #define LK_MAX_COLS 16
 
 /* Value / column types. The numbers are the tag bytes of the canonical
@@ -184,8 +194,12 @@ extern const lk_runs_entry lk_runs_entries[LK_RUNS_NENTRY];
 /* Index into lk_runs_entries of the entry called exactly name[0..len), or -1. */
 int lk_runs_entry_find(const char *name, size_t len);
 
-/* Behavioural tables' entries are salted commitments (ledger/canon.h). */
-static inline int lk_table_salted(int t) { return t >= 0 && t < LKT_COUNT && lk_tables[t].tclass == LK_BEHAVIOURAL; }
+/* Every purgeable table's entries are salted commitments (ledger/canon.h;
+ * schema v4): a tombstone, in a purged lake or in an export of another
+ * class, must not let anyone confirm a guess of the payload it replaced.
+ * The purges' own entries (tombstones, purges) are never removed and need
+ * none. */
+static inline int lk_table_salted(int t) { return t >= 0 && t < LKT_TOMBSTONES; }
 /* Every event table but tombstones and purges (what keeps a purged lake
  * verifiable) may have its payloads purged. */
 static inline int lk_table_purgeable(int t) { return t >= 0 && t < LKT_TOMBSTONES; }

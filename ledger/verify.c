@@ -61,8 +61,22 @@ typedef struct walk_state {
     int64_t purge_entries;    /* entries of purges (tombstones, purges) */
     int prev_tombstones;      /* the previous entry was a tombstones entry */
     int last_opt_purged;      /* the last optimizer_steps entry's rows were purged */
+    int64_t last_opt_step;    /* the last optimizer_steps entry's step label (chained) */
     int xcls;                 /* runs.exported_class (-1: not an export) */
 } walk_state;
+
+/* N of a shard's build facts (chained by the runs.build entry), which end
+ * with ,"ranks":N (exp/experiment.c); 0 for a lake of one process. */
+static int shard_ranks(const lk_value *facts)
+{
+    if (facts->type != LK_TEXT)
+        return 0;
+    const char *p = facts->p, *f = memmem(p, facts->n, "\"ranks\":", 8);
+    int n = 0;
+    for (size_t k = f ? (size_t)(f - p) + 8 : facts->n; k < facts->n && n < 100000 && p[k] >= '0' && p[k] <= '9'; k++)
+        n = n * 10 + (p[k] - '0');
+    return n > 1 ? n : 0;
+}
 
 static int fail_at(lake_verify_report *rep, const char *table, int64_t seq, ms_err *e, int status,
                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -382,8 +396,8 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                          expect, tname, step, first, n, kind >= 0 ? run->rowid : w->covered[t] + 1);
             goto out;
         }
-        /* Every event entry commits to its rows (salted for behavioural
-         * tables); the runs entries hash their columns directly. */
+        /* Every event entry commits to its rows (salted but for the purges'
+         * own tables); the runs entries hash their columns directly. */
         int salted = t >= 0 && lk_table_salted(t), committed = t >= 0;
         if (committed != (c[5].type == LK_BLOB) || (committed && c[5].n != LK_HASH_LEN)) {
             rc = fail_at(rep, tname, expect, e, MS_ECHECK, "ledger seq %" PRId64 " (%s): %s", expect, tname,
@@ -470,8 +484,10 @@ static int walk_ledger(lk_reader *R, const lk_runs_row *run, walk_state *w, int 
                 }
             }
         }
-        if (t == LKT_OPTIMIZER_STEPS)
+        if (t == LKT_OPTIMIZER_STEPS) {
             w->last_opt_purged = tb != NULL;
+            w->last_opt_step = step;
+        }
         unsigned char hash[LK_HASH_LEN];
         if ((rc = lk_hash_end(&R->h, hash, e)))
             goto out;
@@ -664,8 +680,11 @@ static int check_totals(lk_reader *R, const lk_runs_row *run, const walk_state *
     lk_row_counts_json(present, want, sizeof want);
     if (!lk_vtext_is(&v[LKR_ROW_COUNTS], want))
         return fail_at(rep, "runs", 0, e, MS_ECHECK, "runs: row_counts is not the counts the tables hold (%s)", want);
-    /* An unsealed run's progress is unchained: it must be the last update's
-     * (unless a purge removed that update's row). */
+    /* An unsealed run's progress is unchained: it must be the last update's,
+     * read from its row or, when a purge removed that row, from its entry's
+     * chained step label times the run's mailboxes (the label of an update
+     * is the simulation steps taken; a purge with --policy-from measures
+     * retention from this figure, so it must not be forgeable). */
     if (!w->sealed && !w->last_opt_purged) {
         int64_t last = 0;
         if ((rc = lk_query_int(R, "SELECT COALESCE(MAX(env_steps), 0) FROM optimizer_steps", &last, e)))
@@ -674,6 +693,20 @@ static int check_totals(lk_reader *R, const lk_runs_row *run, const walk_state *
             return fail_at(rep, "runs", 0, e, MS_ECHECK,
                            "runs: env_steps says %" PRId64 ", but the last update recorded is at %" PRId64
                            " env-steps", v[LKR_ENV_STEPS].i, last);
+    } else if (!w->sealed) {
+        const char *val = NULL;
+        size_t vl = 0;
+        int64_t envs = 0;
+        if (lk_config_setting((const char *)v[LKR_CONFIG_TEXT].p, v[LKR_CONFIG_TEXT].n, "sim", "envs", &val, &vl))
+            for (size_t k = 0; k < vl && k < 9 && val[k] >= '0' && val[k] <= '9'; k++)
+                envs = envs * 10 + (val[k] - '0');
+        if (envs < 1)
+            return fail_at(rep, "runs", 0, e, MS_ECHECK, "runs: config_text states no [sim] envs");
+        if (v[LKR_ENV_STEPS].i != w->last_opt_step * envs)
+            return fail_at(rep, "runs", 0, e, MS_ECHECK,
+                           "runs: env_steps says %" PRId64 ", but the last update (its rows purged) was at step %"
+                           PRId64 " of %" PRId64 " mailboxes: %" PRId64 " env-steps", v[LKR_ENV_STEPS].i,
+                           w->last_opt_step, envs, w->last_opt_step * envs);
     }
     return MS_OK;
 }
@@ -931,6 +964,7 @@ int lk_verify_open(lk_reader *R, const lake_verify_opts *o, lake_verify_report *
     lk_safe_text(rep->run_id, sizeof rep->run_id, &v[LKR_RUN_ID]);
     lk_safe_text(rep->origin, sizeof rep->origin, &v[LKR_ORIGIN]);
     rep->dev_key = v[LKR_DEV_KEY].i != 0;
+    rep->shard_of = shard_ranks(&v[LKR_BUILD_FACTS]);
 
     /* Identity: never trust the stored hashes. */
     unsigned char d[LK_HASH_LEN];

@@ -68,6 +68,10 @@ typedef struct lake_verify_report {
     char run_id[64];
     char origin[300];
     int dev_key;
+    int shard_of;            /* > 1: the lake is one process's shard of a run of
+                                that many processes (its build facts, chained,
+                                say "ranks"): its own mailboxes only, the run
+                                is its manifest; 0 otherwise */
     int sealed;              /* the chain ends with the seal of a completed run */
     int complete;            /* status 'completed' */
     char head[65];           /* hash of the last entry (= runs.head_hash) */

@@ -39,7 +39,7 @@ expect_exit "verify a fresh lake: exit 0" 0 "$M" verify a.db
 check "verify says OK and completed" sh -c "grep -q '^OK' '$T/out' && grep -q 'status: completed' '$T/out'"
 check "status completed in runs" [ "$(q a.db "select status from runs")" = completed ]
 check "journal mode is WAL" [ "$(q a.db "pragma journal_mode")" = wal ]
-check "application_id and user_version set" [ "$(q a.db "pragma application_id")" = 1296126540 -a "$(q a.db "pragma user_version")" = 3 ]
+check "application_id and user_version set" [ "$(q a.db "pragma application_id")" = 1296126540 -a "$(q a.db "pragma user_version")" = 4 ]
 check "a signed checkpoint file beside the lake" sh -c "head -1 a.db.checkpoint | grep -q '^marlsim/' && grep -q '^status: completed\$' a.db.checkpoint && grep -q '^— marlsim ' a.db.checkpoint"
 sum_before=$(cksum a.db)
 expect_exit "run refuses to overwrite an existing lake" 2 "$M" run "$CFG" $SMALL --out a.db

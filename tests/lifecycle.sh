@@ -134,7 +134,7 @@ check "... removes operational payloads before step 448 only" [ "$(q r3.db 'sele
 expect_exit "--policy-from with every retention key keep: nothing to do" 0 "$M" purge r4.db --policy-from pk.ini
 check "... says so and appends nothing" sh -c "grep -q 'nothing to purge' '$T/out' && [ \"\$(sqlite3 r4.db 'select count(*) from purges')\" = 0 ]"
 expect_exit "--policy-from retention_behavioural = 0" 0 "$M" purge r5.db --policy-from pb0.ini
-check "... removes every behavioural payload" [ "$(q r5.db 'select (select count(*) from environment_states) + (select count(*) from di_credit_assignment) + (select count(*) from salts)')" = 0 ]
+check "... removes every behavioural payload and its salts, and no other salt" [ "$(q r5.db "select (select count(*) from environment_states) + (select count(*) from di_credit_assignment) + (select count(*) from salts join ledger using (seq) where tbl in ($(echo $BEH | sed "s/[a-z_]*/'&'/g; s/ /, /g")))") $(q r5.db 'select count(*) from salts')" = "0 $(q full.db "select count(*) from salts join ledger using (seq) where tbl not in ($(echo $BEH | sed "s/[a-z_]*/'&'/g; s/ /, /g"))")" ]
 printf '[telemetry]\nretention_behavioural = 100\nretention_security = 0\nretention_operational = 64\n' > pall.ini
 cplake full.db r6.db
 expect_exit "--policy-from with all three retention keys" 0 "$M" purge r6.db --policy-from pall.ini
@@ -165,6 +165,30 @@ sleep 1.5
 kill -9 $pid; wait $pid 2>/dev/null
 expect_exit "purge of a running (killed) lake: exit 2" 2 "$M" purge live.db --class behavioural --before-step 10
 check "... says why" grep -q 'still running, or was killed' "$T/out"
+
+# An interrupted lake's env_steps is not chained (it grows while the run
+# goes); verify ties it to the last update, through that update's chained
+# step label once a purge removed its row. An attacker who forged it could
+# otherwise make the owner's next `purge --policy-from` (retention measured
+# back from the run's length) remove what the policy keeps.
+"$M" run "$CFG" --set run.env_steps=4000000 --set sim.envs=16 --quiet --out int.db >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 300); do # until it has made a few updates (ASan builds are slower)
+    [ -e int.db ] && [ "$(sqlite3 -readonly int.db 'select count(distinct update_id) from optimizer_steps' 2>/dev/null)" -ge 3 ] 2>/dev/null && break
+    sleep 0.1
+done
+kill -INT $pid; wait $pid 2>/dev/null
+printf '[telemetry]\nretention_behavioural = 64\nretention_operational = 0\n' > pint.ini
+expect_exit "an interrupted lake: purge --policy-from (every operational payload, the last update's too)" 0 "$M" purge int.db --policy-from pint.ini
+check "... the last update's rows are gone" [ "$(q int.db 'select count(*) from optimizer_steps')" = 0 ]
+expect_exit "... it verifies (--allow-incomplete)" 0 "$M" verify int.db --allow-incomplete
+cplake int.db intf.db
+tamper intf.db "update runs set env_steps = 160000000"
+expect_exit "its unchained env_steps forged: verify exit 1" 1 "$M" verify intf.db --allow-incomplete
+check "... TAMPERED, naming the last update's step and the mailboxes" sh -c "grep -q '^TAMPERED intf.db' '$T/out' && grep -q 'env_steps says 160000000, but the last update (its rows purged) was at step [0-9]* of 16 mailboxes' '$T/out'"
+sum=$(cksum < intf.db)
+expect_exit "... and the owner's purge --policy-from refuses it: exit 1" 1 "$M" purge intf.db --policy-from pint.ini
+check "... nothing purged, the file unchanged" sh -c "grep -q 'nothing was purged' '$T/out' && [ \"\$(cksum < intf.db)\" = '$sum' ]"
 
 # --- export per class ------------------------------------------------------------------------
 cplake full.db x.db

@@ -1,4 +1,4 @@
-/* test_ledger.c — the telemetry lake (schema v3): schema, canonical bytes,
+/* test_ledger.c — the telemetry lake (schema v4): schema, canonical bytes,
  * writer, verifier (incl. tampering and hostile files), diff, crash safety;
  * then salted commitments, signed checkpoints, the re-chain attack, external
  * checkpoints, the policy reader, and that reading a lake writes nothing.
@@ -280,6 +280,7 @@ typedef struct build_out {
  * behaviour_aggregates seq 43, the seal seq 44. */
 #define BASE_ENTRIES 44
 #define BASE_BEHAVIOURAL 25 /* 6 steps x 4 + the aggregate */
+#define BASE_SALTED 41      /* every event entry (schema v4): all but the 3 runs entries */
 
 static build_opts defaults(void)
 {
@@ -1013,15 +1014,22 @@ static void ledger_schema_matches_spec(void)
               "v_table_classes: %s", T->name);
         sqlite3_finalize(st);
     }
-    /* v2: exactly the five behavioural tables are salted. */
-    static const int salted[] = {LKT_ENVIRONMENT_STATES, LKT_AGENT_OBSERVATIONS, LKT_JOINT_ACTIONS,
-                                 LKT_DI_CREDIT_ASSIGNMENT, LKT_BEHAVIOUR_AGGREGATES};
-    int nsalted = 0;
-    for (int t = -1; t <= LKT_COUNT; t++)
+    /* v4: every table a purge or an export may empty is salted, of every
+     * class; the purges' own tables (never removed) are not. */
+    int nsalted = 0, by_class[3] = {0, 0, 0};
+    for (int t = -1; t <= LKT_COUNT; t++) {
         nsalted += lk_table_salted(t);
-    CHECK(nsalted == 5, "%d salted tables", nsalted);
-    for (int k = 0; k < 5; k++)
-        CHECK(lk_table_salted(salted[k]), "%s salted", lk_tables[salted[k]].name);
+        if (t >= 0 && t < LKT_COUNT && lk_table_salted(t))
+            by_class[lk_tables[t].tclass]++;
+        if (t >= 0 && t < LKT_COUNT)
+            CHECK(lk_table_salted(t) == lk_table_purgeable(t), "%s: salted iff purgeable", lk_tables[t].name);
+    }
+    CHECK(nsalted == LKT_TOMBSTONES && !lk_table_salted(LKT_TOMBSTONES) && !lk_table_salted(LKT_PURGES) &&
+              !lk_table_salted(-1) && !lk_table_salted(LKT_COUNT),
+          "%d salted tables", nsalted);
+    CHECK(by_class[LK_BEHAVIOURAL] == 5 && by_class[LK_SECURITY] >= 3 && by_class[LK_OPERATIONAL] >= 3,
+          "salted per class: behavioural %d, security %d, operational %d", by_class[LK_BEHAVIOURAL],
+          by_class[LK_SECURITY], by_class[LK_OPERATIONAL]);
     CHECK(lk_table_find("joint_action", 12) == -1 && lk_table_find("runs", 4) == -1, "find misses");
     CHECK(lk_runs_entry_find("runs.identity", 13) == LK_RUNS_IDENTITY &&
               lk_runs_entry_find("runs.build", 10) == LK_RUNS_BUILD &&
@@ -1037,7 +1045,7 @@ static void ledger_schema_matches_spec(void)
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE name='runs'", -1, &st, NULL);
     sqlite3_step(st);
-    CHECK(strstr((const char *)sqlite3_column_text(st, 0), "marlsim telemetry lake, schema v3") != NULL,
+    CHECK(strstr((const char *)sqlite3_column_text(st, 0), "marlsim telemetry lake, schema v4") != NULL,
           "overview comment");
     sqlite3_finalize(st);
     /* Views parse and run on an empty lake. */
@@ -1167,7 +1175,7 @@ static void ledger_build_and_verify(void)
 
     /* The file is what the spec says it is. */
     CHECK(raw_int(db, "PRAGMA application_id") == LK_APPLICATION_ID, "application_id");
-    CHECK(raw_int(db, "PRAGMA user_version") == LK_SCHEMA_VERSION && LK_SCHEMA_VERSION == 3, "user_version");
+    CHECK(raw_int(db, "PRAGMA user_version") == LK_SCHEMA_VERSION && LK_SCHEMA_VERSION == 4, "user_version");
     sqlite3 *h;
     sqlite3_stmt *st;
     sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
@@ -1196,9 +1204,9 @@ static void ledger_build_and_verify(void)
               raw_int(db, "SELECT COUNT(*) FROM ledger"),
           "a commitment on every event entry, none on the runs entries");
     CHECK(raw_int(db, "SELECT COUNT(*) FROM salts JOIN ledger USING (seq) WHERE commitment IS NOT NULL AND "
-                      "length(salt) = 32") == BASE_BEHAVIOURAL &&
-              raw_int(db, "SELECT COUNT(*) FROM salts") == BASE_BEHAVIOURAL,
-          "salts");
+                      "length(salt) = 32") == BASE_SALTED &&
+              raw_int(db, "SELECT COUNT(*) FROM salts") == BASE_SALTED,
+          "a salt for every event entry (schema v4), none for the runs entries");
     CHECK(raw_int(db, "SELECT COUNT(*) FROM checkpoints") == 0, "no checkpoint rows");
 
     /* Views answer their questions. */
@@ -1515,9 +1523,9 @@ static void ledger_tampering(void)
          "UPDATE di_credit_assignment SET update_id = 9 WHERE update_id IS NULL AND rowid = "
          "(SELECT MIN(rowid) FROM di_credit_assignment WHERE update_id IS NULL)",
          MS_ECHECK, "di_credit_assignment step 5", "commitment"},
-        {"edit an optimizer row (unsalted)", "optimizer_steps",
+        {"edit an optimizer row", "optimizer_steps",
          "UPDATE optimizer_steps SET grad_norm = 0.5 WHERE update_id = 3 AND agent = 'GET'", MS_ECHECK,
-         "optimizer_steps", "the rows differ from the entry's commitment"},
+         "optimizer_steps", "the rows and salt differ from the entry's commitment"},
         {"edit a ledger hash", "ledger",
          "UPDATE ledger SET hash = zeroblob(32) WHERE seq = 10", MS_ECHECK, "ledger seq 10",
          "hash differs"},
@@ -1774,12 +1782,16 @@ static void ledger_hostile_files(void)
     build_opts o = defaults();
     CHECK(build(lake_db, &o, NULL, &e) == MS_OK, "%s", e.msg);
 
-    /* v3 is this build's version: another one (v2: before the byte cuts,
-     * v4: a later one) is unsupported */
-    path_in(p, sizeof p, dir, "v4.db");
+    /* v4 is this build's version: another one (v3: behavioural salts
+     * only, v2: before the byte cuts, v5: a later one) is unsupported */
+    path_in(p, sizeof p, dir, "v5.db");
     copy_file(lake_db, p);
-    raw_exec(p, "PRAGMA user_version = 4", NULL, 0);
-    expect_unreadable(p, "user_version 4", "unsupported lake schema version 4");
+    raw_exec(p, "PRAGMA user_version = 5", NULL, 0);
+    expect_unreadable(p, "user_version 5", "unsupported lake schema version 5");
+    path_in(p, sizeof p, dir, "v3.db");
+    copy_file(lake_db, p);
+    raw_exec(p, "PRAGMA user_version = 3", NULL, 0);
+    expect_unreadable(p, "user_version 3", "unsupported lake schema version 3");
     path_in(p, sizeof p, dir, "v2.db");
     copy_file(lake_db, p);
     raw_exec(p, "PRAGMA user_version = 2", NULL, 0);
@@ -2178,24 +2190,24 @@ static void ledger_salted_commitments(void)
     /* What verify recomputes, recomputed here without the library's hashing:
      * every salt is the documented HMAC of the commitment key, every
      * commitment SHA-256(salt || rows), every hash chains. */
-    CHECK(salts_matching(a, ckey_a, "run-1") == BASE_BEHAVIOURAL, "salts of a are HMACs of key A");
+    CHECK(salts_matching(a, ckey_a, "run-1") == BASE_SALTED, "salts of a are HMACs of key A");
     CHECK(salts_matching(a, ckey_b, "run-1") == 0, "...not of key B");
     CHECK(chain_mismatches(a, ha) == 0 && strcmp(ha, oa.head) == 0, "independent chain: head %s vs %s", ha, oa.head);
 
     /* The salt keys the commitment: another key, other salts, commitments
      * and heads for the same rows; the same key, the same ones. */
-    CHECK(salts_matching(b, ckey_b, "run-1") == BASE_BEHAVIOURAL, "salts of b are HMACs of key B");
+    CHECK(salts_matching(b, ckey_b, "run-1") == BASE_SALTED, "salts of b are HMACs of key B");
     CHECK(raw_int2(a, b, "SELECT COUNT(*) FROM main.salts m JOIN o.salts x USING (seq) WHERE m.salt <> x.salt") ==
-              BASE_BEHAVIOURAL,
+              BASE_SALTED,
           "every salt differs");
     CHECK(raw_int2(a, b, "SELECT COUNT(*) FROM main.ledger m JOIN o.ledger x USING (seq) WHERE m.commitment <> "
-                         "x.commitment") == BASE_BEHAVIOURAL,
+                         "x.commitment") == BASE_SALTED,
           "every commitment differs");
-    CHECK(raw_int2(a, b, "SELECT COUNT(*) FROM main.ledger m JOIN o.ledger x USING (seq) WHERE m.hash = x.hash") == 3,
-          "hashes agree only before the first salted entry (identity, build, hmac_keys)");
+    CHECK(raw_int2(a, b, "SELECT COUNT(*) FROM main.ledger m JOIN o.ledger x USING (seq) WHERE m.hash = x.hash") == 2,
+          "hashes agree only before the first salted entry (identity, build)");
     CHECK(strcmp(oa.head, ob.head) != 0, "heads differ");
     CHECK(raw_int2(a, a2, "SELECT COUNT(*) FROM main.salts m JOIN o.salts x USING (seq) WHERE m.salt = x.salt") ==
-                  BASE_BEHAVIOURAL &&
+                  BASE_SALTED &&
               raw_int2(a, a2, "SELECT COUNT(*) FROM main.ledger m JOIN o.ledger x USING (seq) WHERE m.commitment "
                               "IS x.commitment AND m.hash = x.hash") == BASE_ENTRIES &&
               strcmp(oa.head, oa2.head) == 0,
@@ -2204,7 +2216,8 @@ static void ledger_salted_commitments(void)
     CHECK(lake_diff(a, b, 0, &d, &e) == MS_OK && d.identical, "the salt is not content: %s", d.what);
 
     /* Each edit, with the triggers dropped and restored, is caught. seq 23
-     * is joint_actions step 3, seq 3 hmac_keys (unsalted). */
+     * is joint_actions step 3, seq 3 hmac_keys (security: salted too since
+     * schema v4), seq 1 the identity entry (never salted). */
     static const struct {
         const char *name, *tables, *sql, *msg;
     } cases[] = {
@@ -2218,7 +2231,7 @@ static void ledger_salted_commitments(void)
         {"delete a salt", "salts", "DELETE FROM salts WHERE seq = 23", "its salt is missing"},
         {"a salt of the wrong length", "salts", "UPDATE salts SET salt = zeroblob(31) WHERE seq = 23",
          "not 32 bytes"},
-        {"add a salt row for an unsalted entry", "salts", "INSERT INTO salts VALUES (3, zeroblob(32))",
+        {"add a salt row for an unsalted entry", "salts", "INSERT INTO salts VALUES (1, zeroblob(32))",
          "salts were inserted"},
         {"add a salt row beyond the ledger", "salts", "INSERT INTO salts VALUES (1000, zeroblob(32))",
          "salts were inserted"},
@@ -2226,8 +2239,8 @@ static void ledger_salted_commitments(void)
          "the rows and salt differ from the entry's commitment"},
         {"remove a commitment", "ledger", "UPDATE ledger SET commitment = NULL WHERE seq = 23",
          "without a 32-byte commitment"},
-        {"another commitment on an unsalted entry", "ledger", "UPDATE ledger SET commitment = zeroblob(32) WHERE seq = 3",
-         "the rows differ from the entry's commitment"},
+        {"another commitment on a security entry", "ledger", "UPDATE ledger SET commitment = zeroblob(32) WHERE seq = 3",
+         "the rows and salt differ from the entry's commitment"},
         {"a commitment on the identity entry", "ledger", "UPDATE ledger SET commitment = zeroblob(32) WHERE seq = 1",
          "a commitment on an entry over the runs row"},
     };
