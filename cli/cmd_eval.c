@@ -1,6 +1,8 @@
 /* marlsim eval: held-out greedy evaluation of a reference or trained policy. */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -12,7 +14,8 @@
 static const char usage[] =
     "usage: marlsim eval CONFIG.ini --policy random|heuristic|oracle|RUN.db [--episodes N] [--set section.key=value]... [--json]\n"
     "       marlsim eval --policy RUN.db [--pubkey KEY | --keyring K] [--set ...] [--json]\n"
-    "       marlsim eval [CONFIG.ini] --policy RELEASE --approvers FILE [--set ...] [--json]\n"
+    "       marlsim eval [CONFIG.ini] --policy RELEASE --approvers FILE [--pubkey KEY | --keyring K] [--set ...]\n"
+    "                    [--json]\n"
     "\n"
     "Plays [gate] report_episodes x [sim] envs report episodes (a stream of\n"
     "eval_seed alone: the same messages for every run and policy, never used\n"
@@ -29,6 +32,8 @@ static const char usage[] =
     "the run, checkpoint and snapshots, whose parameters hash to the approved\n"
     "SHA-256s; otherwise it is refused (exit 1, nothing evaluated). Without\n"
     "CONFIG the release's own config text is used (its hash is approved).\n"
+    "--pubkey or --keyring pins the run's key: a release of a run another key\n"
+    "signed is refused.\n"
     "--json prints one JSON object on stdout.\n";
 
 static void print_tally(const char *policy, const ms_config *c, const ms_tally *t, int json)
@@ -95,17 +100,19 @@ static int config_from_meta(const char *db, const lake_run_meta *m, ms_config *c
     return EXIT_OK;
 }
 
-/* 1 when path is a release file (its first line), else 0. */
+/* 1 when path is a regular file that starts as a release does, else 0
+ * (never blocks: a FIFO or a device is not a release). */
 static int is_release(const char *path)
 {
     static const char magic[] = "marlsim-release v1\n";
     char head[sizeof magic];
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    size_t n = fread(head, 1, sizeof magic - 1, f);
-    fclose(f);
-    return n == sizeof magic - 1 && !memcmp(head, magic, n);
+    ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, head, sizeof magic - 1) : -1;
+    close(fd); /* read-only: nothing to flush */
+    return n == (ssize_t)sizeof magic - 1 && !memcmp(head, magic, sizeof magic - 1);
 }
 
 /* eval --policy RELEASE --approvers FILE: checked, then played. */
@@ -135,11 +142,32 @@ static int eval_release(cli_args *a)
         rc = cli_read_file(a->policy, GOV_RELEASE_MAX, &text, &tn);
     if (!rc) {
         int s = gov_release_open(text, tn, list, &rel, &e);
-        if (s == MS_ECHECK)
+        /* --pubkey / --keyring pin the run's key: a release of another
+         * signer's run is refused, as release and audit refuse it. */
+        if (!s && (a->pubkey || a->keyring)) {
+            ms_note_verifier trusted;
+            int have = 0;
+            if (a->pubkey && a->keyring) {
+                rc = cli_usage(usage, "give --pubkey or --keyring, not both");
+            } else if ((rc = cli_trusted_key(a->pubkey, a->keyring, &trusted, &have, NULL)) == EXIT_OK && !have) {
+                cli_error("--keyring %s has no signing key to pin the release's run key with", a->keyring);
+                rc = EXIT_USAGE;
+            } else if (!rc && (memcmp(trusted.pub, rel.run_key.pub, sizeof trusted.pub) ||
+                               strcmp(trusted.name, rel.run_key.name))) {
+                s = ms_fail(&e, MS_ECHECK, "its run was signed by %s+%02x%02x%02x%02x, not by the trusted key "
+                            "%s+%02x%02x%02x%02x", rel.run_key.name, rel.run_key.key_id[0], rel.run_key.key_id[1],
+                            rel.run_key.key_id[2], rel.run_key.key_id[3], trusted.name, trusted.key_id[0],
+                            trusted.key_id[1], trusted.key_id[2], trusted.key_id[3]);
+            }
+        }
+        if (s == MS_ECHECK && a->json)
+            cli_refused_json(a->policy, e.msg);
+        else if (s == MS_ECHECK)
             printf("REFUSED %s\n%s\nnothing was evaluated\n", a->policy, e.msg);
         else if (s)
             cli_error("%s: %s", a->policy, e.msg);
-        rc = cli_exit_for(s);
+        if (!rc)
+            rc = cli_exit_for(s);
     }
     ms_config c;
     if (!rc && a->file) {
@@ -206,7 +234,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (kind >= 0 && !a.file)
         return cli_usage(usage, "missing CONFIG.ini (only a lake or a release carries its own config)");
-    if (kind < 0 && is_release(policy))
+    if (kind < 0 && (a.approvers || is_release(policy))) /* --approvers: only a release takes it */
         return eval_release(&a);
     if (a.approvers)
         return cli_usage(usage, "--approvers is for --policy RELEASE");

@@ -294,6 +294,12 @@ static int reproduce(const cli_args *ap, shard_job *j)
                      "nobody can re-derive or link them, or regenerate the raw values, any more; the lake still "
                      "verifies (its chain needs no key)", db, why);
     }
+    char ranks[16];
+    exp_json_field(m.build_facts, "ranks", ranks, sizeof ranks);
+    if (!rc && !j && strtol(ranks, NULL, 10) > 1) /* a shard given alone: its run is its manifest */
+        rc = ms_fail(&e, MS_EINPUT, "%s is one process's shard of a run of %s processes: the run is reproduced from "
+                     "its manifest, by as many processes (mpirun -np %s marlsim reproduce BASE.manifest)", db, ranks,
+                     ranks);
     char want_id[33];
     snprintf(want_id, sizeof want_id, "%s", id.run_id);
     if (!rc && j) /* a shard: its own run id (exp/manifest.h) */
@@ -360,6 +366,16 @@ static int reproduce(const cli_args *ap, shard_job *j)
     if (j) { /* every process is past its checks: MPI starts */
         if (comm_mpi_init(&j->comm, &e)) {
             cli_error("%s", e.msg);
+            ms_keyring_free(kr);
+            return EXIT_USAGE;
+        }
+        /* The environment said mpirun; MPI itself must agree (variables
+         * set by hand start a one-process MPI world). */
+        if (comm_size(j->comm) != j->ranks || comm_rank(j->comm) != j->rank) {
+            cli_error("MPI says this is process %d of %d, the environment said %d of %d: not started by mpirun -np "
+                      "%d; nothing reproduced", comm_rank(j->comm), comm_size(j->comm), j->rank, j->ranks, j->ranks);
+            comm_finalize(j->comm); /* a world of its own: no other process waits */
+            j->comm = NULL;
             ms_keyring_free(kr);
             return EXIT_USAGE;
         }

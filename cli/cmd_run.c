@@ -405,6 +405,20 @@ static int run_mpi(const ms_config *c, const cli_args *a, const char *out)
         manifest_shard_path(base, rank, ranks, shard, sizeof shard);
         manifest_path(base, manifest, sizeof manifest);
         path = shard;
+        /* An existing manifest binds the shards of another run (perhaps of
+         * another N, whose shards no run here would replace): never
+         * replaced without --force. Rank 0 looks; every rank hears. */
+        struct stat sb;
+        int exists = rank == 0 && !a->force && lstat(manifest, &sb) == 0;
+        if (comm_max_int(comm, &exists, &e) || exists) {
+            if (rank == 0 && exists)
+                cli_error("%s already exists: the manifest of an earlier run, binding its shards; marlsim never "
+                          "replaces one (--force replaces it)", manifest);
+            else if (rank == 0)
+                cli_error("%s", e.msg);
+            comm_finalize(comm);
+            return EXIT_USAGE;
+        }
         cli_set_comm(comm, manifest);
     }
     ms_keyring *kr;

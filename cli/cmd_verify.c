@@ -78,6 +78,8 @@ static void print_json(const char *db, const char *verdict, const lake_verify_re
            r->status, r->complete ? "true" : "false",
            (long long)r->env_steps, (long long)r->entries, (long long)r->total_rows, r->head,
            (long long)r->checkpoints, r->dev_key ? "true" : "false");
+    if (r->shard_of)
+        printf(",\"shard_of_ranks\":%d", r->shard_of);
     if (r->checkpoints)
         printf(",\"checkpoint_size\":%lld,\"checkpoint_root\":\"%s\"", (long long)r->cp_size, r->cp_root);
     if (r->ext_size || verdict[0] == 'O')
@@ -283,5 +285,9 @@ int cmd_verify(int argc, char **argv)
     else
         printf("status: %s — an intact but INCOMPLETE prefix of the run (%lld env-steps recorded)%s\n", rep.status,
                (long long)rep.env_steps, incomplete ? "; --allow-incomplete accepts it" : "");
+    if (rep.shard_of)
+        printf("SHARD: one process's part of a run of %d processes (its own mailboxes' rows only; the env-steps "
+               "above are the whole run's): the run is its manifest, which marlsim verify PATH.manifest checks "
+               "with every shard\n", rep.shard_of);
     return exit_code;
 }

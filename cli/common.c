@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -14,11 +15,17 @@
 #include "ledger/note.h"
 #include "ledger/verify.h"
 
+/* "marlsim: MESSAGE": control bytes (but newline and tab) become '?', so
+ * that nothing a file name or a hostile file carried reaches the terminal
+ * as an escape sequence, whichever path a message took. */
 static void vprint(const char *fmt, va_list ap)
 {
-    fputs("marlsim: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            *p = '?';
+    fprintf(stderr, "marlsim: %s\n", msg);
 }
 
 void cli_error(const char *fmt, ...)
@@ -137,6 +144,13 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, const 
             *(const char **)((char *)a + opts[k].field) = v;
         }
     }
+    /* Names marlsim prints (files, approvers, settings) never carry control
+     * bytes: a hostile file name must not reach the terminal. */
+    for (int i = 1; i < argc; i++)
+        for (const unsigned char *p = (const unsigned char *)argv[i]; *p; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                return cli_usage(usage, "argument %d contains a control character (byte 0x%02x); marlsim refuses "
+                                 "them in names and values", i, *p);
     if (a->npos < min_pos)
         return cli_usage(usage, "missing %s", what);
     a->file = a->npos ? a->pos[0] : NULL;
@@ -262,20 +276,31 @@ int cli_keyring(const char *opt, const char *cfg, uint64_t dev_seed, int mode, m
 int cli_read_file(const char *path, size_t max, char **out, size_t *n)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK and a regular file only: a FIFO or a device named where a
+     * file is expected must not hang the command. */
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         cli_error("%s: cannot open: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd); /* read-only: nothing to flush */
+        cli_error("%s: not a regular file", path);
         return EXIT_USAGE;
     }
     char *buf = malloc(max + 1);
     if (!buf) {
-        fclose(f);
+        close(fd); /* read-only: nothing to flush */
         cli_error("%s: out of memory", path);
         return EXIT_USAGE;
     }
-    size_t got = fread(buf, 1, max + 1, f);
-    int err = ferror(f);
-    fclose(f);
+    size_t got = 0;
+    ssize_t r = 1;
+    while (got < max + 1 && (r = read(fd, buf + got, max + 1 - got)) > 0)
+        got += (size_t)r;
+    int err = r < 0;
+    close(fd); /* read-only: nothing to flush */
     if (err || got > max) {
         free(buf);
         cli_error("%s: %s", path, err ? "read error" : "larger than expected");

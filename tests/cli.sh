@@ -251,5 +251,17 @@ t_no_room() {
 }
 check "run refuses a lake the file system has no room for (10^12 env-steps at full: ~1 PB): exit 2, nothing written" t_no_room
 
+# A hostile file name (say, in a shared drop folder a script loops over)
+# must not reach the terminal as an escape sequence.
+t_control_bytes() {
+    local name
+    name=$(printf 'x\033]0;PWNED\007\033[2Jy.db')
+    in_scratch expect_exit 2 "$MARLSIM" verify "$name" || return 1
+    err_has 'contains a control character (byte 0x1b)' || return 1
+    if LC_ALL=C grep -q "$(printf '\033')" "$ERR" "$OUT"; then echo "    an ESC byte was printed"; return 1; fi
+    scratch_empty
+}
+check "a control byte in an argument (a file name): exit 2, never echoed" t_control_bytes
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -232,6 +232,20 @@ rel_score=$(python3 -c "import json; print(json.load(open('$T/out'))['mean_rewar
 lake_score=$(python3 -c "import json; print(json.load(open('$T/out'))['mean_reward_per_step'])")
 check "the release plays the lake's policy (same report figure: $rel_score)" [ -n "$rel_score" -a "$rel_score" = "$lake_score" ]
 expect_exit "eval of a release without --approvers: exit 2" 2 "$M" eval --policy a.rel
+# --pubkey / --keyring pin the run's key, as release and audit do.
+expect_exit "eval of the release pinned to the run's key (--keyring keys/a): exit 0" 0 "$M" eval --policy a.rel --approvers approvers --keyring keys/a --episodes 1
+expect_exit "eval of the release pinned to another key (mallory's): exit 1" 1 "$M" eval --policy a.rel --approvers approvers --pubkey "$("$M" keys pubkey --keyring keys/mallory)" --episodes 1
+check "refused: its run was signed by another key; nothing evaluated" sh -c "grep -q '^REFUSED a.rel' '$T/out' && grep -q 'its run was signed by .*, not by the trusted key mallory' '$T/out' && grep -q 'nothing was evaluated' '$T/out'"
+expect_exit "eval of the release with an unparsable --pubkey: exit 2" 2 "$M" eval --policy a.rel --approvers approvers --pubkey garbage --episodes 1
+expect_json "eval --json of a refused release: one JSON object (exit 1)" 1 "$M" eval --policy a.rel --approvers approvers --pubkey "$("$M" keys pubkey --keyring keys/mallory)" --json
+check "... outcome refused, with why" python3 -c "import json,sys; d = json.load(open(sys.argv[1])); sys.exit(not (d['outcome'] == 'refused' and 'mallory' in d['why']))" "$T/out"
+# A file that is not a release, given with --approvers, is reported as such.
+tr -d '\r' <a.rel | sed 's/$/\r/' >crlf.rel
+expect_exit "eval of a CRLF copy of the release: exit 2" 2 "$M" eval --policy crlf.rel --approvers approvers
+check "... the release's own parse error, not a usage complaint" sh -c "grep -q 'crlf.rel' '$T/out' && ! grep -q 'approvers is for' '$T/out'"
+mkfifo fifo.rel
+expect_exit "eval of a FIFO as a release: exit 2 (no hang)" 2 timeout 20 "$M" eval --policy fifo.rel --approvers approvers
+check "... not a regular file" grep -q 'fifo.rel: not a regular file' "$T/out"
 expect_exit "audit --release: PASSED" 0 "$M" audit a.db --keyring keys/a --release a.rel --approvers approvers
 check "audit: release PASS naming both approvers" sh -c "grep -Eq '^PASS +release +approved by alice and bob' '$T/out'"
 

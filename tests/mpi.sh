@@ -122,6 +122,20 @@ check "... nothing written" sh -c "! ls few* >/dev/null 2>&1"
 expect_exit "an existing shard without --force: exit 2" 2 $MR -np 2 "$M" run "$CFG" $SMALL --out a.db
 check "... the old shards are intact" sh -c "'$M' verify a.manifest >/dev/null"
 expect_exit "resuming a shard is refused: exit 2" 2 "$M" run --resume a.rank-0-of-2.db
+# A run of another N must not replace a manifest, which binds its shards.
+expect_exit "an existing manifest (another N's shards) without --force: exit 2" 2 $MR -np 3 "$M" run "$CFG" $SMALL --out a.db
+check "... says so; the manifest and its shards are intact, no new shard" sh -c "grep -q 'a.manifest already exists' '$T/out' && '$M' verify a.manifest >/dev/null && ! ls a.rank-*-of-3.db >/dev/null 2>&1"
+# A shard given alone says what it is.
+expect_exit "verify of one shard: exit 0" 0 "$M" verify a.rank-1-of-2.db
+check "... it says it is a shard of a run of 2 processes, whose manifest is the run" grep -q '^SHARD: one process.s part of a run of 2 processes' "$T/out"
+expect_exit "verify --json of one shard" 0 "$M" verify a.rank-1-of-2.db --json
+check "... shard_of_ranks 2" grep -q '"shard_of_ranks":2' "$T/out"
+expect_exit "reproduce of one shard alone: exit 2" 2 "$M" reproduce a.rank-0-of-2.db
+check "... it points to the manifest" grep -q 'is one process.s shard of a run of 2 processes: the run is reproduced from its manifest' "$T/out"
+# Hostile files: a FIFO named like a manifest does not hang verify.
+mkfifo f.manifest
+expect_exit "verify of a FIFO named .manifest: exit 2 (no hang)" 2 timeout 20 "$M" verify f.manifest
+check "... not a regular file" grep -q 'f.manifest: not a regular file' "$T/out"
 
 # --- interruption: SIGINT to the ranks (Ctrl-C on mpirun makes Open MPI kill them) ---
 $MR -np 2 "$M" run "$CFG" --set run.env_steps=262144 --set sim.envs=16 --quiet --out int.db >"$T/int.out" 2>&1 &
@@ -139,6 +153,10 @@ expect_exit "... without --allow-incomplete: exit 1" 1 "$M" verify int.manifest
 # --- reproduce ---------------------------------------------------------------------
 expect_exit "reproduce a manifest without mpirun: exit 2" 2 "$M" reproduce a.manifest
 check "... it says the mpirun command" grep -q 'mpirun -np 2 .* reproduce a.manifest' "$T/out"
+# The environment's say-so is not enough: variables set by hand start a
+# world of one process, which must not reproduce (and call DIVERGENT) rank 1.
+expect_exit "reproduce under hand-set mpirun variables: exit 2" 2 env $NOLEAK OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=1 "$M" reproduce a.manifest
+check "... MPI's own world is named; nothing reproduced" sh -c "grep -q 'MPI says this is process 0 of 1' '$T/out' && ! ls a.reproduce.rank-1-of-2.db >/dev/null 2>&1"
 expect_exit "mpirun -np 2 reproduce the manifest: exit 0" 0 $MR -np 2 "$M" reproduce a.manifest
 check "... both shards identical" [ "$(grep -c '^identical: ' "$T/out")" = 2 ]
 check "... its manifest verifies" sh -c "'$M' verify a.reproduce.manifest >/dev/null"
