@@ -94,6 +94,8 @@ static int plan(sqlite3 *db, unsigned classes, const int64_t before[3], victims 
     return rc;
 }
 
+/* The first column of sql's first row, or dflt when the query fails or gives
+ * NULL: callers pick a dflt no real answer can be, and check for it. */
 static int64_t query_i64(sqlite3 *db, const char *sql, int64_t dflt)
 {
     sqlite3_stmt *st;
@@ -232,10 +234,15 @@ int lake_purge(const char *path, const lake_purge_opts *o, lake_purge_report *r,
         /* 3. One transaction: rows and salts out, tombstones and the purges
          * rows in, two chained entries, a signed checkpoint. */
         int tables[LKT_COUNT], nt = victim_tables(&vs, tables);
-        int64_t label = query_i64(db, "SELECT MAX(step) FROM ledger WHERE tbl NOT LIKE 'runs.%'", 0);
+        /* The purge entries' step label (ledger/canon.h); a lake with
+         * victims has event entries, so only a failed query gives -1 (a
+         * silent 0 would chain a purge no fault-free run makes). */
+        int64_t label = query_i64(db, "SELECT MAX(step) FROM ledger WHERE tbl NOT LIKE 'runs.%'", -1);
+        if (label < 0)
+            rc = sqlerr(db, "ledger", e);
         vals = calloc((size_t)vs.n * 7, sizeof *vals);
         pids = calloc((size_t)vs.n, sizeof *pids);
-        if (!vals || !pids || vs.n > INT32_MAX)
+        if (!rc && (!vals || !pids || vs.n > INT32_MAX))
             rc = ms_fail(e, MS_EIO, "purge: out of memory");
         if (!rc)
             rc = lake_remove_begin(L, tables, nt, e);
