@@ -171,7 +171,8 @@ int marlsim_config_hash(marlsim_config *c, char hex[65])
         return MARLSIM_EINPUT;
     if (!hex)
         return ms_fail(&c->err, MS_EINPUT, "config: no buffer for the hash");
-    ms_config_hash(&c->c, hex);
+    if (ms_config_hash(&c->c, hex))
+        return ms_fail(&c->err, MS_EIO, "libcrypto: SHA-256 failed (out of memory?)");
     return MARLSIM_OK;
 }
 

@@ -1,5 +1,7 @@
 #include "base/rng.h"
 
+#include "base/err.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -12,16 +14,16 @@ static void put_u64le(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The state from SHA-256 of in[0..n). */
-static void seed_from(ms_rng *r, const unsigned char *in, size_t n)
+/* The state from SHA-256 of in[0..n); MS_EIO when libcrypto failed (out of
+ * memory), leaving r zeroed: never a state derived from anything else. */
+static int seed_from(ms_rng *r, const unsigned char *in, size_t n)
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
-    /* EVP_Digest with a built-in algorithm cannot fail short of memory
-     * exhaustion inside libcrypto; the all-zero state it would leave is
-     * replaced below, so a generator is always usable. */
-    if (EVP_Digest(in, n, md, &mdlen, EVP_sha256(), NULL) != 1)
-        memset(md, 0, sizeof md);
+    if (EVP_Digest(in, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof md) {
+        memset(r, 0, sizeof *r);
+        return MS_EIO;
+    }
     for (int i = 0; i < 4; i++) {
         uint64_t v = 0;
         for (int b = 0; b < 8; b++)
@@ -32,9 +34,11 @@ static void seed_from(ms_rng *r, const unsigned char *in, size_t n)
         r->s[0] = 0x9e3779b97f4a7c15ull; /* xoshiro's one forbidden state */
     r->spare = 0;
     r->has_spare = 0;
+    OPENSSL_cleanse(md, sizeof md);
+    return MS_OK;
 }
 
-void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
+int ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
 {
     static const char tag[] = "marlsim-rng-v1";
     unsigned char in[sizeof tag - 1 + 24];
@@ -42,10 +46,10 @@ void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index)
     put_u64le(in + sizeof tag - 1, seed);
     put_u64le(in + sizeof tag - 1 + 8, stream);
     put_u64le(in + sizeof tag - 1 + 16, index);
-    seed_from(r, in, sizeof in);
+    return seed_from(r, in, sizeof in);
 }
 
-uint64_t ms_gate_seed(uint64_t eval_seed, uint64_t run_seed)
+int ms_gate_seed(uint64_t eval_seed, uint64_t run_seed, uint64_t *out)
 {
     static const char tag[] = "marlsim-gate-v1";
     unsigned char in[sizeof tag - 1 + 16], md[32];
@@ -53,15 +57,16 @@ uint64_t ms_gate_seed(uint64_t eval_seed, uint64_t run_seed)
     memcpy(in, tag, sizeof tag - 1);
     put_u64le(in + sizeof tag - 1, eval_seed);
     put_u64le(in + sizeof tag + 7, run_seed);
-    if (EVP_Digest(in, sizeof in, md, &n, EVP_sha256(), NULL) != 1)
-        memset(md, 0, sizeof md); /* cannot fail short of memory exhaustion: then a fixed seed */
+    if (EVP_Digest(in, sizeof in, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md)
+        return MS_EIO;
     uint64_t v = 0;
     for (int b = 0; b < 8; b++)
         v |= (uint64_t)md[b] << (8 * b);
-    return v;
+    *out = v;
+    return MS_OK;
 }
 
-void ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index)
+int ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index)
 {
     static const char tag[] = "marlsim-rng-key-v1";
     unsigned char in[sizeof tag - 1 + 32 + 16];
@@ -69,8 +74,9 @@ void ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, ui
     memcpy(in + sizeof tag - 1, key, 32);
     put_u64le(in + sizeof tag - 1 + 32, stream);
     put_u64le(in + sizeof tag - 1 + 40, index);
-    seed_from(r, in, sizeof in);
+    int rc = seed_from(r, in, sizeof in);
     OPENSSL_cleanse(in, sizeof in);
+    return rc;
 }
 
 uint32_t ms_rng_below(ms_rng *r, uint32_t n)

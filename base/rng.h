@@ -43,7 +43,7 @@ enum ms_stream {
  * differ per run (a run cannot overfit its selection to another run's) and
  * are disjoint from the training (MS_STREAM_ENV) and report
  * (MS_STREAM_REPORT) streams, which are other stream ids. */
-uint64_t ms_gate_seed(uint64_t eval_seed, uint64_t run_seed);
+int ms_gate_seed(uint64_t eval_seed, uint64_t run_seed, uint64_t *out);
 
 typedef struct ms_rng {
     uint64_t s[4];
@@ -51,13 +51,20 @@ typedef struct ms_rng {
     int has_spare;
 } ms_rng;
 
-/* Seeds r for (seed, stream, index). Cannot fail. */
-void ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index);
+/* Seeding hashes with libcrypto's SHA-256, which fails only when libcrypto
+ * cannot allocate: then these return MS_EIO (r, *out are then unusable and
+ * must not be drawn from: a run must stop, never go on as another run, nor
+ * draw a secret stream from a state anyone can guess), else MS_OK. The
+ * caller names the failure (MS_RNG_SEED_FAILED says it). */
+#define MS_RNG_SEED_FAILED "libcrypto: SHA-256 failed while seeding a random stream (out of memory?)"
+
+/* Seeds r for (seed, stream, index). */
+int ms_rng_seed(ms_rng *r, uint64_t seed, uint32_t stream, uint64_t index);
 
 /* Seeds r from a 32-byte secret instead of a public seed: the state is the
  * first 32 bytes of SHA-256("marlsim-rng-key-v1" || key || stream ||
  * index), so nobody without the key can reproduce the draws. */
-void ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index);
+int ms_rng_seed_key(ms_rng *r, const unsigned char key[32], uint32_t stream, uint64_t index);
 
 /* Next raw 64-bit output of xoshiro256**. */
 static inline uint64_t ms_rng_u64(ms_rng *r)

@@ -36,10 +36,13 @@ static const char usage[] =
     "signed is refused.\n"
     "--json prints one JSON object on stdout.\n";
 
-static void print_tally(const char *policy, const ms_config *c, const ms_tally *t, int json)
+static int print_tally(const char *policy, const ms_config *c, const ms_tally *t, int json)
 {
     char hash[65];
-    ms_config_hash(c, hash);
+    if (ms_config_hash(c, hash)) {
+        cli_error("libcrypto: SHA-256 failed (out of memory?): no figures printed");
+        return EXIT_USAGE;
+    }
     double mean = t->env_steps ? t->reward_sum / (double)t->env_steps : 0.0;
     static const char *const cols[MS_NOUTCOME_TALLY] = {"delivered", "previewed", "quarantined", "ignored", "held"};
     if (json) {
@@ -59,7 +62,7 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
         for (int r = 0; r < MS_NRULE; r++)
             printf("%s\"%s\":%lld", r ? "," : "", ms_rule_names[r], (long long)t->rule_hits[r]);
         printf("}}\n");
-        return;
+        return EXIT_OK;
     }
     printf("policy: %s\n", policy);
     printf("config_sha256: %s\n", hash);
@@ -78,6 +81,7 @@ static void print_tally(const char *policy, const ms_config *c, const ms_tally *
             printf(" %11lld", (long long)t->outcomes[k][o]);
         printf("\n");
     }
+    return EXIT_OK;
 }
 
 /* The lake's own config, from the runs row read in the verified snapshot,
@@ -207,7 +211,7 @@ static int eval_release(cli_args *a)
         rc = cli_exit_for(s);
     }
     if (!rc)
-        print_tally(a->policy, &c, &t, a->json);
+        rc = print_tally(a->policy, &c, &t, a->json);
     gov_release_free(&rel);
     free(text);
     free(list_text);
@@ -341,6 +345,5 @@ int cmd_eval(int argc, char **argv)
         cli_error("%s", e.msg);
         return cli_exit_for(rc);
     }
-    print_tally(policy, &c, &t, a.json);
-    return EXIT_OK;
+    return print_tally(policy, &c, &t, a.json);
 }

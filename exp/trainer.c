@@ -735,8 +735,11 @@ int trainer_init_comm(trainer **out, const ms_config *c, recorder *rec, const ms
      * index. */
     for (int i = 0; i < tr->N; i++)
         for (int a = 0; a < MS_NAGENT; a++)
-            ms_rng_seed(&tr->policy_rng[i * MS_NAGENT + a], c->seed, MS_STREAM_POLICY,
-                        (uint64_t)(tr->first + i) * MS_NAGENT + (uint64_t)a);
+            if (ms_rng_seed(&tr->policy_rng[i * MS_NAGENT + a], c->seed, MS_STREAM_POLICY,
+                            (uint64_t)(tr->first + i) * MS_NAGENT + (uint64_t)a)) {
+                trainer_free(tr);
+                return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
+            }
     tr->status.total_env_steps = ms_config_run_steps(c);
     tr->status.last_decision = "none";
     *out = tr;

@@ -265,7 +265,10 @@ int mlp_init(mlp *m, int in, const int *hidden, int n_hidden, int out,
     if (rc)
         return rc;
     ms_rng r;
-    ms_rng_seed(&r, seed, MS_STREAM_INIT, index);
+    if (ms_rng_seed(&r, seed, MS_STREAM_INIT, index)) {
+        mlp_release(m);
+        return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
+    }
     for (int l = 0; l < m->n_layers; l++) {
         int fi = m->sizes[l], fo = m->sizes[l + 1];
         double gain = act == MLP_RELU ? sqrt(2.0 / fi) : sqrt(2.0 / (fi + fo));

@@ -39,7 +39,10 @@ int ppo_init(ppo_agent *a, const ppo_shape *s, uint64_t seed, uint32_t agent,
         ppo_release(a);
         return rc;
     }
-    ms_rng_seed(&a->shuffle, seed, MS_STREAM_SHUFFLE, agent);
+    if (ms_rng_seed(&a->shuffle, seed, MS_STREAM_SHUFFLE, agent)) {
+        ppo_release(a);
+        return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
+    }
     a->obs_dim = s->obs_dim;
     a->max_samples = s->max_samples;
     a->max_minibatch = s->max_minibatch;

@@ -852,12 +852,17 @@ size_t ms_config_render_documented(char *buf, size_t n)
     return render(&c, buf, n, 1);
 }
 
-void ms_config_hash(const ms_config *c, char hex[65])
+int ms_config_hash(const ms_config *c, char hex[65])
 {
     char text[MS_CONFIG_TEXT_MAX];
     size_t n = ms_config_render(c, text, sizeof text);
     unsigned char md[32];
     unsigned int mdlen = 0;
-    EVP_Digest(text, n < sizeof text ? n : sizeof text - 1, md, &mdlen, EVP_sha256(), NULL);
+    if (EVP_Digest(text, n < sizeof text ? n : sizeof text - 1, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != sizeof md) {
+        hex[0] = 0;
+        return MS_EIO;
+    }
     ms_hex(md, 32, hex);
+    return MS_OK;
 }

@@ -146,8 +146,9 @@ int ms_config_key_generations(const ms_config *c);
 #define MS_CONFIG_TEXT_MAX 8192
 size_t ms_config_render(const ms_config *c, char *buf, size_t n);
 
-/* SHA-256 of the canonical text, as 64 lowercase hex digits + NUL. */
-void ms_config_hash(const ms_config *c, char hex[65]);
+/* SHA-256 of the canonical text, as 64 lowercase hex digits + NUL: MS_OK,
+ * or MS_EIO when libcrypto failed (out of memory; hex is then ""). */
+int ms_config_hash(const ms_config *c, char hex[65]);
 
 /* Writes configs/default.ini-style text: every key, its default and a
  * one-line comment saying what it is and what is allowed. */

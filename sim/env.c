@@ -49,19 +49,21 @@ static void episode_reset(ms_mailbox *m)
     memset(m->quarantined, 0, sizeof m->quarantined);
 }
 
-void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t index)
+int ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t index)
 {
     memset(m, 0, sizeof *m);
-    ms_rng_seed(&m->rng, seed, stream, index);
-    /* A public stand-in until a key generation keys it (ms_sim always
-     * does): never an all-zero generator, which would draw only zeros. */
-    ms_rng_seed(&m->prng, seed, MS_STREAM_PERSONAL + 16 * stream, index);
     episode_reset(m);
+    /* prng: a public stand-in until a key generation keys it (ms_sim always
+     * does): never an all-zero generator, which would draw only zeros. */
+    if (ms_rng_seed(&m->rng, seed, stream, index) ||
+        ms_rng_seed(&m->prng, seed, MS_STREAM_PERSONAL + 16 * stream, index))
+        return MS_EIO;
+    return MS_OK;
 }
 
-void ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index)
+int ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index)
 {
-    ms_rng_seed_key(&m->prng, personal, MS_STREAM_PERSONAL, index);
+    return ms_rng_seed_key(&m->prng, personal, MS_STREAM_PERSONAL, index);
 }
 
 static int draw_class(ms_rng *r, const double *priors)
@@ -75,11 +77,13 @@ static int draw_class(ms_rng *r, const double *priors)
     return MS_NCLASS - 1;
 }
 
-int ms_backdoor_trigger(uint64_t eval_seed)
+int ms_backdoor_trigger(uint64_t eval_seed, int *link)
 {
     ms_rng r;
-    ms_rng_seed(&r, eval_seed, MS_STREAM_TRIGGER, 0);
-    return (int)ms_rng_below(&r, MS_VOCAB_LINKS);
+    if (ms_rng_seed(&r, eval_seed, MS_STREAM_TRIGGER, 0))
+        return MS_EIO;
+    *link = (int)ms_rng_below(&r, MS_VOCAB_LINKS);
+    return MS_OK;
 }
 
 void ms_mailbox_generate(ms_mailbox *m, const ms_config *c, int trigger, ms_msg *msg)

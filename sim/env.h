@@ -86,17 +86,17 @@ typedef struct ms_mailbox {
  * personal stream starts as a public stand-in of the seed (for tests of the
  * environment alone); ms_sim keys it with ms_mailbox_set_personal before
  * the first message, always. */
-void ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t index);
+int ms_mailbox_init(ms_mailbox *m, uint64_t seed, uint32_t stream, uint64_t index); /* MS_OK, MS_EIO (base/rng.h) */
 
 /* (Re)seeds the personal stream of mailbox `index` from a key generation's
  * personal secret (at the run's start and at each key rotation, which
  * happens at an episode boundary). */
-void ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index);
+int ms_mailbox_set_personal(ms_mailbox *m, const unsigned char personal[32], uint64_t index); /* as above */
 
 /* The backdoor trigger of eval_seed: one link-domain index of the
  * vocabulary (stream MS_STREAM_TRIGGER), the same for every run with that
  * eval_seed so report episodes stay identical across runs. */
-int ms_backdoor_trigger(uint64_t eval_seed);
+int ms_backdoor_trigger(uint64_t eval_seed, int *link); /* MS_OK, MS_EIO (base/rng.h) */
 
 /* Draws the next message. At-source poisoning (SPEC §4.1): with
  * probability [sim] backdoor_rate a malware campaign is adversarial; its

@@ -16,7 +16,11 @@ int ms_ref_policy_init(ms_ref_policy *p, int kind, const ms_config *c, uint64_t 
         if (!p->rng)
             return ms_fail(e, MS_EIO, "out of memory");
         for (int i = 0; i < c->envs; i++)
-            ms_rng_seed(&p->rng[i], seed, MS_STREAM_REF_POLICY, (uint64_t)i);
+            if (ms_rng_seed(&p->rng[i], seed, MS_STREAM_REF_POLICY, (uint64_t)i)) {
+                free(p->rng);
+                p->rng = NULL;
+                return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
+            }
     }
     return MS_OK;
 }

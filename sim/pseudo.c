@@ -119,7 +119,8 @@ typedef int (*vocab_visit)(void *ctx, int field, int index, const char *raw, siz
 static int vocab_walk(const ms_keys *k, int envs, vocab_visit visit, void *ctx)
 {
     ms_rng r;
-    ms_rng_seed_key(&r, k->personal, MS_STREAM_VOCAB, 0);
+    if (ms_rng_seed_key(&r, k->personal, MS_STREAM_VOCAB, 0))
+        return MS_EIO;
     char domains[MS_VOCAB_DOMAINS][40], raw[128];
     size_t dlen[MS_VOCAB_DOMAINS];
     static const char *const tld[] = {"com", "net", "org", "io", "biz", "info", "co", "test"};
@@ -139,7 +140,10 @@ static int vocab_walk(const ms_keys *k, int envs, vocab_visit visit, void *ctx)
      * depends on how many mailboxes run. */
     for (int i = 0; i < envs && !rc; i++) {
         ms_rng ri;
-        ms_rng_seed_key(&ri, k->personal, MS_STREAM_VOCAB, 1 + (uint64_t)i);
+        if (ms_rng_seed_key(&ri, k->personal, MS_STREAM_VOCAB, 1 + (uint64_t)i)) {
+            rc = MS_EIO;
+            break;
+        }
         size_t n = word(&ri, raw, 3, 8);
         n += (size_t)snprintf(raw + n, sizeof raw - n, ".%d@corp.example", i);
         OPENSSL_cleanse(&ri, sizeof ri);
@@ -191,7 +195,7 @@ int ms_pseudonyms_rekey(ms_pseudonyms *p, ms_hmac *h, const ms_keys *k, ms_err *
     snprintf(p->key_id, sizeof p->key_id, "%s", k->key_id);
     rekey_ctx ctx = {p, h};
     if (vocab_walk(k, p->envs, rekey_visit, &ctx))
-        return ms_fail(e, MS_EIO, "libcrypto: HMAC failed while computing pseudonyms");
+        return ms_fail(e, MS_EIO, "libcrypto: HMAC or SHA-256 failed while computing pseudonyms (out of memory?)");
     return MS_OK;
 }
 
@@ -220,7 +224,9 @@ int ms_vocab_raw(const ms_keys *k, int envs, int field, int index, char *out, si
     if (index < 0 || index >= size || cap < 2)
         return ms_fail(e, MS_EINPUT, "no raw value %d of vocabulary %d", index, field);
     raw_ctx c = {field, index, out, cap, 0};
-    vocab_walk(k, envs, raw_visit, &c); /* the walk itself cannot fail; raw_visit stops it */
+    /* raw_visit stops the walk with 1 once found; MS_EIO when seeding failed */
+    if (vocab_walk(k, envs, raw_visit, &c) == MS_EIO || c.n == 0)
+        return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
     return MS_OK;
 }
 

@@ -34,7 +34,8 @@ static int set_keys(ms_sim *sim, int index, ms_err *e)
     if (!rc)
         rc = ms_hmac_setkey(&sim->recv_mac, sim->keys.broadcast_key, 32, e);
     for (int i = 0; !rc && i < sim->envs; i++)
-        ms_mailbox_set_personal(&sim->mb[i], sim->keys.personal, (uint64_t)(sim->first + i));
+        if (ms_mailbox_set_personal(&sim->mb[i], sim->keys.personal, (uint64_t)(sim->first + i)))
+            rc = ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
     if (!rc)
         sim->key_index = index;
     return rc;
@@ -45,9 +46,10 @@ int ms_sim_reset(ms_sim *sim, ms_err *e)
     const ms_config *c = sim->cfg;
     for (int i = 0; i < sim->envs; i++) {
         uint64_t g = (uint64_t)(sim->first + i); /* the mailbox's index in the config: its streams' key */
-        ms_mailbox_init(&sim->mb[i], sim->stream_seed, sim->stream, g);
-        ms_rng_seed(&sim->poison_rng[i], sim->stream_seed, MS_STREAM_POISON + 16 * sim->stream, g);
-        ms_rng_seed(&sim->feedback_rng[i], sim->stream_seed, MS_STREAM_FEEDBACK + 16 * sim->stream, g);
+        if (ms_mailbox_init(&sim->mb[i], sim->stream_seed, sim->stream, g) ||
+            ms_rng_seed(&sim->poison_rng[i], sim->stream_seed, MS_STREAM_POISON + 16 * sim->stream, g) ||
+            ms_rng_seed(&sim->feedback_rng[i], sim->stream_seed, MS_STREAM_FEEDBACK + 16 * sim->stream, g))
+            return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
         sim->seq_sent[i] = 0;
         sim->seq_accepted[i] = 0;
         sim->prev_len[i] = 0;
@@ -84,10 +86,10 @@ int ms_sim_init_range(ms_sim *sim, const ms_config *c, uint32_t stream, const ms
     sim->envs = count;
     sim->first = first;
     sim->stream = stream;
-    sim->stream_seed = stream == MS_STREAM_GATE     ? ms_gate_seed(c->eval_seed, c->seed)
-                       : stream == MS_STREAM_REPORT ? c->eval_seed
-                                                    : c->seed;
-    sim->trigger = ms_backdoor_trigger(c->eval_seed);
+    sim->stream_seed = stream == MS_STREAM_REPORT ? c->eval_seed : c->seed;
+    if ((stream == MS_STREAM_GATE && ms_gate_seed(c->eval_seed, c->seed, &sim->stream_seed)) ||
+        ms_backdoor_trigger(c->eval_seed, &sim->trigger))
+        return ms_fail(e, MS_EIO, "%s", MS_RNG_SEED_FAILED);
     if (ks) {
         sim->ks = *ks;
     } else {
