@@ -63,3 +63,32 @@ int ms_write_atomic(const char *path, const void *data, size_t n, mode_t mode, i
         return ms_fail(e, MS_EIO, "cannot sync the directory of %s: %s", path, strerror(errno));
     return MS_OK;
 }
+
+int ms_read_small(const char *path, size_t max, char **out, size_t *n, ms_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return ms_fail(e, errno == ENOENT ? MS_EINPUT : MS_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd); /* read-only: nothing to flush */
+        return ms_fail(e, MS_EINPUT, "%s: not a regular file", path);
+    }
+    char *buf = malloc(max + 1);
+    size_t got = 0;
+    ssize_t r = 1;
+    while (buf && got < max + 1 && (r = read(fd, buf + got, max + 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd); /* read-only: nothing to flush */
+    if (!buf || r < 0 || got > max) {
+        free(buf);
+        return ms_fail(e, !buf || r < 0 ? MS_EIO : MS_EINPUT, "%s: %s", path,
+                       !buf ? "out of memory" : r < 0 ? "read error" : "larger than expected");
+    }
+    buf[got] = 0;
+    *out = buf;
+    *n = got;
+    return MS_OK;
+}

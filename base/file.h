@@ -8,6 +8,14 @@
  * temporary file is removed and path is untouched.
  * Outcomes: MS_OK; MS_EINPUT when the path is too long; MS_EIO naming the
  * file and the system error.
+ *
+ * ms_read_small(path, max, &buf, &n): the whole of a small regular file
+ * (at most max bytes) into a malloc'd, NUL-terminated buffer the caller
+ * frees. Opened non-blocking and checked with fstat, so a FIFO or a device
+ * named where a file is expected fails at once instead of hanging.
+ * Outcomes: MS_OK; MS_EINPUT for a missing file, one that is not a regular
+ * file, or one larger than max; MS_EIO for another system error or no
+ * memory. Messages name the file.
  */
 #ifndef MS_BASE_FILE_H
 #define MS_BASE_FILE_H
@@ -21,5 +29,6 @@
 #define MS_PATH_MAX 1024
 
 int ms_write_atomic(const char *path, const void *data, size_t n, mode_t mode, int use_umask, ms_err *e);
+int ms_read_small(const char *path, size_t max, char **out, size_t *n, ms_err *e);
 
 #endif

@@ -294,12 +294,10 @@ static int reproduce(const cli_args *ap, shard_job *j)
                      "nobody can re-derive or link them, or regenerate the raw values, any more; the lake still "
                      "verifies (its chain needs no key)", db, why);
     }
-    char ranks[16];
-    exp_json_field(m.build_facts, "ranks", ranks, sizeof ranks);
-    if (!rc && !j && strtol(ranks, NULL, 10) > 1) /* a shard given alone: its run is its manifest */
-        rc = ms_fail(&e, MS_EINPUT, "%s is one process's shard of a run of %s processes: the run is reproduced from "
-                     "its manifest, by as many processes (mpirun -np %s marlsim reproduce BASE.manifest)", db, ranks,
-                     ranks);
+    if (!rc && !j && v.shard_of) /* a shard given alone: its run is its manifest */
+        rc = ms_fail(&e, MS_EINPUT, "%s is one process's shard of a run of %d processes: the run is reproduced from "
+                     "its manifest, by as many processes (mpirun -np %d marlsim reproduce BASE.manifest)", db,
+                     v.shard_of, v.shard_of);
     char want_id[33];
     snprintf(want_id, sizeof want_id, "%s", id.run_id);
     if (!rc && j) /* a shard: its own run id (exp/manifest.h) */

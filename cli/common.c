@@ -1,7 +1,6 @@
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "gov/release.h"
 #include "keys/keyring.h"
 #include "nn/blascore.h"
@@ -275,40 +275,11 @@ int cli_keyring(const char *opt, const char *cfg, uint64_t dev_seed, int mode, m
 
 int cli_read_file(const char *path, size_t max, char **out, size_t *n)
 {
-    *out = NULL;
-    /* O_NONBLOCK and a regular file only: a FIFO or a device named where a
-     * file is expected must not hang the command. */
-    struct stat sb;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("%s: cannot open: %s", path, strerror(errno));
+    ms_err e;
+    if (ms_read_small(path, max, out, n, &e)) {
+        cli_error("%s", e.msg);
         return EXIT_USAGE;
     }
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd); /* read-only: nothing to flush */
-        cli_error("%s: not a regular file", path);
-        return EXIT_USAGE;
-    }
-    char *buf = malloc(max + 1);
-    if (!buf) {
-        close(fd); /* read-only: nothing to flush */
-        cli_error("%s: out of memory", path);
-        return EXIT_USAGE;
-    }
-    size_t got = 0;
-    ssize_t r = 1;
-    while (got < max + 1 && (r = read(fd, buf + got, max + 1 - got)) > 0)
-        got += (size_t)r;
-    int err = r < 0;
-    close(fd); /* read-only: nothing to flush */
-    if (err || got > max) {
-        free(buf);
-        cli_error("%s: %s", path, err ? "read error" : "larger than expected");
-        return EXIT_USAGE;
-    }
-    buf[got] = 0;
-    *out = buf;
-    *n = got;
     return EXIT_OK;
 }
 

@@ -2,12 +2,10 @@
 #include "exp/manifest.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/b64.h"
 #include "base/file.h"
@@ -225,38 +223,6 @@ static int parse(const char *path, const char *text, size_t n, manifest_report *
     return MS_OK;
 }
 
-/* Reads the whole file (at most MS_NOTE_MAX bytes). */
-static int read_small(const char *path, char **out, size_t *n, ms_err *e)
-{
-    /* O_NONBLOCK and a regular file only: a FIFO named like a manifest must
-     * not hang verify (shards get the same check from the reader). */
-    struct stat sb;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return ms_fail(e, errno == ENOENT ? MS_EINPUT : MS_EIO, "%s: %s", path, strerror(errno));
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd); /* read-only: nothing to flush */
-        return ms_fail(e, MS_EINPUT, "%s: not a regular file", path);
-    }
-    char *buf = malloc(MS_NOTE_MAX + 2);
-    size_t got = 0;
-    ssize_t r = 1;
-    while (buf && got < MS_NOTE_MAX + 1 && (r = read(fd, buf + got, MS_NOTE_MAX + 1 - got)) > 0)
-        got += (size_t)r;
-    int err = r < 0;
-    close(fd); /* read-only: nothing to flush */
-    if (!buf)
-        return ms_fail(e, MS_EIO, "out of memory");
-    if (err || got > MS_NOTE_MAX) {
-        free(buf);
-        return ms_fail(e, err ? MS_EIO : MS_EINPUT, "%s: %s", path,
-                       err ? "read failed" : "larger than any manifest (64 KiB)");
-    }
-    buf[got] = 0;
-    *out = buf;
-    *n = got;
-    return MS_OK;
-}
 
 /* The RFC 6962 root over n entry hashes (leaf = SHA-256(0x00 || hash)). */
 static int entries_root(const unsigned char (*hashes)[32], int64_t n, unsigned char root[32], ms_err *e)
@@ -336,7 +302,7 @@ static int open_manifest(const char *path, const ms_note_verifier *trusted, mani
         return ms_fail(e, MS_EINPUT, "%s: a manifest's name ends in .manifest", path);
     char *buf = NULL;
     size_t n = 0, tlen = 0;
-    int rc = read_small(path, &buf, &n, e);
+    int rc = ms_read_small(path, MS_NOTE_MAX, &buf, &n, e);
     if (rc)
         return rc;
     if (n < sizeof HEADER - 1 || memcmp(buf, HEADER, sizeof HEADER - 1)) {

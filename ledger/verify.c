@@ -65,6 +65,15 @@ typedef struct walk_state {
     int xcls;                 /* runs.exported_class (-1: not an export) */
 } walk_state;
 
+/* The decimal number at p[0..n) (its leading digits, at most 9), or 0. */
+static int64_t leading_int(const char *p, size_t n)
+{
+    int64_t v = 0;
+    for (size_t k = 0; k < n && k < 9 && p[k] >= '0' && p[k] <= '9'; k++)
+        v = v * 10 + (p[k] - '0');
+    return v;
+}
+
 /* N of a shard's build facts (chained by the runs.build entry), which end
  * with ,"ranks":N (exp/experiment.c); 0 for a lake of one process. */
 static int shard_ranks(const lk_value *facts)
@@ -72,10 +81,8 @@ static int shard_ranks(const lk_value *facts)
     if (facts->type != LK_TEXT)
         return 0;
     const char *p = facts->p, *f = memmem(p, facts->n, "\"ranks\":", 8);
-    int n = 0;
-    for (size_t k = f ? (size_t)(f - p) + 8 : facts->n; k < facts->n && n < 100000 && p[k] >= '0' && p[k] <= '9'; k++)
-        n = n * 10 + (p[k] - '0');
-    return n > 1 ? n : 0;
+    int64_t n = f ? leading_int(f + 8, facts->n - (size_t)(f + 8 - p)) : 0;
+    return n > 1 ? (int)n : 0;
 }
 
 static int fail_at(lake_verify_report *rep, const char *table, int64_t seq, ms_err *e, int status,
@@ -698,8 +705,7 @@ static int check_totals(lk_reader *R, const lk_runs_row *run, const walk_state *
         size_t vl = 0;
         int64_t envs = 0;
         if (lk_config_setting((const char *)v[LKR_CONFIG_TEXT].p, v[LKR_CONFIG_TEXT].n, "sim", "envs", &val, &vl))
-            for (size_t k = 0; k < vl && k < 9 && val[k] >= '0' && val[k] <= '9'; k++)
-                envs = envs * 10 + (val[k] - '0');
+            envs = leading_int(val, vl);
         if (envs < 1)
             return fail_at(rep, "runs", 0, e, MS_ECHECK, "runs: config_text states no [sim] envs");
         if (v[LKR_ENV_STEPS].i != w->last_opt_step * envs)
