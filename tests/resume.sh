@@ -53,8 +53,8 @@ int_past() {
     pid=$!
     while kill -0 $pid 2>/dev/null; do
         # (sqlite3 would create a missing file: look only at one that exists)
-        [ -s "$db" ] && [ "$(sqlite3 -readonly "$db" 'select ledger_rows from runs' 2>/dev/null || echo 0)" -gt "$n" ] 2>/dev/null && break
-        sleep 0.05
+        [ -s "$db" ] && [ "$(sqlite3 -readonly -cmd '.timeout 200' "$db" 'select ledger_rows from runs' 2>/dev/null || echo 0)" -gt "$n" ] 2>/dev/null && break
+        sleep 0.01 # a whole small run takes ~0.4 s: poll often enough to stop it midway
     done
     kill -INT $pid 2>/dev/null
     wait $pid
@@ -84,7 +84,7 @@ check "... nothing to resume" grep -q 'nothing to resume' "$T/out"
 # --- interrupted twice, and during the replay -----------------------------------
 int_past t.db 400 "$M" run "$CFG" $SMALL --out t.db
 n1=$(q t.db "select ledger_rows from runs")
-int_past t.db $((n1 + 100)) "$M" run --resume t.db; rc=$? # a small margin: the resume may finish between two polls
+int_past t.db $((n1 + 20)) "$M" run --resume t.db; rc=$? # a small margin: the resume may finish between two polls
 check "a resume interrupted in turn, after it went on writing: exit 130, interrupted further on" sh -c "[ $rc = 130 ] && [ \"\$(sqlite3 t.db 'select status from runs')\" = interrupted ] && [ \"\$(sqlite3 t.db 'select ledger_rows from runs')\" -gt $n1 ]"
 sum=$(cksum < t.db)
 rows=$(q t.db "select ledger_rows || status from runs")
